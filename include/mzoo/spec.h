@@ -1,0 +1,119 @@
+/* mzoo spec: a zoo's recipe (JSON) and its expansion into one model spec per grid point.
+ *
+ * Spec file (all keys but "grid" are top-level):
+ *   {
+ *     "dataset": "fashion-mnist",         required, one of mz_dataset_names()
+ *     "data": "/path/to/dir",              optional; where the dataset files are
+ *     "variant": "28px",                   optional; dataset preprocessing variant
+ *     "architecture": "cnn-s",             required: cnn-s | cnn-l | resnet18
+ *     "epochs": 50,                        required, >= 1
+ *     "batch_size": 10,                    required, >= 1
+ *     "train_subset": 1000,                optional; train on the first N training images only
+ *     "scheduler": "none" | "onecycle",    optional, default "none"
+ *     "grid": {
+ *        "activation": "tanh" | [...],    tanh relu sigmoid gelu leakyrelu silu
+ *        "init": "uniform" | [...],       uniform normal kaiming_uniform kaiming_normal
+ *                                         xavier_uniform xavier_normal default
+ *        "optimizer": "adam" | [...],     adam sgd
+ *        "lr": 3e-4 | [...],              > 0
+ *        "weight_decay": 0 | [...],       >= 0
+ *        "dropout": 0 | [...],            0 <= p < 1
+ *        "momentum": 0.9 | [...],         >= 0 (sgd only; default 0)
+ *        "nesterov": false | [...],       sgd only; default false
+ *        "seed": 1 | [1,2] | {"range": [1, 1000]} | {"random": 10, "master_seed": 7}
+ *     }
+ *   }
+ * Defaults when a grid key is absent: activation tanh, init uniform, optimizer adam, lr 3e-4,
+ * weight_decay 0, dropout 0, momentum 0, nesterov false, seed 1.
+ *
+ * Expansion order (model ids 0..n-1): nested loops with activation outermost, then init, optimizer,
+ * lr, weight_decay, dropout, momentum, nesterov, and seed innermost; list order within each key.
+ * {"random": N, "master_seed": S} gives each hyperparameter combination N repetitions whose seeds
+ * are independent uniform integers in [0, 999999], drawn from Philox(S, MZ_RNG_SEEDS) by model id,
+ * as the reference's per-trial tune.randint(0, 1000000) but reproducible.
+ */
+#ifndef MZOO_SPEC_H
+#define MZOO_SPEC_H
+
+#include "mzoo/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum mz_activation {
+    MZ_ACT_TANH = 0,
+    MZ_ACT_RELU,
+    MZ_ACT_SIGMOID,
+    MZ_ACT_GELU,
+    MZ_ACT_LEAKYRELU,
+    MZ_ACT_SILU,
+    MZ_ACT_COUNT
+} mz_activation;
+
+typedef enum mz_init {
+    MZ_INIT_UNIFORM = 0,
+    MZ_INIT_NORMAL,
+    MZ_INIT_KAIMING_UNIFORM,
+    MZ_INIT_KAIMING_NORMAL,
+    MZ_INIT_XAVIER_UNIFORM,
+    MZ_INIT_XAVIER_NORMAL,
+    MZ_INIT_DEFAULT, /* PyTorch's default U(+-1/sqrt(fan_in)), the reference's fallback */
+    MZ_INIT_COUNT
+} mz_init;
+
+typedef enum mz_optimizer { MZ_OPT_ADAM = 0, MZ_OPT_SGD, MZ_OPT_COUNT } mz_optimizer;
+
+typedef enum mz_scheduler { MZ_SCHED_NONE = 0, MZ_SCHED_ONECYCLE } mz_scheduler;
+
+const char *mz_activation_name(mz_activation a);
+const char *mz_init_name(mz_init i);
+const char *mz_optimizer_name(mz_optimizer o);
+const char *mz_scheduler_name(mz_scheduler s);
+/* Name -> enum; return -1 if unknown. */
+int mz_activation_parse(const char *s);
+int mz_init_parse(const char *s);
+int mz_optimizer_parse(const char *s);
+int mz_scheduler_parse(const char *s);
+
+/* One model: every resolved hyperparameter. */
+typedef struct mz_model_spec {
+    int64_t id;
+    mz_activation activation;
+    mz_init init;
+    mz_optimizer optimizer;
+    double lr, weight_decay, dropout, momentum;
+    int nesterov;
+    int64_t seed;
+} mz_model_spec;
+
+typedef struct mz_spec {
+    char dataset[32];
+    char data_dir[1024]; /* "" = default location */
+    char variant[16];    /* "" = dataset default */
+    char architecture[16];
+    int epochs;
+    int batch_size;
+    int64_t train_subset; /* 0 = whole training split */
+    mz_scheduler scheduler;
+    /* The recipe: canonical JSON of everything that determines the models' results (all keys
+     * above except "data", with defaults filled in, keys sorted, no whitespace). Two specs are
+     * the same zoo iff their recipes are equal. Owned. */
+    char *recipe;
+    int64_t n_models;
+    mz_model_spec *models; /* [n_models], owned, in expansion order */
+} mz_spec;
+
+/* Parses and validates a spec. `origin` names the source in messages (usually the file path).
+ * Errors are MZ_ESPEC with "origin: key.path: what is wrong (expected ...)". */
+mz_status mz_spec_parse(mz_spec *spec, const char *json_text, const char *origin, mz_error *err);
+mz_status mz_spec_load_file(mz_spec *spec, const char *path, mz_error *err);
+void mz_spec_release(mz_spec *spec);
+
+/* Writes a one-line description of model m (e.g. "id=3 activation=relu init=normal ...") into buf. */
+void mz_model_spec_describe(const mz_model_spec *m, char *buf, size_t cap);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,16 @@
+/* The mzoo command's subcommands: one file per command, one entry each in main.c's table.
+ * Each returns the process exit code: 0 success, 1 failure, 2 usage error. */
+#ifndef MZ_CLI_COMMANDS_H
+#define MZ_CLI_COMMANDS_H
+
+int mz_cmd_train(int argc, char **argv);
+int mz_cmd_info(int argc, char **argv);
+
+/* Prints "mzoo: <message>" to stderr. */
+void mz_cli_error(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
+#endif

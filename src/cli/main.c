@@ -1,0 +1,54 @@
+/* mzoo: the command-line client of libmzoo. One file per subcommand; this table dispatches. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "mzoo/core.h"
+#include "cli/commands.h"
+#include "core/banned.h"
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"train", mz_cmd_train, "train every model of a zoo spec into one SQLite zoo file"},
+    {"info", mz_cmd_info, "summarise a zoo file"},
+};
+
+void mz_cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("mzoo: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: mzoo <command> [options]   (mzoo <command> --help for details)\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("mzoo %s\n", MZ_VERSION_STRING);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    mz_cli_error("unknown command '%s'", argv[1]);
+    usage(stderr);
+    return 2;
+}

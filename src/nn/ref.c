@@ -11,6 +11,7 @@
 
 #include "mzoo/nn.h"
 #include "nn/mathf-impl.h"
+#include "nn/nn-impl.h"
 #include "core/banned.h"
 
 int64_t mz_ref_workspace_floats(const mz_arch *a, int B)
@@ -41,8 +42,6 @@ static float *mask_of(const mz_arch *a, float *ws, int B, int i)
     return ws + off;
 }
 
-/* Dropout keep-scale mask: element e of the batch keeps with probability 1-p. */
-void mz_dropout_mask(const mz_fwd_cfg *cfg, int ordinal, int64_t n, float *mask);
 void mz_dropout_mask(const mz_fwd_cfg *cfg, int ordinal, int64_t n, float *mask)
 {
     mz_rng_stream s = mz_rng_make((uint64_t)cfg->seed, MZ_RNG_DROPOUT, (uint32_t)cfg->epoch,

@@ -1,0 +1,95 @@
+/* mzoo pop: the population engine. A "pop" is a group of up to MZ_LANES models of the same
+ * architecture and activation that advance together, step by step; each model (lane) keeps its own
+ * parameters, optimizer (type and hyperparameters), dropout rate, seed and training data order.
+ *
+ * Lanes never interact: a model's results are bit-identical whichever lane it occupies and whoever
+ * its neighbours are, and every backend performs exactly the reference kernels' float operations
+ * (include/mzoo/nn.h, src/nn/ref.c) per lane, so backends agree bit for bit.
+ *
+ * Backends: "ref" (plain, loops over lanes calling the reference kernels; always built, the oracle)
+ * and "simd" (models in the 16 float lanes of a vector register). mz_pop_backend_default() picks the
+ * fastest available unless the environment variable MZOO_BACKEND names another.
+ */
+#ifndef MZOO_POP_H
+#define MZOO_POP_H
+
+#include "mzoo/core.h"
+#include "mzoo/nn.h"
+#include "mzoo/optim.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MZ_LANES 16
+
+typedef struct mz_pop mz_pop;
+
+/* Per-lane settings. */
+typedef struct mz_lane_cfg {
+    int active;           /* 0: lane unused (its results are meaningless) */
+    mz_optim_cfg opt;
+    float dropout;
+    int64_t seed;         /* model seed: selects the dropout masks */
+    int64_t t;            /* optimizer updates done so far (incremented by each train step) */
+} mz_lane_cfg;
+
+typedef struct mz_pop_backend {
+    const char *name;
+    /* Allocates backend state in p->impl for batches of up to max_batch samples. */
+    mz_status (*create)(mz_pop *p, mz_error *err);
+    void (*destroy)(mz_pop *p);
+    /* Copy one lane's parameters [n_params] and optimizer state [mz_optim_state_floats] in/out. */
+    void (*set_lane)(mz_pop *p, int lane, const float *params, const float *opt_state);
+    void (*get_lane)(const mz_pop *p, int lane, float *params, float *opt_state);
+    /* One training step of every active lane on its own batch (see mz_pop_train_step). */
+    void (*train_step)(mz_pop *p, const uint8_t *images, const int32_t *labels, const uint32_t *idx,
+                       int B, int epoch, int step, float *loss, int *correct);
+    /* Eval-mode forward of images [first, first+n) for every lane (see mz_pop_eval). */
+    void (*eval)(mz_pop *p, const uint8_t *images, const int32_t *labels, int64_t n,
+                 double *loss_sum, int64_t *correct);
+} mz_pop_backend;
+
+struct mz_pop {
+    const mz_pop_backend *backend;
+    const mz_arch *arch;      /* borrowed; must outlive the pop */
+    mz_activation act;
+    int max_batch;
+    const float *lut;         /* [in_c][256] normalisation table, borrowed */
+    mz_lane_cfg lane[MZ_LANES];
+    void *impl;               /* backend state */
+};
+
+const mz_pop_backend *mz_pop_backend_ref(void);
+const mz_pop_backend *mz_pop_backend_simd(void); /* NULL if not built */
+/* The default backend: $MZOO_BACKEND ("ref" or "simd") if set, else simd if built, else ref. */
+const mz_pop_backend *mz_pop_backend_default(void);
+const mz_pop_backend *mz_pop_backend_by_name(const char *name);
+
+/* Creates a pop (all lanes inactive, parameters zero). lut = [arch->in_c][256] byte->float table. */
+mz_status mz_pop_init(mz_pop *p, const mz_pop_backend *backend, const mz_arch *arch,
+                      mz_activation act, int max_batch, const float *lut, mz_error *err);
+void mz_pop_release(mz_pop *p);
+
+/* Activates a lane with its model's parameters, optimizer state (NULL = zeros) and settings. */
+void mz_pop_set_lane(mz_pop *p, int lane, const mz_lane_cfg *cfg, const float *params,
+                     const float *opt_state);
+void mz_pop_get_lane(const mz_pop *p, int lane, float *params, float *opt_state);
+
+/* One training step. images = uint8 [N][C*H*W] (the split), labels [N]; idx = [MZ_LANES][B]
+ * sample indices per lane (inactive lanes' rows are ignored); step = batch number within the
+ * epoch (0-based), epoch = the epoch being trained (1-based): together they select dropout masks.
+ * Outputs per lane: loss[lane] = the batch's mean loss (training mode), correct[lane] = hits. Each
+ * active lane's optimizer does one update (lane.t += 1). */
+void mz_pop_train_step(mz_pop *p, const uint8_t *images, const int32_t *labels, const uint32_t *idx,
+                       int B, int epoch, int step, float *loss, int *correct);
+
+/* Eval mode on n images (the same images for every lane). Adds each lane's summed per-sample loss
+ * (in double) to loss_sum[lane] and its hits to correct[lane]. */
+void mz_pop_eval(mz_pop *p, const uint8_t *images, const int32_t *labels, int64_t n,
+                 double *loss_sum, int64_t *correct);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

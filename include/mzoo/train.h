@@ -1,0 +1,59 @@
+/* mzoo train: generates a zoo. Expands the spec into models, groups them into populations of up to
+ * MZ_LANES models (same layout variant, activation and progress), trains the groups on worker
+ * threads and hands every finished (group, epoch) to a single writer thread that commits it to the
+ * zoo file in one transaction. Running it again on the same file resumes where it stopped.
+ *
+ * Protocol per model (the reference's, Version B semantics):
+ *   epoch 0: eval-mode loss/accuracy of the untrained model on the train, val and test sets;
+ *   epoch e = 1..E: one training epoch over the train split in this model's own shuffled order
+ *   (Philox(seed, SHUFFLE, e)), batches of batch_size (the last one smaller), train loss/accuracy =
+ *   running averages of the training-mode batches; then eval-mode val and test.
+ */
+#ifndef MZOO_TRAIN_H
+#define MZOO_TRAIN_H
+
+#include "mzoo/core.h"
+#include "mzoo/spec.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mz_train_progress {
+    int64_t models_total;
+    int64_t models_done;      /* done, diverged or failed (finished one way or another) */
+    int64_t models_diverged;
+    int64_t epochs_total;     /* model-epochs to commit in this run, including epoch 0 rows */
+    int64_t epochs_done;      /* model-epochs committed in this run */
+    int64_t models_skipped;   /* already finished when the run started */
+    double elapsed;           /* seconds since the run started */
+    double eta;               /* seconds, estimate; < 0 if unknown */
+    double samples_per_sec;   /* training samples per second, all models */
+    int last_epoch;           /* epoch of the last commit */
+    double last_test_acc;     /* mean test accuracy of the last committed group */
+    int final;                /* 1 on the last call */
+} mz_train_progress;
+
+typedef void (*mz_train_progress_fn)(void *ctx, const mz_train_progress *p);
+
+typedef struct mz_train_opts {
+    int threads;                /* worker threads; <= 0: all online CPUs */
+    const char *backend;        /* population backend name, NULL = default */
+    mz_train_progress_fn progress; /* called from the writer thread after each commit; may be NULL */
+    void *progress_ctx;
+    volatile int *stop;         /* if non-NULL and set non-zero (e.g. by a signal handler), the run
+                                   stops after committing complete epochs; returns MZ_EINTERRUPTED */
+    int max_group;              /* models per population, 1..MZ_LANES; 0 = automatic */
+    int kill_after_commits;     /* testing only: _exit(137) right after this many commits (0 = off) */
+} mz_train_opts;
+
+/* Trains every unfinished model of spec into the zoo file at zoo_path (created if missing;
+ * refused with MZ_EMISMATCH if it holds a different spec). Loads the dataset named by the spec.
+ * A model whose loss or weights become NaN/Inf is marked diverged and the others go on. */
+mz_status mz_train_run(const mz_spec *spec, const char *zoo_path, const mz_train_opts *opts,
+                       mz_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,162 @@
+/* mzoo info ZOO.db: models by status, test accuracy quantiles at each model's last epoch, and the
+ * median test accuracy per value of every hyperparameter that varies. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mzoo/store.h"
+#include "cli/commands.h"
+#include "core/banned.h"
+
+#define N_HP 8
+static const char *const hp_names[N_HP] = {"activation", "init", "optimizer", "lr",
+                                           "weight_decay", "dropout", "momentum", "nesterov"};
+
+typedef struct row {
+    char hp[N_HP][32];
+    double test_acc;
+    int epoch;
+} row;
+
+typedef struct rows {
+    row *v;
+    size_t n, cap;
+    int oom;
+} rows;
+
+static int collect(void *ctx, int ncol, const char *const *val, const char *const *names)
+{
+    rows *r = ctx;
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? 2 * r->cap : 256;
+        row *v = realloc(r->v, cap * sizeof *v);
+        if (!v) {
+            r->oom = 1;
+            return 1;
+        }
+        r->v = v;
+        r->cap = cap;
+    }
+    row *x = &r->v[r->n++];
+    for (int i = 0; i < N_HP && i < ncol; i++)
+        snprintf(x->hp[i], sizeof x->hp[i], "%s", val[i] ? val[i] : "-");
+    x->epoch = val[N_HP] ? (int)strtol(val[N_HP], NULL, 10) : -1;
+    x->test_acc = val[N_HP + 1] ? strtod(val[N_HP + 1], NULL) : NAN;
+    return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* numpy's default ("linear") quantile of sorted v[0..n-1]. */
+static double quantile(const double *v, size_t n, double q)
+{
+    double pos = q * (double)(n - 1);
+    size_t i = (size_t)pos;
+    if (i + 1 >= n)
+        return v[n - 1];
+    return v[i] + (pos - (double)i) * (v[i + 1] - v[i]);
+}
+
+static int print_status(void *ctx, int ncol, const char *const *val, const char *const *names)
+{
+    printf("  %-10s %s\n", val[0] ? val[0] : "?", val[1] ? val[1] : "0");
+    return 0;
+}
+
+int mz_cmd_info(int argc, char **argv)
+{
+    if (argc != 2 || argv[1][0] == '-') {
+        fputs("usage: mzoo info ZOO.db\nSummarises a zoo file: its recipe, models by status, test "
+              "accuracy quantiles at each model's last epoch and per-hyperparameter medians.\n",
+              argc == 2 && !strcmp(argv[1], "--help") ? stdout : stderr);
+        return argc == 2 && !strcmp(argv[1], "--help") ? 0 : 2;
+    }
+    const char *path = argv[1];
+    mz_error err = {0};
+    mz_store *st = NULL;
+    if (mz_store_open(&st, path, MZ_STORE_READ, &err) != MZ_OK) {
+        mz_cli_error("%s", err.msg);
+        return 1;
+    }
+    char buf[256];
+    printf("zoo %s\n", path);
+    const char *keys[] = {"generator", "dataset", "architecture", "epochs", "batch_size", "created_at"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (mz_store_meta(st, keys[i], buf, sizeof buf, NULL) == MZ_OK)
+            printf("  %-13s %s\n", keys[i], buf);
+    char *recipe = NULL;
+    if (mz_store_recipe(st, &recipe, NULL) == MZ_OK) {
+        printf("  recipe        %s\n", recipe);
+        free(recipe);
+    }
+    printf("models by status:\n");
+    mz_status s = mz_store_query(st, "SELECT status, count(*) FROM models GROUP BY status ORDER BY status",
+                                 print_status, NULL, &err);
+    rows r = {0};
+    if (s == MZ_OK)
+        s = mz_store_query(st,
+                           "SELECT m.activation, m.init, m.optimizer, m.lr, m.weight_decay, m.dropout, "
+                           "m.momentum, m.nesterov, e.epoch, e.test_acc FROM models m JOIN epochs e "
+                           "ON e.model_id = m.id AND e.epoch = m.epochs_done ORDER BY m.id",
+                           collect, &r, &err);
+    if (s != MZ_OK || r.oom) {
+        mz_cli_error("%s", r.oom ? "out of memory" : err.msg);
+        free(r.v);
+        mz_store_close(st);
+        return 1;
+    }
+    double *acc = malloc(sizeof(double) * (r.n ? r.n : 1));
+    size_t na = 0;
+    int minep = 1 << 30, maxep = -1;
+    for (size_t i = 0; acc && i < r.n; i++) {
+        if (!isnan(r.v[i].test_acc))
+            acc[na++] = r.v[i].test_acc;
+        if (r.v[i].epoch < minep)
+            minep = r.v[i].epoch;
+        if (r.v[i].epoch > maxep)
+            maxep = r.v[i].epoch;
+    }
+    if (na) {
+        qsort(acc, na, sizeof(double), cmp_double);
+        printf("test accuracy at each model's last epoch (%zu models, epochs %d..%d):\n", na, minep, maxep);
+        printf("  min %.4f  q05 %.4f  q25 %.4f  median %.4f  q75 %.4f  q95 %.4f  max %.4f\n", acc[0],
+               quantile(acc, na, 0.05), quantile(acc, na, 0.25), quantile(acc, na, 0.5),
+               quantile(acc, na, 0.75), quantile(acc, na, 0.95), acc[na - 1]);
+    } else {
+        printf("no epochs committed yet\n");
+    }
+    /* per hyperparameter: values in first-seen order, median test accuracy of each */
+    for (int h = 0; h < N_HP && na; h++) {
+        char vals[64][32];
+        int nv = 0;
+        for (size_t i = 0; i < r.n && nv < 64; i++) {
+            int seen = 0;
+            for (int k = 0; k < nv && !seen; k++)
+                seen = !strcmp(vals[k], r.v[i].hp[h]);
+            if (!seen)
+                snprintf(vals[nv++], sizeof vals[0], "%s", r.v[i].hp[h]);
+        }
+        if (nv < 2)
+            continue;
+        printf("median test accuracy by %s:\n", hp_names[h]);
+        for (int k = 0; k < nv; k++) {
+            size_t m = 0;
+            for (size_t i = 0; i < r.n; i++)
+                if (!strcmp(r.v[i].hp[h], vals[k]) && !isnan(r.v[i].test_acc))
+                    acc[m++] = r.v[i].test_acc;
+            if (!m)
+                continue;
+            qsort(acc, m, sizeof(double), cmp_double);
+            printf("  %-16s %.4f  (%zu models)\n", vals[k], quantile(acc, m, 0.5), m);
+        }
+    }
+    free(acc);
+    free(r.v);
+    mz_store_close(st);
+    return 0;
+}

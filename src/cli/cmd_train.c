@@ -1,0 +1,194 @@
+/* mzoo train SPEC.json -o ZOO.db [-j N] [--dry-run] [--data DIR] [--backend NAME] */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mzoo/spec.h"
+#include "mzoo/train.h"
+#include "cli/commands.h"
+#include "core/banned.h"
+
+static volatile int stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (stop_flag) /* second signal: leave now; committed epochs are safe in the zoo file */
+        _exit(130);
+    stop_flag = 1;
+}
+
+static const char train_usage[] =
+    "usage: mzoo train SPEC.json -o ZOO.db [options]\n"
+    "Trains every model of the spec's grid into one SQLite zoo file, keeping every epoch's weights\n"
+    "and metrics. Running the same command again resumes an interrupted run.\n\n"
+    "options:\n"
+    "  -o, --output ZOO.db   zoo file to create or resume (required unless --dry-run)\n"
+    "  -j, --threads N       worker threads (default: all online CPUs)\n"
+    "  --dry-run             print the models the grid expands to and exit\n"
+    "  --data DIR            dataset directory (overrides the spec's \"data\")\n"
+    "  --backend NAME        population backend: simd (default when built) or ref\n"
+    "  --group N             models trained together per population (1-16; default automatic)\n"
+    "  -q, --quiet           no progress output\n";
+
+typedef struct progress_ctx {
+    int tty, quiet;
+    double last_print;
+} progress_ctx;
+
+static void fmt_duration(double s, char *buf, size_t cap)
+{
+    if (s < 0) {
+        snprintf(buf, cap, "?");
+        return;
+    }
+    long t = (long)(s + 0.5);
+    if (t >= 3600)
+        snprintf(buf, cap, "%ldh%02ldm", t / 3600, (t / 60) % 60);
+    else if (t >= 60)
+        snprintf(buf, cap, "%ldm%02lds", t / 60, t % 60);
+    else
+        snprintf(buf, cap, "%lds", t);
+}
+
+static void on_progress(void *vctx, const mz_train_progress *p)
+{
+    progress_ctx *c = vctx;
+    if (c->quiet)
+        return;
+    double interval = c->tty ? 0.2 : 30.0;
+    if (!p->final && p->elapsed - c->last_print < interval)
+        return;
+    c->last_print = p->elapsed;
+    char eta[32], el[32];
+    fmt_duration(p->eta, eta, sizeof eta);
+    fmt_duration(p->elapsed, el, sizeof el);
+    double pct = p->epochs_total ? 100.0 * (double)p->epochs_done / (double)p->epochs_total : 100.0;
+    if (c->tty)
+        fprintf(stderr, "\r\033[K");
+    fprintf(stderr,
+            "models %lld/%lld done | model-epochs %lld/%lld (%.1f%%) | last epoch %d, test acc %.3f | "
+            "%.0f samples/s | elapsed %s, ETA %s",
+            (long long)p->models_done, (long long)p->models_total, (long long)p->epochs_done,
+            (long long)p->epochs_total, pct, p->last_epoch, p->last_test_acc, p->samples_per_sec, el, eta);
+    fputc(c->tty && !p->final ? ' ' : '\n', stderr);
+    fflush(stderr);
+}
+
+static int parse_int(const char *s, int lo, int hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+int mz_cmd_train(int argc, char **argv)
+{
+    const char *spec_path = NULL, *out = NULL, *data = NULL, *backend = NULL;
+    int threads = 0, dry = 0, quiet = 0, group = 0, kill_after = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int has_next = i + 1 < argc;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(train_usage, stdout);
+            return 0;
+        } else if ((!strcmp(a, "-o") || !strcmp(a, "--output")) && has_next) {
+            out = argv[++i];
+        } else if ((!strcmp(a, "-j") || !strcmp(a, "--threads")) && has_next) {
+            if (parse_int(argv[++i], 1, 4096, &threads)) {
+                mz_cli_error("-j: expected a number of threads >= 1, got '%s'", argv[i]);
+                return 2;
+            }
+        } else if (!strcmp(a, "--dry-run")) {
+            dry = 1;
+        } else if (!strcmp(a, "--data") && has_next) {
+            data = argv[++i];
+        } else if (!strcmp(a, "--backend") && has_next) {
+            backend = argv[++i];
+        } else if (!strcmp(a, "--group") && has_next) {
+            if (parse_int(argv[++i], 1, 16, &group)) {
+                mz_cli_error("--group: expected 1..16, got '%s'", argv[i]);
+                return 2;
+            }
+        } else if (!strcmp(a, "--kill-after-commits") && has_next) { /* for the crash tests */
+            if (parse_int(argv[++i], 1, 1 << 30, &kill_after)) {
+                mz_cli_error("--kill-after-commits: expected a count >= 1");
+                return 2;
+            }
+        } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+            quiet = 1;
+        } else if (a[0] == '-' && a[1]) {
+            mz_cli_error("train: unknown or incomplete option '%s'", a);
+            fputs(train_usage, stderr);
+            return 2;
+        } else if (!spec_path) {
+            spec_path = a;
+        } else {
+            mz_cli_error("train: unexpected argument '%s'", a);
+            return 2;
+        }
+    }
+    if (!spec_path) {
+        fputs(train_usage, stderr);
+        return 2;
+    }
+    mz_error err = {0};
+    mz_spec spec;
+    if (mz_spec_load_file(&spec, spec_path, &err) != MZ_OK) {
+        mz_cli_error("%s", err.msg);
+        return 1;
+    }
+    if (data)
+        snprintf(spec.data_dir, sizeof spec.data_dir, "%s", data);
+    if (dry) {
+        printf("%lld models (%s, %s, %d epochs, batch %d)\n", (long long)spec.n_models, spec.dataset,
+               spec.architecture, spec.epochs, spec.batch_size);
+        for (int64_t i = 0; i < spec.n_models; i++) {
+            char line[512];
+            mz_model_spec_describe(&spec.models[i], line, sizeof line);
+            printf("%s\n", line);
+        }
+        mz_spec_release(&spec);
+        return 0;
+    }
+    if (!out) {
+        mz_cli_error("train: -o ZOO.db is required");
+        mz_spec_release(&spec);
+        return 2;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    progress_ctx pc = {isatty(2), quiet, -1e9};
+    mz_train_opts opts = {0};
+    opts.threads = threads;
+    opts.backend = backend;
+    opts.progress = on_progress;
+    opts.progress_ctx = &pc;
+    opts.stop = &stop_flag;
+    opts.max_group = group;
+    opts.kill_after_commits = kill_after;
+    if (!quiet)
+        fprintf(stderr, "mzoo: training %lld models (%s, %s, %d epochs) into %s\n",
+                (long long)spec.n_models, spec.dataset, spec.architecture, spec.epochs, out);
+    mz_status st = mz_train_run(&spec, out, &opts, &err);
+    mz_spec_release(&spec);
+    if (st != MZ_OK) {
+        mz_cli_error("%s", err.msg);
+        return st == MZ_EINTERRUPTED ? 130 : 1;
+    }
+    if (!quiet)
+        fprintf(stderr, "mzoo: zoo written to %s (summary: mzoo info %s)\n", out, out);
+    return 0;
+}

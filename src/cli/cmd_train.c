@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mzoo/presets.h"
 #include "mzoo/spec.h"
 #include "mzoo/train.h"
 #include "cli/commands.h"
@@ -24,6 +25,7 @@ static void on_signal(int sig)
 
 static const char train_usage[] =
     "usage: mzoo train SPEC.json -o ZOO.db [options]\n"
+    "       mzoo train --preset NAME -o ZOO.db [options]   (mzoo presets lists them)\n"
     "Trains every model of the spec's grid into one SQLite zoo file, keeping every epoch's weights\n"
     "and metrics. Running the same command again resumes an interrupted run.\n\n"
     "options:\n"
@@ -92,7 +94,7 @@ static int parse_int(const char *s, int lo, int hi, int *out)
 
 int mz_cmd_train(int argc, char **argv)
 {
-    const char *spec_path = NULL, *out = NULL, *data = NULL, *backend = NULL;
+    const char *spec_path = NULL, *out = NULL, *data = NULL, *backend = NULL, *preset = NULL;
     int threads = 0, dry = 0, quiet = 0, group = 0, kill_after = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -109,6 +111,8 @@ int mz_cmd_train(int argc, char **argv)
             }
         } else if (!strcmp(a, "--dry-run")) {
             dry = 1;
+        } else if (!strcmp(a, "--preset") && has_next) {
+            preset = argv[++i];
         } else if (!strcmp(a, "--data") && has_next) {
             data = argv[++i];
         } else if (!strcmp(a, "--backend") && has_next) {
@@ -136,13 +140,29 @@ int mz_cmd_train(int argc, char **argv)
             return 2;
         }
     }
-    if (!spec_path) {
+    if (!spec_path == !preset) {
+        if (spec_path)
+            mz_cli_error("train: give either SPEC.json or --preset NAME, not both");
         fputs(train_usage, stderr);
         return 2;
     }
     mz_error err = {0};
     mz_spec spec;
-    if (mz_spec_load_file(&spec, spec_path, &err) != MZ_OK) {
+    if (preset) {
+        char *json = mz_preset_json(preset);
+        if (!json) {
+            mz_cli_error("unknown preset '%s' (mzoo presets lists them)", preset);
+            return 2;
+        }
+        char origin[128];
+        snprintf(origin, sizeof origin, "preset %s", preset);
+        mz_status ps = mz_spec_parse(&spec, json, origin, &err);
+        free(json);
+        if (ps != MZ_OK) {
+            mz_cli_error("%s", err.msg);
+            return 1;
+        }
+    } else if (mz_spec_load_file(&spec, spec_path, &err) != MZ_OK) {
         mz_cli_error("%s", err.msg);
         return 1;
     }

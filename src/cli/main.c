@@ -16,6 +16,7 @@ typedef struct command {
 static const command commands[] = {
     {"train", mz_cmd_train, "train every model of a zoo spec into one SQLite zoo file"},
     {"info", mz_cmd_info, "summarise a zoo file"},
+    {"presets", mz_cmd_presets, "list the zoos of the Model Zoos paper as named specs"},
 };
 
 void mz_cli_error(const char *fmt, ...)

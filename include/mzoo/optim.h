@@ -43,6 +43,12 @@ typedef struct mz_adam_scalars {
 } mz_adam_scalars;
 void mz_adam_scalars_get(const mz_optim_cfg *cfg, int64_t t, mz_adam_scalars *s);
 
+/* OneCycleLR (torch defaults: pct_start 0.3, cos annealing, div_factor 25, final_div_factor 1e4,
+ * momentum cycled between 0.95 and 0.85, two phases): lr and momentum for update number k
+ * (0-based) of total_steps. The trainer overwrites SGD's momentum (Adam's beta1) with it, as
+ * torch does. */
+void mz_onecycle(double max_lr, int64_t total_steps, int64_t k, double *lr, double *momentum);
+
 #ifdef __cplusplus
 }
 #endif

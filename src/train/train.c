@@ -322,6 +322,18 @@ static void run_unit(worker *w, const unit *u)
                 for (int l = 0; l < u->n; l++)
                     memcpy(w->idx + l * nb, w->perm + (int64_t)l * N + (int64_t)step * B,
                            sizeof(uint32_t) * (size_t)nb);
+                if (spec->scheduler == MZ_SCHED_ONECYCLE)
+                    for (int l = 0; l < u->n; l++) {
+                        mz_optim_cfg *oc = &pop.lane[l].opt;
+                        double lr, mom;
+                        mz_onecycle(spec->models[u->model[l]].lr, (int64_t)steps * spec->epochs,
+                                    pop.lane[l].t, &lr, &mom);
+                        oc->lr = lr;
+                        if (oc->type == MZ_OPT_SGD)
+                            oc->momentum = mom;
+                        else
+                            oc->beta1 = mom;
+                    }
                 float loss[MZ_LANES];
                 int correct[MZ_LANES];
                 mz_pop_train_step(&pop, tr->x, tr->y, w->idx, nb, epoch, step, loss, correct);

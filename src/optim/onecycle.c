@@ -6,7 +6,7 @@
 
 static double anneal_cos(double start, double end, double pct)
 {
-    return end + (start - end) / 2.0 * (cos(M_PI * pct) + 1.0);
+    return end + (start - end) / 2.0 * (cos(3.14159265358979323846 * pct) + 1.0);
 }
 
 void mz_onecycle(double max_lr, int64_t total_steps, int64_t k, double *lr, double *momentum)

@@ -27,7 +27,7 @@ typedef enum mz_part { MZ_PART_TRAIN = 0, MZ_PART_VAL = 1, MZ_PART_TEST = 2, MZ_
 const char *mz_part_name(mz_part p); /* "train", "val", "test" */
 
 /* ---- the layout map ---- */
-#define MZ_VEC_MAX_LAYERS 16
+#define MZ_VEC_MAX_LAYERS 32
 
 typedef struct mz_vec_layer {
     char name[16];         /* positional name: conv1, conv2, ..., fc1, fc2 */
@@ -122,6 +122,13 @@ typedef struct mz_loader_counts {
     int64_t models[MZ_N_PARTS];
     int64_t part_samples[MZ_N_PARTS];
 } mz_loader_counts;
+
+/* The split by model on its own: part[i] in {0, 1, 2} (train, val, test) for model i of n (the
+ * models in id order), or -1 when left out by max_models (> 0). Philox(seed, MZ_RNG_SPLIT)
+ * permutation; the first floor(f0 m) permuted models train, the next floor(f1 m) val, the rest
+ * test, m = min(n, max_models). */
+mz_status mz_split_by_model(int64_t n, const double fractions[3], uint64_t seed, int64_t max_models,
+                            int8_t *part, mz_error *err);
 
 typedef struct mz_loader mz_loader;
 

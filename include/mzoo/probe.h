@@ -74,6 +74,16 @@ int mz_linalg_have_lapack(void);
  * `threads` bounds the BLAS threads (<= 0: 1). */
 mz_status mz_ridge_path(const double *X, int64_t n, int64_t d, const double *y, const double *lambdas,
                         int nl, mz_linalg backend, int threads, double *coefs, mz_error *err);
+/* The same for nt targets Y[t*n + i] sharing X: one factorisation per lambda for all of them.
+ * coefs[(t*nl + k)*(d+1) + j]. */
+mz_status mz_ridge_path_multi(const double *X, int64_t n, int64_t d, const double *Y, int nt,
+                              const double *lambdas, int nl, mz_linalg backend, int threads,
+                              double *coefs, mz_error *err);
+/* Index of the lambda (into mz_ridge_lambdas, coefs from a path over them) with the best R^2 on
+ * (Xva, yva), the first on ties; on (Xtr, ytr) when nva == 0 or every validation R^2 is NaN.
+ * pred is scratch of max(ntr, nva) doubles. */
+int mz_ridge_choose(const double *coefs, const double *Xtr, int64_t ntr, const double *ytr,
+                    const double *Xva, int64_t nva, const double *yva, int64_t d, double *pred);
 /* The reference's selection (§8.4): the path over mz_ridge_lambdas on (Xtr, ytr), each lambda
  * scored by R^2 on (Xva, yva), the best kept (first on ties). When there is no validation part, or
  * its R^2 is NaN for every lambda (constant target), the train R^2 decides. coef holds d+1 values;

@@ -6,6 +6,8 @@
 int mz_cmd_train(int argc, char **argv);
 int mz_cmd_info(int argc, char **argv);
 int mz_cmd_presets(int argc, char **argv);
+int mz_cmd_dataset(int argc, char **argv);
+int mz_cmd_bench(int argc, char **argv);
 
 /* Prints "mzoo: <message>" to stderr. */
 void mz_cli_error(const char *fmt, ...)

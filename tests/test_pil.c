@@ -44,7 +44,8 @@ static void golden_cases(void)
     char name[128], op[32];
     int c, h, w, oh, ow, ncases = 0;
     double param;
-    while (fscanf(f, "%127s %31s %d %d %d %d %d %lf", name, op, &c, &h, &w, &oh, &ow, &param) == 8) {
+    while (fscanf(f, "%127s %31s %d %d %d %d %d %lf", name, op, &c, &h, &w, &oh, &ow, &param) ==
+           8) {
         size_t in_len = 0, out_len = 0;
         snprintf(path, sizeof path, "%s/pil/%s.in", data_dir(), name);
         uint8_t *in = read_all(path, &in_len);
@@ -79,7 +80,8 @@ static void golden_cases(void)
         for (size_t i = 0; i < out_len; i++)
             if (got[i] != want[i] && !diff++)
                 first = i;
-        CHECK_MSG(diff == 0, "%s (%s %dx%dx%d -> %dx%d): %zu of %zu bytes differ, first at %zu: %d vs %d",
+        CHECK_MSG(diff == 0,
+                  "%s (%s %dx%dx%d -> %dx%d): %zu of %zu bytes differ, first at %zu: %d vs %d",
                   name, op, c, h, w, oh, ow, diff, out_len, first, got[first], want[first]);
         ncases++;
         free(in);
@@ -148,8 +150,9 @@ static void augment(void)
                     for (int x = 0; x < W; x++) {
                         int px = flip ? W - 1 - x : x; /* column in the crop before the flip */
                         int sy = y + dy - 4, sx = px + dx - 4;
-                        ref[(ch * H + y) * W + x] =
-                            sy < 0 || sy >= H || sx < 0 || sx >= W ? 0 : img[(ch * H + sy) * W + sx];
+                        ref[(ch * H + y) * W + x] = sy < 0 || sy >= H || sx < 0 || sx >= W
+                                                        ? 0
+                                                        : img[(ch * H + sy) * W + sx];
                     }
             CHECK_MSG(memcmp(a, ref, sizeof a) == 0, "crop/flip at position %d", pos);
             mz_aug_crop_flip(img, C, H, W, 4, 7, 4, (uint32_t)pos, b);

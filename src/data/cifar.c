@@ -81,9 +81,10 @@ static mz_status add_records(const cifar_ctx *c, int part, const char *member, m
     for (int64_t i = 0; i < n; i++, p += rec) {
         int label = c->is100 ? p[1] : p[0];
         if (c->is100 && p[0] >= 20)
-            return mz_fail(err, MZ_EFORMAT,
-                           "%s: member %s: offset %lld: coarse label %d out of range (expected 0..19)",
-                           c->path, member, (long long)(i * (int64_t)rec), p[0]);
+            return mz_fail(
+                err, MZ_EFORMAT,
+                "%s: member %s: offset %lld: coarse label %d out of range (expected 0..19)",
+                c->path, member, (long long)(i * (int64_t)rec), p[0]);
         if (label >= (c->is100 ? 100 : 10))
             return mz_fail(err, MZ_EFORMAT,
                            "%s: member %s: offset %lld: label %d out of range (expected 0..%d)",
@@ -112,11 +113,12 @@ static mz_status load_cifar(mz_dataset *ds, int is100, const char *dir, const ch
     const char *vname = (is100 ? variants100 : variants10)[v];
     int resnet = strcmp(vname, "resnet") == 0;
     char path[MZ_RD_PATH_MAX];
-    st = mz_rd_find_file(name, dir, is100 ? "/usr/share/datasets/cifar100" : "/usr/share/datasets/cifar10",
-                         is100 ? names100 : names10,
-                         is100 ? "the binary version, https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz"
-                               : "the binary version, https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",
-                         path, sizeof path, err);
+    st = mz_rd_find_file(
+        name, dir, is100 ? "/usr/share/datasets/cifar100" : "/usr/share/datasets/cifar10",
+        is100 ? names100 : names10,
+        is100 ? "the binary version, https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz"
+              : "the binary version, https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",
+        path, sizeof path, err);
     if (st)
         return st;
 
@@ -154,8 +156,8 @@ static mz_status load_cifar(mz_dataset *ds, int is100, const char *dir, const ch
             (st = mz_rd_images_resize(&test, 3, 32, 32, side, side, err)))
             goto done;
     }
-    mz_split_sizes sz = resnet ? (mz_split_sizes){40000, 10000, 10000}
-                               : (mz_split_sizes){42000, 8000, 10000};
+    mz_split_sizes sz =
+        resnet ? (mz_split_sizes){40000, 10000, 10000} : (mz_split_sizes){42000, 8000, 10000};
     if (sizes)
         sz = *sizes;
     float mean[3] = {0.5f, 0.5f, 0.5f}, std[3] = {0.5f, 0.5f, 0.5f};

@@ -18,10 +18,9 @@
 #define ES_IMAGE (3 * ES_SIDE * ES_SIDE)
 #define ES_NAME 96
 
-static const char *const es_classes[10] = {"AnnualCrop", "Forest",        "HerbaceousVegetation",
-                                           "Highway",    "Industrial",    "Pasture",
-                                           "PermanentCrop", "Residential", "River",
-                                           "SeaLake"};
+static const char *const es_classes[10] = {
+    "AnnualCrop", "Forest",        "HerbaceousVegetation", "Highway", "Industrial",
+    "Pasture",    "PermanentCrop", "Residential",          "River",   "SeaLake"};
 
 typedef struct es_rec {
     char cls[ES_NAME];
@@ -123,10 +122,11 @@ mz_status mz_load_eurosat_sized(mz_dataset *ds, const char *dir, const char *var
     if (st)
         return st;
     char path[MZ_RD_PATH_MAX];
-    if ((st = mz_rd_find_file("eurosat", dir, "/usr/share/datasets/eurosat", names,
-                              "the RGB version: https://madm.dfki.de/files/sentinel/EuroSAT.zip, or "
-                              "EuroSAT_RGB.zip from the dataset's Zenodo record",
-                              path, sizeof path, err)))
+    if ((st =
+             mz_rd_find_file("eurosat", dir, "/usr/share/datasets/eurosat", names,
+                             "the RGB version: https://madm.dfki.de/files/sentinel/EuroSAT.zip, or "
+                             "EuroSAT_RGB.zip from the dataset's Zenodo record",
+                             path, sizeof path, err)))
         return st;
     es_ctx c = {.path = path, .pix = {.bytes_per_image = ES_IMAGE}};
     mz_rd_images full = {.bytes_per_image = ES_IMAGE};

@@ -190,7 +190,8 @@ void mz_pil_rgb_to_l(const uint8_t *rgb, int h, int w, uint8_t *out)
     const uint8_t *r = rgb, *g = rgb + n, *b = rgb + 2 * n;
     for (size_t i = 0; i < n; i++)
         out[i] = (uint8_t)(((uint32_t)r[i] * 19595u + (uint32_t)g[i] * 38470u +
-                            (uint32_t)b[i] * 7471u + 0x8000u) >> 16);
+                            (uint32_t)b[i] * 7471u + 0x8000u) >>
+                           16);
 }
 
 void mz_pil_center_crop_offsets(int h, int w, int oh, int ow, int *top, int *left)
@@ -208,9 +209,9 @@ void mz_pil_center_crop(const uint8_t *in, int c, int h, int w, uint8_t *out, in
         for (int y = 0; y < oh; y++)
             for (int x = 0; x < ow; x++) {
                 int sy = y + top, sx = x + left;
-                out[((size_t)ch * oh + y) * ow + x] =
-                    (sy >= 0 && sy < h && sx >= 0 && sx < w) ? in[((size_t)ch * h + sy) * w + sx]
-                                                             : 0;
+                out[((size_t)ch * oh + y) * ow + x] = (sy >= 0 && sy < h && sx >= 0 && sx < w)
+                                                          ? in[((size_t)ch * h + sy) * w + sx]
+                                                          : 0;
             }
 }
 
@@ -236,9 +237,9 @@ void mz_aug_crop_flip_apply(const uint8_t *in, int c, int h, int w, int pad, int
             for (int x = 0; x < w; x++) {
                 int cx = flip ? w - 1 - x : x;
                 int sx = cx + dx - pad;
-                out[((size_t)ch * h + y) * w + x] =
-                    (sy >= 0 && sy < h && sx >= 0 && sx < w) ? in[((size_t)ch * h + sy) * w + sx]
-                                                             : 0;
+                out[((size_t)ch * h + y) * w + x] = (sy >= 0 && sy < h && sx >= 0 && sx < w)
+                                                        ? in[((size_t)ch * h + sy) * w + sx]
+                                                        : 0;
             }
         }
 }

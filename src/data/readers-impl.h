@@ -65,7 +65,8 @@ mz_status mz_rd_finish(mz_dataset *ds, const char *name, int c, int h, int w, in
                        const char *source, mz_error *err);
 
 /* Three-way split of one set (torch.utils.data.random_split(full, [n_train, n_val, n_test],
- * generator=manual_seed(seed))): perm = randperm(n), consecutive slices. Takes ownership of full. */
+ * generator=manual_seed(seed))): perm = randperm(n), consecutive slices. Takes ownership of full.
+ */
 mz_status mz_rd_finish3(mz_dataset *ds, const char *name, int c, int h, int w, int n_classes,
                         mz_rd_images *full, int64_t n_train, int64_t n_val, int64_t n_test,
                         const float *mean, const float *std, const char *source, mz_error *err);

@@ -47,8 +47,8 @@ mz_status mz_rd_find_file(const char *dataset, const char *dir, const char *defa
     char alts[256] = "";
     size_t len = 0;
     for (const char *const *n = names + 1; *n && len < sizeof alts; n++)
-        len += (size_t)snprintf(alts + len, sizeof alts - len, "%s%s", n == names + 1 ? " (or " : " or ",
-                                *n);
+        len += (size_t)snprintf(alts + len, sizeof alts - len, "%s%s",
+                                n == names + 1 ? " (or " : " or ", *n);
     if (names[0] && names[1] && len < sizeof alts)
         snprintf(alts + len, sizeof alts - len, ")");
     return mz_fail(err, MZ_ENOTFOUND,
@@ -144,8 +144,9 @@ static mz_status read_member(struct archive *a, struct archive_entry *e, const c
         }
         la_ssize_t got = archive_read_data(a, *buf + n, *cap - n);
         if (got < 0)
-            return mz_fail(err, MZ_EFORMAT, "%s: member %s: corrupt or truncated archive at byte %zu "
-                                            "of the member (libarchive: %s)",
+            return mz_fail(err, MZ_EFORMAT,
+                           "%s: member %s: corrupt or truncated archive at byte %zu "
+                           "of the member (libarchive: %s)",
                            path, name, n, archive_error_string(a));
         if (got == 0)
             break;
@@ -184,8 +185,9 @@ mz_status mz_rd_archive_scan(const char *path, mz_rd_want_fn want, mz_rd_take_fn
         if (r == ARCHIVE_EOF)
             break;
         if (r < ARCHIVE_WARN) {
-            st = mz_fail(err, MZ_EFORMAT, "%s: corrupt or truncated archive after %d members "
-                                          "(libarchive: %s)",
+            st = mz_fail(err, MZ_EFORMAT,
+                         "%s: corrupt or truncated archive after %d members "
+                         "(libarchive: %s)",
                          path, members, archive_error_string(a));
             break;
         }
@@ -218,8 +220,9 @@ mz_status mz_rd_archive_scan(const char *path, mz_rd_want_fn want, mz_rd_take_fn
     (void)take;
     (void)ctx;
     (void)max_member;
-    return mz_fail(err, MZ_EUNSUPPORTED, "%s: this build has no libarchive (install libarchive-dev "
-                                         "and rebuild)",
+    return mz_fail(err, MZ_EUNSUPPORTED,
+                   "%s: this build has no libarchive (install libarchive-dev "
+                   "and rebuild)",
                    path);
 #endif
 }
@@ -248,7 +251,10 @@ static void jpeg_emit(j_common_ptr cinfo, int level)
         e->eof = 1;
 }
 
-static void jpeg_silent(j_common_ptr cinfo) { (void)cinfo; }
+static void jpeg_silent(j_common_ptr cinfo)
+{
+    (void)cinfo;
+}
 #endif
 
 mz_status mz_rd_jpeg_decode_rgb(const uint8_t *data, size_t size, int h, int w, uint8_t *out,
@@ -282,10 +288,11 @@ mz_status mz_rd_jpeg_decode_rgb(const uint8_t *data, size_t size, int h, int w, 
         cinfo.out_color_space = JCS_RGB;
     } else {
         jpeg_destroy_decompress(&cinfo);
-        return mz_fail(err, MZ_EFORMAT,
-                       "%s: unsupported JPEG colour space %d with %d components (expected RGB/YCbCr "
-                       "or grayscale)",
-                       what, (int)cinfo.jpeg_color_space, comps);
+        return mz_fail(
+            err, MZ_EFORMAT,
+            "%s: unsupported JPEG colour space %d with %d components (expected RGB/YCbCr "
+            "or grayscale)",
+            what, (int)cinfo.jpeg_color_space, comps);
     }
     if ((int)cinfo.image_width != w || (int)cinfo.image_height != h) {
         int iw = (int)cinfo.image_width, ih = (int)cinfo.image_height;
@@ -331,8 +338,9 @@ mz_status mz_rd_jpeg_decode_rgb(const uint8_t *data, size_t size, int h, int w, 
     (void)h;
     (void)w;
     (void)out;
-    return mz_fail(err, MZ_EUNSUPPORTED, "%s: this build has no libjpeg (install libjpeg-dev and "
-                                         "rebuild)",
+    return mz_fail(err, MZ_EUNSUPPORTED,
+                   "%s: this build has no libjpeg (install libjpeg-dev and "
+                   "rebuild)",
                    what);
 #endif
 }
@@ -379,8 +387,7 @@ mz_status mz_rd_images_resize(mz_rd_images *im, int c, int h, int w, int oh, int
     int64_t nb = (int64_t)c * oh * ow;
     uint8_t *x = malloc((size_t)(im->n ? im->n : 1) * (size_t)nb);
     if (!x)
-        return mz_fail(err, MZ_ENOMEM, "resize: out of memory for %lld images",
-                       (long long)im->n);
+        return mz_fail(err, MZ_ENOMEM, "resize: out of memory for %lld images", (long long)im->n);
     mz_pil_resampler r;
     mz_status st = mz_pil_resampler_init(&r, h, w, oh, ow, err);
     if (st) {

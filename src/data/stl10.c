@@ -105,8 +105,8 @@ mz_status mz_load_stl10_sized(mz_dataset *ds, const char *dir, const char *varia
         return st;
     char path[MZ_RD_PATH_MAX];
     if ((st = mz_rd_find_file("stl10", dir, "/usr/share/datasets/stl10", names,
-                              "from http://ai.stanford.edu/~acoates/stl10/stl10_binary.tar.gz", path,
-                              sizeof path, err)))
+                              "from http://ai.stanford.edu/~acoates/stl10/stl10_binary.tar.gz",
+                              path, sizeof path, err)))
         return st;
     stl_ctx c = {.path = path};
     mz_rd_images full = {.bytes_per_image = STL_IMAGE}, test = {.bytes_per_image = STL_IMAGE};

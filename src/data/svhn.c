@@ -30,28 +30,50 @@ static void matio_log(int level, char *message)
 static double label_at(const matvar_t *v, size_t i)
 {
     switch (v->class_type) {
-    case MAT_C_DOUBLE: return ((const double *)v->data)[i];
-    case MAT_C_SINGLE: return ((const float *)v->data)[i];
-    case MAT_C_INT8: return ((const int8_t *)v->data)[i];
-    case MAT_C_UINT8: return ((const uint8_t *)v->data)[i];
-    case MAT_C_INT16: return ((const int16_t *)v->data)[i];
-    case MAT_C_UINT16: return ((const uint16_t *)v->data)[i];
-    case MAT_C_INT32: return ((const int32_t *)v->data)[i];
-    case MAT_C_UINT32: return ((const uint32_t *)v->data)[i];
-    case MAT_C_INT64: return (double)((const int64_t *)v->data)[i];
-    case MAT_C_UINT64: return (double)((const uint64_t *)v->data)[i];
-    default: return -1;
+    case MAT_C_DOUBLE:
+        return ((const double *)v->data)[i];
+    case MAT_C_SINGLE:
+        return ((const float *)v->data)[i];
+    case MAT_C_INT8:
+        return ((const int8_t *)v->data)[i];
+    case MAT_C_UINT8:
+        return ((const uint8_t *)v->data)[i];
+    case MAT_C_INT16:
+        return ((const int16_t *)v->data)[i];
+    case MAT_C_UINT16:
+        return ((const uint16_t *)v->data)[i];
+    case MAT_C_INT32:
+        return ((const int32_t *)v->data)[i];
+    case MAT_C_UINT32:
+        return ((const uint32_t *)v->data)[i];
+    case MAT_C_INT64:
+        return (double)((const int64_t *)v->data)[i];
+    case MAT_C_UINT64:
+        return (double)((const uint64_t *)v->data)[i];
+    default:
+        return -1;
     }
 }
 
 static size_t class_size(enum matio_classes c)
 {
     switch (c) {
-    case MAT_C_DOUBLE: case MAT_C_INT64: case MAT_C_UINT64: return 8;
-    case MAT_C_SINGLE: case MAT_C_INT32: case MAT_C_UINT32: return 4;
-    case MAT_C_INT16: case MAT_C_UINT16: return 2;
-    case MAT_C_INT8: case MAT_C_UINT8: return 1;
-    default: return 0;
+    case MAT_C_DOUBLE:
+    case MAT_C_INT64:
+    case MAT_C_UINT64:
+        return 8;
+    case MAT_C_SINGLE:
+    case MAT_C_INT32:
+    case MAT_C_UINT32:
+        return 4;
+    case MAT_C_INT16:
+    case MAT_C_UINT16:
+        return 2;
+    case MAT_C_INT8:
+    case MAT_C_UINT8:
+        return 1;
+    default:
+        return 0;
     }
 }
 

@@ -51,7 +51,7 @@ static int tin_kind(const char *name, const char **file, char wnid[TIN_NAME])
     if (strcmp(base, "wnids.txt") == 0 && (len == blen || name[len - blen - 1] == '/')) {
         /* only the top-level one: no "train/" or "val/" in front of it */
         return strstr(name, "train/") || strstr(name, "val/") || strstr(name, "test/") ? M_NONE
-                                                                                     : M_WNIDS;
+                                                                                       : M_WNIDS;
     }
     if (strcmp(base, "val_annotations.txt") == 0 && len >= 24 &&
         strcmp(name + len - 24, "/val/val_annotations.txt") == 0)
@@ -138,8 +138,8 @@ static mz_status tin_take(void *ctx, const char *name, const uint8_t *data, size
         return st;
     char what[1200];
     snprintf(what, sizeof what, "%s: member %s", c->path, name);
-    st = mz_rd_jpeg_decode_rgb(data, size, TIN_SIDE, TIN_SIDE, c->pix.x + c->pix.n * TIN_IMAGE, what,
-                               err);
+    st = mz_rd_jpeg_decode_rgb(data, size, TIN_SIDE, TIN_SIDE, c->pix.x + c->pix.n * TIN_IMAGE,
+                               what, err);
     if (st)
         return st;
     r.slot = c->pix.n++;
@@ -335,8 +335,9 @@ mz_status mz_load_tinyimagenet_sized(mz_dataset *ds, const char *dir, const char
         if (!hit || label < 0 || hit->label == -2) {
             st = mz_fail(err, MZ_EFORMAT, "%s: val_annotations.txt line %lld: %s (%s)", path,
                          (long long)i + 1,
-                         !hit ? "no such image in val/images"
-                              : label < 0 ? "class not in wnids.txt" : "image listed twice",
+                         !hit        ? "no such image in val/images"
+                         : label < 0 ? "class not in wnids.txt"
+                                     : "image listed twice",
                          al[i]);
             break;
         }
@@ -364,8 +365,8 @@ mz_status mz_load_tinyimagenet_sized(mz_dataset *ds, const char *dir, const char
         mean[k] = (float)m[k];
         std[k] = (float)s[k];
     }
-    st = mz_rd_finish(ds, "tiny-imagenet", 3, TIN_SIDE, TIN_SIDE, (int)nw, &full, &test,
-                      sz.n_train, sz.n_val, sz.n_test, mean, std, path, err);
+    st = mz_rd_finish(ds, "tiny-imagenet", 3, TIN_SIDE, TIN_SIDE, (int)nw, &full, &test, sz.n_train,
+                      sz.n_val, sz.n_test, mean, std, path, err);
     if (!st) {
         /* Normalize(mean=255*m, std=255*s) on 0-255 float tensors: (v - mean) / std in float32,
          * mean and std rounded once from the Python doubles. */

@@ -211,7 +211,8 @@ mz_status mz_load_usps_sized(mz_dataset *ds, const char *dir, const char *varian
 #ifdef MZ_HAVE_BZ2
     static const char *const train_names[] = {"usps.bz2", NULL};
     static const char *const test_names[] = {"usps.t.bz2", NULL};
-    const char *how = "from https://www.csie.ntu.edu.tw/~cjlin/libsvmtools/datasets/multiclass.html#usps";
+    const char *how =
+        "from https://www.csie.ntu.edu.tw/~cjlin/libsvmtools/datasets/multiclass.html#usps";
     const char *base = dir && *dir ? dir : "/usr/share/datasets/usps";
     char train_path[MZ_RD_PATH_MAX], test_path[MZ_RD_PATH_MAX];
     if ((st = mz_rd_find_file("usps", base, base, train_names, how, train_path, sizeof train_path,

@@ -572,6 +572,31 @@ mz_status mz_bench_run(const mz_wset *ds, const mz_bench_options *opt, mz_bench_
     }
     if (opt->models[MZ_PROBE_XGB] && !mz_xgb_available())
         st = add_skip(res, "xgboost", "this build has no XGBoost", err);
+    /* rows grouped by property in the requested order, then features, then model */
+    if (st == MZ_OK && res->n_rows > 1) {
+        mz_bench_row *sorted = malloc((size_t)res->n_rows * sizeof *sorted);
+        if (!sorted) {
+            st = mz_fail(err, MZ_ENOMEM, "bench: out of memory");
+            goto done;
+        }
+        int w = 0;
+        for (int i = 0; i < n_names; i++) {
+            int dup = 0;
+            for (int k = 0; k < i; k++)
+                dup |= !strcmp(names[k], names[i]);
+            if (dup)
+                continue;
+            for (int f = 0; f < MZ_FEAT_N; f++)
+                for (int m = 0; m < MZ_PROBE_N_MODELS; m++)
+                    for (int r = 0; r < res->n_rows; r++)
+                        if (!strcmp(res->rows[r].property, names[i]) && (int)res->rows[r].features == f &&
+                            (int)res->rows[r].model == m && w < res->n_rows)
+                            sorted[w++] = res->rows[r];
+        }
+        if (w == res->n_rows)
+            memcpy(res->rows, sorted, (size_t)w * sizeof *sorted);
+        free(sorted);
+    }
 done:
     free(F.xd);
     free(F.xf);

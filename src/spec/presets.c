@@ -106,7 +106,7 @@ static const preset_def defs[] = {
     {{"cifar100-resnet18", "zoos/CIFAR100/resnet18/kaiming_uniform", "CIFAR-100 ResNet-18, OneCycle SGD, seeds 1-1000", 1000, 1},
      "cifar100", "resnet", "resnet18", 60, 128, "onecycle", RESNET("0.1")},
     {{"tinyimagenet-resnet18", "zoos/TinyImageNet/resnet18/kaiming_uniform", "Tiny-ImageNet ResNet-18, OneCycle SGD, seeds 1-1000", 1000, 1},
-     "tinyimagenet", "", "resnet18", 60, 128, "onecycle", RESNET("0.1")},
+     "tiny-imagenet", "", "resnet18", 60, 128, "onecycle", RESNET("0.1")},
 
     {{"eurosat-seed", "", "EuroSAT (RGB, 28px) CNN-s, seeds 1-1000 (no reference code: see docs/DATASETS.md)", 1000, 0},
      "eurosat", "28px", "cnn-s", 50, 10, "none", SEED_ZOO("gelu", "kaiming_uniform", "0.0001", "0.01")},

@@ -75,12 +75,24 @@ static void csv_field(FILE *f, const char *s)
     fputc('"', f);
 }
 
+/* The shortest of %.15g/%.16g/%.17g that reads back as v (0.1 rather than 0.10000000000000001). */
+static const char *shortest(char *buf, size_t cap, double v)
+{
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, cap, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    return buf;
+}
+
 static mz_status write_csv(const char *path, const mz_sample_info *samples, int64_t n, const mz_prop_column *pc,
                            int np, mz_error *err)
 {
     FILE *f = fopen(path, "w");
     if (!f)
         return mz_fail(err, MZ_EIO, "%s: cannot create (%s)", path, strerror(errno));
+    char buf[64];
     fputs("part,model_id", f);
     for (int c = 0; c < np; c++) {
         fputc(',', f);
@@ -96,10 +108,8 @@ static mz_status write_csv(const char *path, const mz_sample_info *samples, int6
                 continue;
             if (pc[c].kind == MZ_PROP_CATEGORICAL)
                 csv_field(f, pc[c].levels[(int)v]);
-            else if (v == floor(v) && fabs(v) < 1e15)
-                fprintf(f, "%.0f", v);
             else
-                fprintf(f, "%.17g", v);
+                fprintf(f, "%s", shortest(buf, sizeof buf, v));
         }
         fputc('\n', f);
     }

@@ -242,15 +242,20 @@ static mz_status table_columns(sqlite3 *db, const char *table, char alias, colsp
 /* Authorizer for the user's expression: reading only. */
 static int read_only_authorizer(void *ctx, int action, const char *a, const char *b, const char *c, const char *d)
 {
+    static const char *const denied_functions[] = {"load_extension", "readfile", "writefile", "edit",
+                                                    "fts3_tokenizer", NULL};
     (void)ctx;
     (void)a;
-    (void)b;
     (void)c;
     (void)d;
     switch (action) {
+    case SQLITE_FUNCTION: /* b = the function's name */
+        for (int i = 0; b && denied_functions[i]; i++)
+            if (!sqlite3_stricmp(b, denied_functions[i]))
+                return SQLITE_DENY;
+        return SQLITE_OK;
     case SQLITE_SELECT:
     case SQLITE_READ:
-    case SQLITE_FUNCTION:
     case SQLITE_RECURSIVE:
         return SQLITE_OK;
     case SQLITE_PRAGMA: /* table-valued pragma functions would be PRAGMA; refuse */
@@ -575,7 +580,7 @@ static mz_status select_samples(mz_loader *L, mz_error *err)
                 kept++;
             else
                 L->counts.dropped_max_models++;
-        L->samples = malloc((size_t)(kept ? kept : 1) * sizeof *L->samples);
+        L->samples = calloc((size_t)(kept ? kept : 1), sizeof *L->samples);
         int64_t *rowof = malloc((size_t)(kept ? kept : 1) * sizeof *rowof);
         if (!L->samples || !rowof) {
             free(rowof);

@@ -367,17 +367,19 @@ static int prepare_target(const mz_wset *ds, const mz_prop_column *c, target *t,
     memset(t, 0, sizeof *t);
     t->col = c;
     int64_t nval = 0;
-    double first = NAN;
-    int constant = 1;
+    double first = NAN, lo = INFINITY, hi = -INFINITY;
     for (int64_t i = 0; i < ds->n; i++) {
         double v = c->v[i];
         if (isnan(v))
             continue;
         if (nval++ == 0)
             first = v;
-        else if (v != first)
-            constant = 0;
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
     }
+    /* constant up to rounding: e.g. ggap = (a + 0.02) - a varies in the last bits only */
+    double scale = fmax(fabs(lo), fabs(hi));
+    int constant = nval > 0 && (hi == lo || (isfinite(hi - lo) && hi - lo <= 1e-9 * scale));
     if (nval == 0) {
         snprintf(reason, cap, "no values");
         return 0;
@@ -615,8 +617,10 @@ static void fmt_score(char *buf, size_t cap, double v)
 {
     if (isnan(v))
         snprintf(buf, cap, "%8s", "-");
-    else
+    else if (fabs(v) < 1000)
         snprintf(buf, cap, "%8.4f", v);
+    else
+        snprintf(buf, cap, "%8.1e", v);
 }
 
 void mz_bench_print_table(const mz_bench_result *r, FILE *f)

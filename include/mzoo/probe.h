@@ -131,6 +131,7 @@ typedef struct mz_xgb_cfg {
     double colsample;    /* 0.8 (per tree) */
     double min_child_weight; /* 1 */
     double reg_lambda;   /* 1 */
+    int max_bin;         /* 64 histogram bins per feature */
     int nthread;         /* 1 (results do not depend on it with tree_method=hist, but we fix it) */
     uint64_t seed;       /* 42 */
 } mz_xgb_cfg;

@@ -16,8 +16,9 @@
 #include "loader/arrays-impl.h"
 #include "loader/loader-impl.h"
 
-static void build_cnn_layout(mz_vec_layout *L, const char *arch, int channels, const double *dropouts, int nv,
-                             const char *layers, int with_bias, mz_status want)
+static void build_cnn_layout(mz_vec_layout *L, const char *arch, int channels,
+                             const double *dropouts, int nv, const char *layers, int with_bias,
+                             mz_status want)
 {
     mz_arch a[4];
     const char *names[4];
@@ -42,7 +43,8 @@ static void test_index_dict(void)
     mz_vec_layout L;
     build_cnn_layout(&L, "cnn-s", 1, p0, 1, NULL, 1, MZ_OK);
     static const int64_t start[5] = {0, 208, 1414, 1514, 2254}, len[5] = {208, 1206, 100, 740, 210},
-                         kno[5] = {8, 6, 4, 20, 10}, ksz[5] = {25, 25, 4, 9, 1}, cin[5] = {1, 8, 6, 4, 20};
+                         kno[5] = {8, 6, 4, 20, 10}, ksz[5] = {25, 25, 4, 9, 1},
+                         cin[5] = {1, 8, 6, 4, 20};
     static const int midx[5] = {0, 3, 6, 9, 11};
     static const char *const nm[5] = {"conv1", "conv2", "conv3", "fc1", "fc2"};
     CHECK_EQ_INT(L.n_layers, 5);
@@ -70,7 +72,8 @@ static void test_index_dict(void)
 
     build_cnn_layout(&L, "cnn-l", 3, p0, 1, NULL, 1, MZ_OK);
     static const int64_t sl[5] = {0, 448, 5088, 9423, 10643}, ll[5] = {448, 4640, 4335, 1220, 210},
-                         kl[5] = {16, 32, 15, 20, 10}, zl[5] = {9, 9, 9, 4, 1}, cl[5] = {3, 16, 32, 15, 20};
+                         kl[5] = {16, 32, 15, 20, 10}, zl[5] = {9, 9, 9, 4, 1},
+                         cl[5] = {3, 16, 32, 15, 20};
     static const int ml[5] = {0, 4, 8, 13, 16};
     CHECK_EQ_INT(L.dim, 10853);
     for (int l = 0; l < 5; l++) {
@@ -134,9 +137,11 @@ static void test_index_dict(void)
     remove(path);
     /* a file without the mzoo extras (only the reference's keys) also reads */
     FILE *f = fopen(path, "w");
-    fputs("{\"layer\": [[0, \"conv2d\"], [3, \"conv2d\"], [6, \"conv2d\"], [9, \"fc\"], [11, \"fc\"]],"
+    fputs("{\"layer\": [[0, \"conv2d\"], [3, \"conv2d\"], [6, \"conv2d\"], [9, \"fc\"], [11, "
+          "\"fc\"]],"
           " \"idx_start\": [0, 208, 1414, 1514, 2254], \"idx_length\": [208, 1206, 100, 740, 210],"
-          " \"kernel_no\": [8, 6, 4, 20, 10], \"kernel_size\": [25, 25, 4, 9, 1], \"channels_in\": [1, 8, 6, 4, 20]}",
+          " \"kernel_no\": [8, 6, 4, 20, 10], \"kernel_size\": [25, 25, 4, 9, 1], \"channels_in\": "
+          "[1, 8, 6, 4, 20]}",
           f);
     fclose(f);
     mz_vec_layout_release(&R);
@@ -146,7 +151,8 @@ static void test_index_dict(void)
     CHECK_EQ_INT(R.layers[3].n_weights, 720);
     /* inconsistent: idx_start does not follow the previous layer */
     f = fopen(path, "w");
-    fputs("{\"layer\": [[0, \"conv2d\"], [3, \"conv2d\"]], \"idx_start\": [0, 200], \"idx_length\": [208, 1206],"
+    fputs("{\"layer\": [[0, \"conv2d\"], [3, \"conv2d\"]], \"idx_start\": [0, 200], "
+          "\"idx_length\": [208, 1206],"
           " \"kernel_no\": [8, 6], \"kernel_size\": [25, 25], \"channels_in\": [1, 8]}",
           f);
     fclose(f);
@@ -196,7 +202,8 @@ static void test_epochs(void)
     mz_epoch_sel s;
     mz_error err = {0};
     CHECK_OK(mz_epochs_parse(&s, "0,5,10-20", &err), &err);
-    CHECK(mz_epochs_match(&s, 0) && mz_epochs_match(&s, 5) && mz_epochs_match(&s, 10) && mz_epochs_match(&s, 20));
+    CHECK(mz_epochs_match(&s, 0) && mz_epochs_match(&s, 5) && mz_epochs_match(&s, 10) &&
+          mz_epochs_match(&s, 20));
     CHECK(!mz_epochs_match(&s, 1) && !mz_epochs_match(&s, 9) && !mz_epochs_match(&s, 21));
     CHECK_OK(mz_epochs_parse(&s, NULL, &err), &err);
     CHECK(s.all);
@@ -212,15 +219,16 @@ static void test_split(void)
 {
     /* the reference's sizes for [0.7, 0.15, 0.15] (§7.1.2) */
     static const int64_t n[4] = {1000, 2560, 4320, 1280}, want[4][3] = {
-                                                                  {700, 150, 150},
-                                                                  {1792, 384, 384},
-                                                                  {3024, 648, 648},
-                                                                  {896, 192, 192},
-                                                              };
+                                                              {700, 150, 150},
+                                                              {1792, 384, 384},
+                                                              {3024, 648, 648},
+                                                              {896, 192, 192},
+                                                          };
     const double f[3] = {0.7, 0.15, 0.15};
     mz_error err = {0};
     for (int k = 0; k < 4; k++) {
-        int8_t *part = malloc((size_t)n[k]), *again = malloc((size_t)n[k]), *other = malloc((size_t)n[k]);
+        int8_t *part = malloc((size_t)n[k]), *again = malloc((size_t)n[k]),
+               *other = malloc((size_t)n[k]);
         CHECK_OK(mz_split_by_model(n[k], f, 42, 0, part, &err), &err);
         CHECK_OK(mz_split_by_model(n[k], f, 42, 0, again, &err), &err);
         CHECK_OK(mz_split_by_model(n[k], f, 43, 0, other, &err), &err);
@@ -231,7 +239,7 @@ static void test_split(void)
         }
         for (int p = 0; p < 3; p++)
             CHECK_EQ_INT(c[p], want[k][p]);
-        CHECK(!memcmp(part, again, (size_t)n[k]));  /* same every run */
+        CHECK(!memcmp(part, again, (size_t)n[k]));     /* same every run */
         CHECK(memcmp(part, other, (size_t)n[k]) != 0); /* depends on the seed */
         /* not simply the first models: the permutation mixes ids */
         int64_t first_train = 0;
@@ -347,7 +355,8 @@ static void test_arrays(void)
     fclose(f);
     CHECK(mz_array_read(dir, MZ_FMT_SAFETENSORS, "x_train", &w, &data, &err) == MZ_EFORMAT);
     CHECK(strstr(err.msg, "header length") != NULL);
-    static const char *const files[] = {"dataset.npz", "dataset.safetensors", "x_train.npy", "x_val.npy", "ids.npy"};
+    static const char *const files[] = {"dataset.npz", "dataset.safetensors", "x_train.npy",
+                                        "x_val.npy", "ids.npy"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, files[i]);
         remove(path);

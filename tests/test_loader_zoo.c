@@ -32,12 +32,21 @@ static char tmpdir[] = "/tmp/mz_test_loader_zoo_XXXXXX";
 static char zoo_path[256];
 
 /* Model m: activation tanh/relu (m / 6), dropout 0 / 0.5 ((m / 3) % 2), seed m % 3 + 1. */
-static int model_dropout(int m) { return (m / 3) % 2; }
+static int model_dropout(int m)
+{
+    return (m / 3) % 2;
+}
 
 /* The synthetic value of parameter j of model m at epoch e. */
-static float wval(int m, int e, int64_t j) { return (float)(0.01 * (m + 1) * sin(0.1 * (double)j + m) + 0.001 * e); }
+static float wval(int m, int e, int64_t j)
+{
+    return (float)(0.01 * (m + 1) * sin(0.1 * (double)j + m) + 0.001 * e);
+}
 
-static double test_acc_of(int m, int e) { return 0.1 + 0.05 * e + 0.01 * m; }
+static double test_acc_of(int m, int e)
+{
+    return 0.1 + 0.05 * e + 0.01 * m;
+}
 
 static void make_zoo(void)
 {
@@ -100,7 +109,8 @@ static void make_zoo(void)
             r.test_acc = test_acc_of(m, e);
             r.weights = w;
             r.n_weights = np;
-            r.status = e == last ? (m == SHORT_MODEL ? MZ_MODEL_DIVERGED : MZ_MODEL_DONE) : MZ_MODEL_RUNNING;
+            r.status = e == last ? (m == SHORT_MODEL ? MZ_MODEL_DIVERGED : MZ_MODEL_DONE)
+                                 : MZ_MODEL_RUNNING;
             CHECK_OK(mz_store_commit(st, &r, 1, &err), &err);
         }
     }
@@ -154,7 +164,8 @@ static void test_default_selection(void)
         CHECK(s[i].model_id >= 0 && s[i].model_id < N_MODELS);
         if (part_of[s[i].model_id] < 0)
             part_of[s[i].model_id] = s[i].part;
-        CHECK_MSG(part_of[s[i].model_id] == (int)s[i].part, "model %lld in two parts", (long long)s[i].model_id);
+        CHECK_MSG(part_of[s[i].model_id] == (int)s[i].part, "model %lld in two parts",
+                  (long long)s[i].model_id);
         if (i > 0) {
             CHECK(s[i].part >= s[i - 1].part);
             if (s[i].part == s[i - 1].part)
@@ -241,8 +252,8 @@ static void test_default_selection(void)
         const mz_sample_info *s2 = mz_loader_samples(L2);
         int same = 1;
         for (int64_t i = 0; i < n; i++)
-            same &= s2[i].model_id == s[i].model_id && s2[i].epoch == s[i].epoch && s2[i].part == s[i].part &&
-                    s2[i].source == s[i].source;
+            same &= s2[i].model_id == s[i].model_id && s2[i].epoch == s[i].epoch &&
+                    s2[i].part == s[i].part && s2[i].source == s[i].source;
         CHECK(same);
         mz_loader_close(L2);
     }
@@ -254,7 +265,8 @@ static void test_filters(void)
     mz_loader_options o;
     mz_loader_options_default(&o);
     const int all = N_MODELS * N_EPOCHS - 2;
-    /* max_abs: the one checkpoint with |w| = 10 goes, and only it; the NaN one counts as non-finite */
+    /* max_abs: the one checkpoint with |w| = 10 goes, and only it; the NaN one counts as non-finite
+     */
     o.max_abs = 5;
     mz_loader *L = open_loader(&o);
     if (L) {
@@ -315,7 +327,8 @@ static void test_filters(void)
         int64_t want = 0;
         for (int m = 0; m < N_MODELS; m += 2)
             for (int e = 2; e < N_EPOCHS; e++)
-                want += !(m == SHORT_MODEL) && test_acc_of(m, e) > 0.2 && !(m == NAN_MODEL && e == NAN_EPOCH);
+                want += !(m == SHORT_MODEL) && test_acc_of(m, e) > 0.2 &&
+                        !(m == NAN_MODEL && e == NAN_EPOCH);
         CHECK_EQ_INT(mz_loader_get_counts(L)->samples, want);
         mz_loader_close(L);
     }
@@ -326,7 +339,8 @@ static void test_filters(void)
         o.where = bad[k];
         mz_loader *B = NULL;
         mz_error err = {0};
-        CHECK_MSG(mz_loader_open(&B, zoo_path, &o, &err) == MZ_EINVAL, "--where %s accepted", bad[k]);
+        CHECK_MSG(mz_loader_open(&B, zoo_path, &o, &err) == MZ_EINVAL, "--where %s accepted",
+                  bad[k]);
         CHECK(strstr(err.msg, "--where") != NULL);
         mz_loader_close(B);
     }
@@ -388,7 +402,8 @@ static void test_dataset_dir(void)
     char dir[300];
     snprintf(dir, sizeof dir, "%s/ds", tmpdir);
     mz_error err = {0};
-    CHECK_OK(mz_dataset_write(L, dir, MZ_FMT_NPZ | MZ_FMT_NPY | MZ_FMT_SAFETENSORS, "zoo.db", &err), &err);
+    CHECK_OK(mz_dataset_write(L, dir, MZ_FMT_NPZ | MZ_FMT_NPY | MZ_FMT_SAFETENSORS, "zoo.db", &err),
+             &err);
     mz_wset a, b;
     CHECK_OK(mz_loader_load_all(L, &a, 0, &err), &err);
     CHECK_OK(mz_dataset_read(&b, dir, &err), &err);
@@ -397,14 +412,16 @@ static void test_dataset_dir(void)
     if (a.n == b.n && a.dim == b.dim) {
         CHECK(!memcmp(a.x, b.x, (size_t)(a.n * a.dim) * sizeof *a.x));
         for (int64_t i = 0; i < a.n; i++)
-            CHECK(a.samples[i].model_id == b.samples[i].model_id && a.samples[i].epoch == b.samples[i].epoch &&
+            CHECK(a.samples[i].model_id == b.samples[i].model_id &&
+                  a.samples[i].epoch == b.samples[i].epoch &&
                   a.samples[i].part == b.samples[i].part);
         CHECK_EQ_INT(a.n_props, b.n_props);
         for (int k = 0; k < a.n_props && k < b.n_props; k++) {
             CHECK(!strcmp(a.props[k].name, b.props[k].name) && a.props[k].kind == b.props[k].kind);
             int same = 1;
             for (int64_t i = 0; i < a.n; i++)
-                same &= (isnan(a.props[k].v[i]) && isnan(b.props[k].v[i])) || a.props[k].v[i] == b.props[k].v[i];
+                same &= (isnan(a.props[k].v[i]) && isnan(b.props[k].v[i])) ||
+                        a.props[k].v[i] == b.props[k].v[i];
             CHECK_MSG(same, "property %s differs after the round trip", a.props[k].name);
         }
         CHECK_EQ_INT(b.layout.n_layers, 5);
@@ -460,10 +477,13 @@ static void test_cli(void)
     char cmd[4096], out[300], err_file[300];
     snprintf(out, sizeof out, "%s/cli", tmpdir);
     snprintf(err_file, sizeof err_file, "%s/stderr.txt", tmpdir);
-    snprintf(cmd, sizeof cmd, "'%s' dataset '%s' -o '%s' --format npz,safetensors --epochs 1-3 --max-abs 5 -q", bin,
+    snprintf(cmd, sizeof cmd,
+             "'%s' dataset '%s' -o '%s' --format npz,safetensors --epochs 1-3 --max-abs 5 -q", bin,
              zoo_path, out);
     CHECK_EQ_INT(run(cmd), 0);
-    snprintf(cmd, sizeof cmd, "test -s '%s/dataset.npz' && test -s '%s/dataset.safetensors' && test -s '%s/index_dict.json'",
+    snprintf(cmd, sizeof cmd,
+             "test -s '%s/dataset.npz' && test -s '%s/dataset.safetensors' && test -s "
+             "'%s/index_dict.json'",
              out, out, out);
     CHECK_EQ_INT(run(cmd), 0);
     /* usage errors exit 2 with "mzoo: " on stderr; failures exit 1 */
@@ -471,16 +491,19 @@ static void test_cli(void)
     CHECK_EQ_INT(run(cmd), 2);
     snprintf(cmd, sizeof cmd, "grep -q '^mzoo: dataset: missing -o DIR' '%s'", err_file);
     CHECK_EQ_INT(run(cmd), 0);
-    snprintf(cmd, sizeof cmd, "'%s' dataset '%s' -o '%s/x' --where '1; DROP TABLE models' 2>'%s'", bin, zoo_path,
-             tmpdir, err_file);
+    snprintf(cmd, sizeof cmd, "'%s' dataset '%s' -o '%s/x' --where '1; DROP TABLE models' 2>'%s'",
+             bin, zoo_path, tmpdir, err_file);
     CHECK_EQ_INT(run(cmd), 2);
     snprintf(cmd, sizeof cmd, "grep -q '^mzoo: --where' '%s'", err_file);
     CHECK_EQ_INT(run(cmd), 0);
-    snprintf(cmd, sizeof cmd, "'%s' dataset '%s' -o '%s/x' --split 0.5,0.6 2>/dev/null", bin, zoo_path, tmpdir);
+    snprintf(cmd, sizeof cmd, "'%s' dataset '%s' -o '%s/x' --split 0.5,0.6 2>/dev/null", bin,
+             zoo_path, tmpdir);
     CHECK_EQ_INT(run(cmd), 2);
-    snprintf(cmd, sizeof cmd, "'%s' dataset '%s/missing.db' -o '%s/x' 2>/dev/null", bin, tmpdir, tmpdir);
+    snprintf(cmd, sizeof cmd, "'%s' dataset '%s/missing.db' -o '%s/x' 2>/dev/null", bin, tmpdir,
+             tmpdir);
     CHECK_EQ_INT(run(cmd), 1);
-    snprintf(cmd, sizeof cmd, "'%s' dataset '%s' -o '%s/x' --where 'test_acc > 5' 2>/dev/null", bin, zoo_path, tmpdir);
+    snprintf(cmd, sizeof cmd, "'%s' dataset '%s' -o '%s/x' --where 'test_acc > 5' 2>/dev/null", bin,
+             zoo_path, tmpdir);
     CHECK_EQ_INT(run(cmd), 1); /* nothing left */
     snprintf(cmd, sizeof cmd, "'%s' dataset --help | grep -q -- '--where'", bin);
     CHECK_EQ_INT(run(cmd), 0);
@@ -488,13 +511,16 @@ static void test_cli(void)
     CHECK_EQ_INT(run(cmd), 0);
     /* bench on the zoo and on the dataset directory */
     snprintf(cmd, sizeof cmd,
-             "'%s' bench '%s' -q --xgb-rounds 10 --properties test_acc,epoch,activation,lr --json '%s/b.json' >'%s/b.txt'",
+             "'%s' bench '%s' -q --xgb-rounds 10 --properties test_acc,epoch,activation,lr --json "
+             "'%s/b.json' >'%s/b.txt'",
              bin, zoo_path, tmpdir, tmpdir);
     CHECK_EQ_INT(run(cmd), 0);
-    snprintf(cmd, sizeof cmd, "grep -q 'lr: skipped, constant' '%s/b.txt' && grep -q '\"mzoo-bench-1\"' '%s/b.json'",
+    snprintf(cmd, sizeof cmd,
+             "grep -q 'lr: skipped, constant' '%s/b.txt' && grep -q '\"mzoo-bench-1\"' '%s/b.json'",
              tmpdir, tmpdir);
     CHECK_EQ_INT(run(cmd), 0);
-    snprintf(cmd, sizeof cmd, "'%s' bench '%s' -q --models ridge --features stats > /dev/null", bin, out);
+    snprintf(cmd, sizeof cmd, "'%s' bench '%s' -q --models ridge --features stats > /dev/null", bin,
+             out);
     CHECK_EQ_INT(run(cmd), 0);
     snprintf(cmd, sizeof cmd, "'%s' bench '%s' -q --epochs 1 2>/dev/null", bin, out);
     CHECK_EQ_INT(run(cmd), 2); /* selection options do not apply to a dataset directory */
@@ -502,25 +528,30 @@ static void test_cli(void)
     CHECK_EQ_INT(run(cmd), 2);
     /* numpy loads what we wrote (when Debian's python3 with numpy is there) */
     if (run("/usr/bin/python3 -c 'import numpy' 2>/dev/null") == 0) {
-        snprintf(cmd, sizeof cmd,
-                 "cd '%s' && /usr/bin/python3 -c \"\nimport json, struct, numpy as np\nd = np.load('dataset.npz')\n"
-                 "m = json.load(open('dataset.json'))\nn = m['counts']['part_samples']\n"
-                 "assert d['x_train'].shape == (n['train'], 2464) and d['x_train'].dtype == np.float32\n"
-                 "assert d['model_id_test'].shape == (n['test'],)\n"
-                 "assert set(d['model_id_train']).isdisjoint(d['model_id_test'])\n"
-                 "b = open('dataset.safetensors', 'rb').read(); k = struct.unpack('<Q', b[:8])[0]\n"
-                 "h = json.loads(b[8:8 + k]); o = h['x_train']['data_offsets']\n"
-                 "x = np.frombuffer(b[8 + k + o[0]:8 + k + o[1]], dtype='<f4').reshape(h['x_train']['shape'])\n"
-                 "assert (x == d['x_train']).all()\n"
-                 "p = json.load(open('properties.json'))\n"
-                 "assert len(p['train']['test_acc']) == n['train']\n"
-                 "i = json.load(open('index_dict.json'))\n"
-                 "assert i['idx_start'] == [0, 208, 1414, 1514, 2254] and i['kernel_size'] == [25, 25, 4, 9, 1]\n"
-                 "assert i['module_index']['cnn-s/c1/dropout'] == [0, 4, 8, 11, 14]\n\"",
-                 out);
+        snprintf(
+            cmd, sizeof cmd,
+            "cd '%s' && /usr/bin/python3 -c \"\nimport json, struct, numpy as np\nd = "
+            "np.load('dataset.npz')\n"
+            "m = json.load(open('dataset.json'))\nn = m['counts']['part_samples']\n"
+            "assert d['x_train'].shape == (n['train'], 2464) and d['x_train'].dtype == np.float32\n"
+            "assert d['model_id_test'].shape == (n['test'],)\n"
+            "assert set(d['model_id_train']).isdisjoint(d['model_id_test'])\n"
+            "b = open('dataset.safetensors', 'rb').read(); k = struct.unpack('<Q', b[:8])[0]\n"
+            "h = json.loads(b[8:8 + k]); o = h['x_train']['data_offsets']\n"
+            "x = np.frombuffer(b[8 + k + o[0]:8 + k + o[1]], "
+            "dtype='<f4').reshape(h['x_train']['shape'])\n"
+            "assert (x == d['x_train']).all()\n"
+            "p = json.load(open('properties.json'))\n"
+            "assert len(p['train']['test_acc']) == n['train']\n"
+            "i = json.load(open('index_dict.json'))\n"
+            "assert i['idx_start'] == [0, 208, 1414, 1514, 2254] and i['kernel_size'] == [25, 25, "
+            "4, 9, 1]\n"
+            "assert i['module_index']['cnn-s/c1/dropout'] == [0, 4, 8, 11, 14]\n\"",
+            out);
         CHECK_EQ_INT(run(cmd), 0);
     }
-    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s/x' '%s/b.json' '%s/b.txt' '%s'", out, tmpdir, tmpdir, tmpdir, err_file);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s/x' '%s/b.json' '%s/b.txt' '%s'", out, tmpdir, tmpdir,
+             tmpdir, err_file);
     run(cmd);
 }
 

@@ -59,7 +59,7 @@ static void make_set(mz_wset *w)
     w->props[4].levels[0] = mz_strdup("relu");
     w->props[4].levels[1] = mz_strdup("tanh");
     w->props[4].levels[2] = mz_strdup("unused");
-    w->props[5] = numeric("init");       /* categorical, one level */
+    w->props[5] = numeric("init"); /* categorical, one level */
     w->props[5].kind = MZ_PROP_CATEGORICAL;
     w->props[5].n_levels = 1;
     w->props[5].levels = malloc(sizeof(char *));
@@ -84,7 +84,8 @@ static void make_set(mz_wset *w)
     }
 }
 
-static const mz_bench_row *find_row(const mz_bench_result *r, const char *prop, mz_probe_model m, mz_probe_features f)
+static const mz_bench_row *find_row(const mz_bench_result *r, const char *prop, mz_probe_model m,
+                                    mz_probe_features f)
 {
     for (int i = 0; i < r->n_rows; i++)
         if (!strcmp(r->rows[i].property, prop) && r->rows[i].model == m && r->rows[i].features == f)
@@ -130,8 +131,8 @@ static void test_driver(void)
         CHECK(row != NULL);
         if (!row)
             continue;
-        CHECK_MSG(row->score[2] > 0.99, "ridge on %s: test R^2 %g", mz_probe_features_name((mz_probe_features)f),
-                  row->score[2]);
+        CHECK_MSG(row->score[2] > 0.99, "ridge on %s: test R^2 %g",
+                  mz_probe_features_name((mz_probe_features)f), row->score[2]);
         CHECK(row->tau[2] > 0.9);
         CHECK(row->lambda > 0);
         CHECK_EQ_INT(row->n[0], 160);
@@ -153,7 +154,8 @@ static void test_driver(void)
     if (lin) {
         CHECK_EQ_INT(lin->n_classes, 2);
         CHECK(isnan(lin->tau[2]));
-        CHECK_MSG(lin->score[0] >= 0.5 && lin->score[0] <= 1.0, "linear train accuracy %g", lin->score[0]);
+        CHECK_MSG(lin->score[0] >= 0.5 && lin->score[0] <= 1.0, "linear train accuracy %g",
+                  lin->score[0]);
     }
     if (mz_xgb_available()) {
         const mz_bench_row *xg = find_row(&r, "activation", MZ_PROBE_XGB, MZ_FEAT_STATS);
@@ -221,9 +223,11 @@ static void test_multi_targets(void)
     for (int backend = MZ_LINALG_REFERENCE; backend <= MZ_LINALG_LAPACK; backend++) {
         if (backend == MZ_LINALG_LAPACK && !mz_linalg_have_lapack())
             continue;
-        CHECK_OK(mz_ridge_path_multi(X, n, d, Y, nt, lam, 2, (mz_linalg)backend, 1, all, &err), &err);
+        CHECK_OK(mz_ridge_path_multi(X, n, d, Y, nt, lam, 2, (mz_linalg)backend, 1, all, &err),
+                 &err);
         for (int t = 0; t < nt; t++) {
-            CHECK_OK(mz_ridge_path(X, n, d, Y + t * n, lam, 2, (mz_linalg)backend, 1, one, &err), &err);
+            CHECK_OK(mz_ridge_path(X, n, d, Y + t * n, lam, 2, (mz_linalg)backend, 1, one, &err),
+                     &err);
             double worst = 0;
             for (int k = 0; k < 2 * (d + 1); k++)
                 worst = fmax(worst, fabs(one[k] - all[t * 2 * (d + 1) + k]));

@@ -45,7 +45,10 @@ static double num(json_t *o, const char *k)
 }
 
 /* |a - b| <= tol * max(1, |b|) */
-static int close_rel(double a, double b, double tol) { return fabs(a - b) <= tol * fmax(1.0, fabs(b)); }
+static int close_rel(double a, double b, double tol)
+{
+    return fabs(a - b) <= tol * fmax(1.0, fabs(b));
+}
 
 static void test_stats(void)
 {
@@ -61,11 +64,13 @@ static void test_stats(void)
         for (size_t i = 0; i < n; i++)
             xf[i] = (float)x[i];
         mz_tensor_stats(xf, (int64_t)n, scratch, out);
-        CHECK_MSG(close_rel(out[0], num(o, "mean"), 1e-14), "case %zu mean %.17g vs %.17g", c, out[0], num(o, "mean"));
-        CHECK_MSG(close_rel(out[1], num(o, "var"), 1e-13), "case %zu var %.17g vs %.17g", c, out[1], num(o, "var"));
+        CHECK_MSG(close_rel(out[0], num(o, "mean"), 1e-14), "case %zu mean %.17g vs %.17g", c,
+                  out[0], num(o, "mean"));
+        CHECK_MSG(close_rel(out[1], num(o, "var"), 1e-13), "case %zu var %.17g vs %.17g", c, out[1],
+                  num(o, "var"));
         for (int k = 0; k < 5; k++)
-            CHECK_MSG(close_rel(out[2 + k], pq[k], 1e-15), "case %zu percentile %d: %.17g vs numpy %.17g", c,
-                      k, out[2 + k], pq[k]);
+            CHECK_MSG(close_rel(out[2 + k], pq[k], 1e-15),
+                      "case %zu percentile %d: %.17g vs numpy %.17g", c, k, out[2 + k], pq[k]);
         free(x);
         free(pq);
         free(xf);
@@ -103,13 +108,13 @@ static void test_stats(void)
     double scratch[10], f[28];
     CHECK_EQ_INT(mz_stats_dim(&L), 28);
     mz_stats_features(&L, x, scratch, f);
-    CHECK_NEAR(f[0], 2.5, 1e-15);      /* conv1.w.mean */
-    CHECK_NEAR(f[1], 1.25, 1e-15);     /* conv1.w.var */
-    CHECK_NEAR(f[4], 2.5, 1e-15);      /* conv1.w.p50 */
-    CHECK_NEAR(f[7], 6.0, 1e-15);      /* conv1.b.mean */
-    CHECK_NEAR(f[14], 0.0, 1e-15);     /* fc1.w.mean */
-    CHECK_NEAR(f[21], 9.0, 1e-15);     /* fc1.b.mean */
-    CHECK_NEAR(f[22], 0.0, 1e-15);     /* fc1.b.var */
+    CHECK_NEAR(f[0], 2.5, 1e-15);  /* conv1.w.mean */
+    CHECK_NEAR(f[1], 1.25, 1e-15); /* conv1.w.var */
+    CHECK_NEAR(f[4], 2.5, 1e-15);  /* conv1.w.p50 */
+    CHECK_NEAR(f[7], 6.0, 1e-15);  /* conv1.b.mean */
+    CHECK_NEAR(f[14], 0.0, 1e-15); /* fc1.w.mean */
+    CHECK_NEAR(f[21], 9.0, 1e-15); /* fc1.b.mean */
+    CHECK_NEAR(f[22], 0.0, 1e-15); /* fc1.b.var */
     char name[64];
     mz_stats_feature_name(&L, 13, name, sizeof name);
     CHECK(!strcmp(name, "conv1.b.p99"));
@@ -124,17 +129,18 @@ static void test_ridge(void)
     for (size_t c = 0; c < json_array_size(cases); c++) {
         json_t *o = json_array_get(cases, c);
         const char *name = json_string_value(json_object_get(o, "name"));
-        int64_t d = (int64_t)num(o, "d"), ntr = (int64_t)num(o, "n_train"), nva = (int64_t)num(o, "n_val"),
-                nte = (int64_t)num(o, "n_test");
-        double *X = darray(json_object_get(o, "x"), NULL), *y = darray(json_object_get(o, "y"), NULL);
+        int64_t d = (int64_t)num(o, "d"), ntr = (int64_t)num(o, "n_train"),
+                nva = (int64_t)num(o, "n_val"), nte = (int64_t)num(o, "n_test");
+        double *X = darray(json_object_get(o, "x"), NULL),
+               *y = darray(json_object_get(o, "y"), NULL);
         json_t *coefs = json_object_get(o, "coefs"), *skc = json_object_get(o, "sklearn_coefs");
         double *path = malloc((size_t)(MZ_RIDGE_N_LAMBDAS * (d + 1)) * sizeof *path);
         for (int backend = MZ_LINALG_REFERENCE; backend <= MZ_LINALG_LAPACK; backend++) {
             if (backend == MZ_LINALG_LAPACK && !mz_linalg_have_lapack())
                 continue;
             mz_error err = {0};
-            CHECK_OK(mz_ridge_path(X, ntr, d, y, mz_ridge_lambdas, MZ_RIDGE_N_LAMBDAS, (mz_linalg)backend, 1,
-                                   path, &err),
+            CHECK_OK(mz_ridge_path(X, ntr, d, y, mz_ridge_lambdas, MZ_RIDGE_N_LAMBDAS,
+                                   (mz_linalg)backend, 1, path, &err),
                      &err);
             double worst = 0, worst_sk = 0;
             for (int k = 0; k < MZ_RIDGE_N_LAMBDAS; k++) {
@@ -152,19 +158,22 @@ static void test_ridge(void)
             /* Small, well-conditioned systems: agreement to rounding (the dual case at lambda 1e-5
              * is conditioned ~1e6, hence the looser bound). */
             double tol = !strcmp(name, "dual") ? 1e-8 : 1e-11;
-            CHECK_MSG(worst <= tol, "%s backend %d: worst relative coefficient error vs numpy.solve %g", name,
+            CHECK_MSG(worst <= tol,
+                      "%s backend %d: worst relative coefficient error vs numpy.solve %g", name,
                       backend, worst);
-            CHECK_MSG(worst_sk <= tol, "%s backend %d: worst relative error vs sklearn Ridge %g", name, backend,
-                      worst_sk);
+            CHECK_MSG(worst_sk <= tol, "%s backend %d: worst relative error vs sklearn Ridge %g",
+                      name, backend, worst_sk);
         }
         /* Selection by validation R^2 and the R^2 of every split at the chosen lambda. */
-        double *coef = malloc((size_t)(d + 1) * sizeof *coef), *pred = malloc((size_t)(ntr + nva + nte) * sizeof *pred);
+        double *coef = malloc((size_t)(d + 1) * sizeof *coef),
+               *pred = malloc((size_t)(ntr + nva + nte) * sizeof *pred);
         int best = -1;
         mz_error err = {0};
-        CHECK_OK(mz_ridge_select(X, ntr, y, X + ntr * d, nva, y + ntr, d, MZ_LINALG_AUTO, 1, coef, &best, &err),
+        CHECK_OK(mz_ridge_select(X, ntr, y, X + ntr * d, nva, y + ntr, d, MZ_LINALG_AUTO, 1, coef,
+                                 &best, &err),
                  &err);
-        CHECK_MSG(best == (int)num(o, "best"), "%s: chose lambda index %d, reference %d", name, best,
-                  (int)num(o, "best"));
+        CHECK_MSG(best == (int)num(o, "best"), "%s: chose lambda index %d, reference %d", name,
+                  best, (int)num(o, "best"));
         double *r2ref = darray(json_object_get(o, "best_r2"), NULL);
         const int64_t off[3] = {0, ntr, ntr + nva}, cnt[3] = {ntr, nva, nte};
         for (int p = 0; p < 3; p++) {
@@ -172,7 +181,8 @@ static void test_ridge(void)
                 continue;
             mz_ridge_predict(X + off[p] * d, cnt[p], d, coef, pred);
             double r2 = mz_r2(y + off[p], pred, cnt[p]);
-            CHECK_MSG(close_rel(r2, r2ref[p], 1e-9), "%s part %d: R^2 %.12g vs %.12g", name, p, r2, r2ref[p]);
+            CHECK_MSG(close_rel(r2, r2ref[p], 1e-9), "%s part %d: R^2 %.12g vs %.12g", name, p, r2,
+                      r2ref[p]);
         }
         free(r2ref);
         free(coef);
@@ -208,7 +218,8 @@ static void test_ridge_large_agreement(void)
             X[i] = mz_u64_to_unit_double(mz_rng_u32(&s, 2 * i), mz_rng_u32(&s, 2 * i + 1)) - 0.5;
         for (int64_t i = 0; i < n; i++)
             y[i] = X[i * d] - 2 * X[i * d + 1] + 0.1 * X[i * d + 2] * X[i * d + 3];
-        double *a = malloc((size_t)(3 * (d + 1)) * sizeof *a), *b = malloc((size_t)(3 * (d + 1)) * sizeof *b);
+        double *a = malloc((size_t)(3 * (d + 1)) * sizeof *a),
+               *b = malloc((size_t)(3 * (d + 1)) * sizeof *b);
         const double lam[3] = {1e3, 1, 1e-5};
         mz_error err = {0};
         CHECK_OK(mz_ridge_path(X, n, d, y, lam, 3, MZ_LINALG_REFERENCE, 1, a, &err), &err);
@@ -216,7 +227,8 @@ static void test_ridge_large_agreement(void)
         double worst = 0;
         for (int64_t i = 0; i < 3 * (d + 1); i++)
             worst = fmax(worst, fabs(a[i] - b[i]) / fmax(1.0, fabs(a[i])));
-        CHECK_MSG(worst < 1e-7, "d=%lld: reference vs LAPACK worst relative difference %g", (long long)d, worst);
+        CHECK_MSG(worst < 1e-7, "d=%lld: reference vs LAPACK worst relative difference %g",
+                  (long long)d, worst);
         free(X);
         free(y);
         free(a);
@@ -238,7 +250,8 @@ static void test_kendall(void)
         if (isnan(ref))
             CHECK_MSG(isnan(tau), "case %zu: tau %.17g, scipy nan", c, tau);
         else
-            CHECK_MSG(fabs(tau - ref) <= 1e-15, "case %zu (n=%zu): tau %.17g, scipy %.17g", c, n, tau, ref);
+            CHECK_MSG(fabs(tau - ref) <= 1e-15, "case %zu (n=%zu): tau %.17g, scipy %.17g", c, n,
+                      tau, ref);
         /* symmetric in its arguments */
         double tau2;
         CHECK_OK(mz_kendall_tau_b(y, x, (int64_t)n, &tau2, &err), &err);
@@ -257,7 +270,8 @@ static void test_classifier(void)
     double *yd = darray(json_object_get(j, "y"), &n);
     int64_t d = (int64_t)num(j, "d"), ntr = (int64_t)num(j, "n_train");
     int k = (int)num(j, "k");
-    int32_t *y = malloc(n * sizeof *y), *pred = malloc(n * sizeof *pred), *pred2 = malloc(n * sizeof *pred2);
+    int32_t *y = malloc(n * sizeof *y), *pred = malloc(n * sizeof *pred),
+            *pred2 = malloc(n * sizeof *pred2);
     for (size_t i = 0; i < n; i++)
         y[i] = (int32_t)yd[i];
     mz_softmax_cfg cfg;
@@ -270,12 +284,14 @@ static void test_classifier(void)
     mz_error err = {0};
     CHECK_OK(mz_softmax_fit(&m, X, ntr, d, y, k, &cfg, &err), &err);
     mz_softmax_predict(&m, X, (int64_t)n, pred);
-    double acc_tr = mz_accuracy(y, pred, ntr), acc_te = mz_accuracy(y + ntr, pred + ntr, (int64_t)n - ntr);
+    double acc_tr = mz_accuracy(y, pred, ntr),
+           acc_te = mz_accuracy(y + ntr, pred + ntr, (int64_t)n - ntr);
     CHECK_MSG(acc_tr == 1.0, "train accuracy %g", acc_tr);
     CHECK_MSG(acc_te == 1.0, "test accuracy %g", acc_te);
     /* deterministic: a second fit gives identical parameters */
     CHECK_OK(mz_softmax_fit(&m2, X, ntr, d, y, k, &cfg, &err), &err);
-    CHECK(!memcmp(m.w, m2.w, (size_t)(k * d) * sizeof *m.w) && !memcmp(m.b, m2.b, (size_t)k * sizeof *m.b));
+    CHECK(!memcmp(m.w, m2.w, (size_t)(k * d) * sizeof *m.w) &&
+          !memcmp(m.b, m2.b, (size_t)k * sizeof *m.b));
     /* a different seed gives a different model */
     mz_softmax m3;
     cfg.seed = 43;
@@ -307,8 +323,8 @@ static void test_xgb(void)
     json_t *j = load_fixture("nonlinear.json");
     size_t n;
     double *Xd = darray(json_object_get(j, "x"), NULL), *yd = darray(json_object_get(j, "y"), &n);
-    int64_t d = (int64_t)num(j, "d"), ntr = (int64_t)num(j, "n_train"), nva = (int64_t)num(j, "n_val"),
-            nte = (int64_t)num(j, "n_test");
+    int64_t d = (int64_t)num(j, "d"), ntr = (int64_t)num(j, "n_train"),
+            nva = (int64_t)num(j, "n_val"), nte = (int64_t)num(j, "n_test");
     float *X = malloc(n * (size_t)d * sizeof *X), *y = malloc(n * sizeof *y);
     for (size_t i = 0; i < n * (size_t)d; i++)
         X[i] = (float)Xd[i];
@@ -324,12 +340,14 @@ static void test_xgb(void)
     double r2_xgb = mz_r2(yd + ntr + nva, p + ntr + nva, nte);
     /* ridge on the same data (the fixture also holds numpy's value) */
     double *coef = malloc((size_t)(d + 1) * sizeof *coef), *pr = malloc(n * sizeof *pr);
-    CHECK_OK(mz_ridge_select(Xd, ntr, yd, Xd + ntr * d, nva, yd + ntr, d, MZ_LINALG_AUTO, 1, coef, NULL, &err), &err);
+    CHECK_OK(mz_ridge_select(Xd, ntr, yd, Xd + ntr * d, nva, yd + ntr, d, MZ_LINALG_AUTO, 1, coef,
+                             NULL, &err),
+             &err);
     mz_ridge_predict(Xd + (ntr + nva) * d, nte, d, coef, pr);
     double r2_ridge = mz_r2(yd + ntr + nva, pr, nte);
     CHECK_NEAR(r2_ridge, num(j, "ridge_test_r2"), 1e-6);
-    printf("nonlinear test R^2: xgboost %.4f (best round %d), ridge %.4f\n", r2_xgb, mz_xgb_best_iteration(m),
-           r2_ridge);
+    printf("nonlinear test R^2: xgboost %.4f (best round %d), ridge %.4f\n", r2_xgb,
+           mz_xgb_best_iteration(m), r2_ridge);
     CHECK_MSG(r2_xgb > 0.9, "xgboost test R^2 %g", r2_xgb);
     CHECK_MSG(r2_xgb > r2_ridge + 0.5, "xgboost %g not far better than ridge %g", r2_xgb, r2_ridge);
     /* deterministic: an identical second run, also with two threads */
@@ -350,7 +368,8 @@ static void test_xgb(void)
     int64_t hit = 0;
     for (int64_t i = 0; i < nte; i++)
         hit += p[i] == yc[ntr + nva + i];
-    CHECK_MSG((double)hit / (double)nte > 0.95, "xgboost classification accuracy %g", (double)hit / (double)nte);
+    CHECK_MSG((double)hit / (double)nte > 0.95, "xgboost classification accuracy %g",
+              (double)hit / (double)nte);
     mz_xgb_free(m);
     free(yc);
     free(coef);

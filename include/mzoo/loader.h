@@ -23,22 +23,28 @@
 extern "C" {
 #endif
 
-typedef enum mz_part { MZ_PART_TRAIN = 0, MZ_PART_VAL = 1, MZ_PART_TEST = 2, MZ_N_PARTS = 3 } mz_part;
+typedef enum mz_part {
+    MZ_PART_TRAIN = 0,
+    MZ_PART_VAL = 1,
+    MZ_PART_TEST = 2,
+    MZ_N_PARTS = 3
+} mz_part;
 const char *mz_part_name(mz_part p); /* "train", "val", "test" */
 
 /* ---- the layout map ---- */
 #define MZ_VEC_MAX_LAYERS 32
 
 typedef struct mz_vec_layer {
-    char name[16];         /* positional name: conv1, conv2, ..., fc1, fc2 */
-    char type[8];          /* "conv2d" or "fc", as index_dict.json */
-    int module_index;      /* module index in the first source (index_dict "layer"[i][0]) */
-    int64_t idx_start;     /* first float of this layer in the sample vector */
-    int64_t idx_length;    /* n_weights + n_bias */
+    char name[16];             /* positional name: conv1, conv2, ..., fc1, fc2 */
+    char type[8];              /* "conv2d" or "fc", as index_dict.json */
+    int module_index;          /* module index in the first source (index_dict "layer"[i][0]) */
+    int64_t idx_start;         /* first float of this layer in the sample vector */
+    int64_t idx_length;        /* n_weights + n_bias */
     int64_t n_weights, n_bias; /* n_bias = 0 without biases */
-    int64_t kernel_no;     /* output channels or units */
-    int64_t kernel_size;   /* conv: kh*kw; fc: in_features / channels_in */
-    int64_t channels_in;   /* conv: input channels; fc: the previous layer's kernel_no (or in_features) */
+    int64_t kernel_no;         /* output channels or units */
+    int64_t kernel_size;       /* conv: kh*kw; fc: in_features / channels_in */
+    int64_t
+        channels_in; /* conv: input channels; fc: the previous layer's kernel_no (or in_features) */
     int ndim;
     int64_t shape[MZ_MAX_DIMS]; /* weight shape */
 } mz_vec_layer;
@@ -57,8 +63,8 @@ typedef struct mz_vec_layout {
     int n_layers;
     mz_vec_layer layers[MZ_VEC_MAX_LAYERS];
     int with_bias;
-    int64_t dim;          /* floats per sample */
-    int n_sources;        /* 0 when read back from a dataset directory */
+    int64_t dim;            /* floats per sample */
+    int n_sources;          /* 0 when read back from a dataset directory */
     mz_vec_source *sources; /* owned */
 } mz_vec_layout;
 
@@ -71,7 +77,8 @@ mz_status mz_vec_layout_build(mz_vec_layout *L, int n_variants, const char *cons
                               const mz_tensor_desc *const *tensors, const int *n_tensors,
                               const char *layers, int with_bias, mz_error *err);
 void mz_vec_layout_release(mz_vec_layout *L);
-/* Copies the selected tensors of a checkpoint of source `source` (params[n_params]) into out[dim]. */
+/* Copies the selected tensors of a checkpoint of source `source` (params[n_params]) into out[dim].
+ */
 void mz_vec_extract(const mz_vec_layout *L, int source, const float *params, float *out);
 /* index_dict.json (the reference's fields plus "name", "module_index" per variant, "keys"). */
 mz_status mz_vec_layout_write_json(const mz_vec_layout *L, const char *path, mz_error *err);
@@ -82,8 +89,8 @@ typedef enum mz_prop_kind { MZ_PROP_NUMERIC = 0, MZ_PROP_CATEGORICAL = 1 } mz_pr
 typedef struct mz_prop_column {
     char name[64];
     mz_prop_kind kind;
-    double *v;       /* [n samples]; numeric value, or level index for categorical; NaN = missing */
-    int n_levels;    /* categorical: levels sorted by strcmp */
+    double *v;    /* [n samples]; numeric value, or level index for categorical; NaN = missing */
+    int n_levels; /* categorical: levels sorted by strcmp */
     char **levels;
 } mz_prop_column;
 void mz_prop_columns_free(mz_prop_column *cols, int n);
@@ -97,28 +104,29 @@ typedef struct mz_sample_info {
 
 /* ---- selection ---- */
 typedef struct mz_loader_options {
-    const char *epochs;   /* NULL/"all", "last" (each model's last committed epoch), or a list
-                             of epochs and ranges "0,5,10-20" */
-    const char *layers;   /* NULL/"all" or "conv1,conv2,fc2" */
-    int with_bias;        /* default 1 */
-    int drop_nonfinite;   /* default 1: drop samples with NaN/Inf in a selected tensor */
-    double max_abs;       /* drop samples with any selected |w| > max_abs; default INFINITY (off) */
-    const char *where;    /* SQL expression over the columns of the models and epochs tables, or NULL */
-    double fractions[3];  /* default 0.7, 0.15, 0.15; must sum to 1 (within 1e-9) */
-    uint64_t seed;        /* split seed, default 42 (Philox(seed, MZ_RNG_SPLIT)) */
-    int64_t max_models;   /* keep the first N models of the permutation (0: all), as max_samples */
+    const char *epochs; /* NULL/"all", "last" (each model's last committed epoch), or a list
+                           of epochs and ranges "0,5,10-20" */
+    const char *layers; /* NULL/"all" or "conv1,conv2,fc2" */
+    int with_bias;      /* default 1 */
+    int drop_nonfinite; /* default 1: drop samples with NaN/Inf in a selected tensor */
+    double max_abs;     /* drop samples with any selected |w| > max_abs; default INFINITY (off) */
+    const char
+        *where; /* SQL expression over the columns of the models and epochs tables, or NULL */
+    double fractions[3]; /* default 0.7, 0.15, 0.15; must sum to 1 (within 1e-9) */
+    uint64_t seed;       /* split seed, default 42 (Philox(seed, MZ_RNG_SPLIT)) */
+    int64_t max_models;  /* keep the first N models of the permutation (0: all), as max_samples */
 } mz_loader_options;
 void mz_loader_options_default(mz_loader_options *o);
 
 /* Counts of what the selection did (filters remove exactly what they say). */
 typedef struct mz_loader_counts {
     int64_t models_in_zoo;
-    int64_t candidates;       /* (model, epoch) rows with the selected epochs */
-    int64_t dropped_where;    /* removed by the SQL expression */
-    int64_t dropped_nonfinite;/* removed for NaN/Inf (checked first) */
-    int64_t dropped_max_abs;  /* removed for |w| > max_abs */
+    int64_t candidates;        /* (model, epoch) rows with the selected epochs */
+    int64_t dropped_where;     /* removed by the SQL expression */
+    int64_t dropped_nonfinite; /* removed for NaN/Inf (checked first) */
+    int64_t dropped_max_abs;   /* removed for |w| > max_abs */
     int64_t dropped_max_models;
-    int64_t samples;          /* kept */
+    int64_t samples; /* kept */
     int64_t models[MZ_N_PARTS];
     int64_t part_samples[MZ_N_PARTS];
 } mz_loader_counts;
@@ -148,7 +156,8 @@ const mz_sample_info *mz_loader_samples(const mz_loader *L); /* [n_samples], in 
  * categorical; lr, weight_decay, dropout, momentum, ...: numeric; seed). */
 const mz_prop_column *mz_loader_props(const mz_loader *L, int *n_cols);
 
-/* Streaming: the next sample's vector (valid until the next call) and info; *x = NULL at the end. */
+/* Streaming: the next sample's vector (valid until the next call) and info; *x = NULL at the end.
+ */
 mz_status mz_loader_next(mz_loader *L, const float **x, const mz_sample_info **info, mz_error *err);
 void mz_loader_rewind(mz_loader *L);
 /* Random access: sample i into x[dim]. */
@@ -157,8 +166,8 @@ mz_status mz_loader_read(mz_loader *L, int64_t i, float *x, mz_error *err);
 /* ---- in-memory weight datasets (for the benchmark) ---- */
 typedef struct mz_wset {
     int64_t n, dim;
-    float *x;                 /* [n][dim] */
-    mz_sample_info *samples;  /* [n] */
+    float *x;                /* [n][dim] */
+    mz_sample_info *samples; /* [n] */
     mz_vec_layout layout;
     int n_props;
     mz_prop_column *props;
@@ -169,8 +178,8 @@ mz_status mz_loader_load_all(mz_loader *L, mz_wset *out, int64_t max_bytes, mz_e
 
 /* ---- dataset files ---- */
 enum {
-    MZ_FMT_NPZ = 1,         /* dataset.npz: x_train, x_val, x_test (float32) + model_id_*, epoch_* */
-    MZ_FMT_NPY = 2,         /* x_train.npy, ... one .npy per array */
+    MZ_FMT_NPZ = 1, /* dataset.npz: x_train, x_val, x_test (float32) + model_id_*, epoch_* */
+    MZ_FMT_NPY = 2, /* x_train.npy, ... one .npy per array */
     MZ_FMT_SAFETENSORS = 4, /* dataset.safetensors with the same tensor names */
 };
 /* Writes the dataset directory `dir` (created if missing): the arrays in the chosen formats,

@@ -26,7 +26,8 @@ extern "C" {
 
 /* ---- descriptive statistics ---- */
 
-/* numpy.percentile(a, q) (method 'linear') of the ascending a[0..n-1]; q in [0, 100]. NaN if n == 0. */
+/* numpy.percentile(a, q) (method 'linear') of the ascending a[0..n-1]; q in [0, 100]. NaN if n ==
+ * 0. */
 double mz_percentile_sorted(const double *a, int64_t n, double q);
 
 #define MZ_STATS_PER_TENSOR 7
@@ -72,8 +73,9 @@ int mz_linalg_have_lapack(void);
  * in the primal form when d+1 <= n and in the equivalent dual form b = A'(AA' + lambda I)^-1 y
  * otherwise, so the cost is O(n m^2 + nl m^3) with m = min(n, d+1). Every lambda must be > 0.
  * `threads` bounds the BLAS threads (<= 0: 1). */
-mz_status mz_ridge_path(const double *X, int64_t n, int64_t d, const double *y, const double *lambdas,
-                        int nl, mz_linalg backend, int threads, double *coefs, mz_error *err);
+mz_status mz_ridge_path(const double *X, int64_t n, int64_t d, const double *y,
+                        const double *lambdas, int nl, mz_linalg backend, int threads,
+                        double *coefs, mz_error *err);
 /* The same for nt targets Y[t*n + i] sharing X: one factorisation per lambda for all of them.
  * coefs[(t*nl + k)*(d+1) + j]. */
 mz_status mz_ridge_path_multi(const double *X, int64_t n, int64_t d, const double *Y, int nt,
@@ -97,12 +99,13 @@ void mz_ridge_predict(const double *X, int64_t n, int64_t d, const double *coef,
 /* ---- linear softmax classifier (§8.5) ---- */
 
 typedef struct mz_softmax_cfg {
-    int epochs;        /* 50 */
-    int batch;         /* 10 */
-    double lr;         /* 1e-4 */
-    double wd;         /* 1e-6, Adam's L2 weight decay (added to the gradient, as torch.optim.Adam) */
-    double bias_init;  /* 0.01 */
-    uint64_t seed;     /* 42: init from Philox(seed, INIT, 0), epoch e's order from Philox(seed, SHUFFLE, e) */
+    int epochs; /* 50 */
+    int batch;  /* 10 */
+    double lr;  /* 1e-4 */
+    double wd;  /* 1e-6, Adam's L2 weight decay (added to the gradient, as torch.optim.Adam) */
+    double bias_init; /* 0.01 */
+    uint64_t seed;    /* 42: init from Philox(seed, INIT, 0), epoch e's order from Philox(seed,
+                         SHUFFLE, e) */
 } mz_softmax_cfg;
 void mz_softmax_cfg_default(mz_softmax_cfg *cfg);
 
@@ -114,8 +117,8 @@ typedef struct mz_softmax {
 } mz_softmax;
 
 /* Trains Linear(d, k) on labels y[i] in [0, k). The model owns w and b (mz_softmax_release). */
-mz_status mz_softmax_fit(mz_softmax *m, const double *X, int64_t n, int64_t d, const int32_t *y, int k,
-                         const mz_softmax_cfg *cfg, mz_error *err);
+mz_status mz_softmax_fit(mz_softmax *m, const double *X, int64_t n, int64_t d, const int32_t *y,
+                         int k, const mz_softmax_cfg *cfg, mz_error *err);
 /* Class with the largest logit (first on ties, as torch.argmax). */
 void mz_softmax_predict(const mz_softmax *m, const double *X, int64_t n, int32_t *out);
 void mz_softmax_release(mz_softmax *m);
@@ -123,17 +126,17 @@ void mz_softmax_release(mz_softmax *m);
 /* ---- gradient-boosted trees (XGBoost) ---- */
 
 typedef struct mz_xgb_cfg {
-    int max_rounds;      /* 400 */
-    int early_stopping;  /* 25 rounds without improvement of the validation metric */
-    double eta;          /* 0.1 */
-    int max_depth;       /* 4 */
-    double subsample;    /* 0.8 */
-    double colsample;    /* 0.8 (per tree) */
+    int max_rounds;          /* 400 */
+    int early_stopping;      /* 25 rounds without improvement of the validation metric */
+    double eta;              /* 0.1 */
+    int max_depth;           /* 4 */
+    double subsample;        /* 0.8 */
+    double colsample;        /* 0.8 (per tree) */
     double min_child_weight; /* 1 */
-    double reg_lambda;   /* 1 */
-    int max_bin;         /* 64 histogram bins per feature */
-    int nthread;         /* 1 (results do not depend on it with tree_method=hist, but we fix it) */
-    uint64_t seed;       /* 42 */
+    double reg_lambda;       /* 1 */
+    int max_bin;             /* 64 histogram bins per feature */
+    int nthread;   /* 1 (results do not depend on it with tree_method=hist, but we fix it) */
+    uint64_t seed; /* 42 */
 } mz_xgb_cfg;
 void mz_xgb_cfg_default(mz_xgb_cfg *cfg);
 int mz_xgb_available(void);
@@ -143,9 +146,9 @@ typedef struct mz_xgb mz_xgb;
  * (n_classes >= 2, multi:softprob, metric mlogloss; y holds class indices) on float32 features,
  * stopping early on (Xva, yva) when nva > 0 and keeping the best iteration.
  * MZ_EUNSUPPORTED when mzoo was built without XGBoost. */
-mz_status mz_xgb_fit(mz_xgb **out, const float *Xtr, int64_t ntr, const float *ytr, const float *Xva,
-                     int64_t nva, const float *yva, int64_t d, int n_classes, const mz_xgb_cfg *cfg,
-                     mz_error *err);
+mz_status mz_xgb_fit(mz_xgb **out, const float *Xtr, int64_t ntr, const float *ytr,
+                     const float *Xva, int64_t nva, const float *yva, int64_t d, int n_classes,
+                     const mz_xgb_cfg *cfg, mz_error *err);
 /* Regression: predicted values; classification: predicted class indices (as doubles). */
 mz_status mz_xgb_predict(mz_xgb *m, const float *X, int64_t n, double *out, mz_error *err);
 int mz_xgb_best_iteration(const mz_xgb *m);
@@ -166,12 +169,13 @@ const char *mz_probe_features_name(mz_probe_features f);
 typedef struct mz_bench_options {
     int models[MZ_PROBE_N_MODELS]; /* non-zero: run this model; all on by default */
     int features[MZ_FEAT_N];       /* non-zero: use this feature set; both on by default */
-    const char *const *properties; /* NULL: the defaults present in the data (see mz_bench_default_properties) */
+    const char *const
+        *properties; /* NULL: the defaults present in the data (see mz_bench_default_properties) */
     int n_properties;
     mz_softmax_cfg softmax;
     mz_xgb_cfg xgb;
     mz_linalg linalg;
-    int threads;                   /* BLAS and XGBoost threads (default 1) */
+    int threads; /* BLAS and XGBoost threads (default 1) */
     /* Optional progress callback (e.g. the CLI prints to stderr); NULL for none. */
     void (*progress)(void *ctx, const char *what);
     void *progress_ctx;
@@ -192,10 +196,10 @@ typedef struct mz_bench_row {
      * categorical: accuracy (tau NaN). */
     double score[3];
     double tau[3];
-    int64_t n[3];      /* samples used per split (non-NaN targets) */
-    double lambda;     /* ridge: the chosen lambda; else NaN */
-    int best_iteration;/* xgb: best boosting round; else -1 */
-    int n_classes;     /* categorical: number of classes seen in train */
+    int64_t n[3];       /* samples used per split (non-NaN targets) */
+    double lambda;      /* ridge: the chosen lambda; else NaN */
+    int best_iteration; /* xgb: best boosting round; else -1 */
+    int n_classes;      /* categorical: number of classes seen in train */
 } mz_bench_row;
 
 typedef struct mz_bench_skip {

@@ -127,7 +127,9 @@ int mz_cmd_bench(int argc, char **argv)
             }
         } else if (!strcmp(a, "--json") && has_next) {
             json = argv[++i];
-        } else if ((!strcmp(a, "--threads") || !strcmp(a, "--xgb-rounds") || !strcmp(a, "--max-memory")) && has_next) {
+        } else if ((!strcmp(a, "--threads") || !strcmp(a, "--xgb-rounds") ||
+                    !strcmp(a, "--max-memory")) &&
+                   has_next) {
             char *e;
             errno = 0;
             long long v = strtoll(argv[++i], &e, 10);
@@ -167,7 +169,8 @@ int mz_cmd_bench(int argc, char **argv)
     int is_dir = stat(input, &sb) == 0 && S_ISDIR(sb.st_mode);
     if (is_dir) {
         if (selection_given) {
-            mz_cli_error("bench: selection, filter and split options apply to zoo files; %s is a dataset directory "
+            mz_cli_error("bench: selection, filter and split options apply to zoo files; %s is a "
+                         "dataset directory "
                          "(its selection is fixed)",
                          input);
             goto usage_error;

@@ -53,14 +53,18 @@ void mz_cli_print_selection(const mz_loader *L, FILE *f)
     fprintf(f, "layout: %d layers (", lay->n_layers);
     for (int l = 0; l < lay->n_layers; l++)
         fprintf(f, "%s%s", l ? " " : "", lay->layers[l].name);
-    fprintf(f, ")%s, %lld floats per sample, %d layout variant%s\n", lay->with_bias ? " with biases" : ", weights only",
-            (long long)lay->dim, lay->n_sources, lay->n_sources == 1 ? "" : "s");
+    fprintf(f, ")%s, %lld floats per sample, %d layout variant%s\n",
+            lay->with_bias ? " with biases" : ", weights only", (long long)lay->dim, lay->n_sources,
+            lay->n_sources == 1 ? "" : "s");
     fprintf(f, "candidates: %lld (model, epoch) rows of %lld models\n", (long long)c->candidates,
             (long long)c->models_in_zoo);
-    fprintf(f, "dropped: %lld by --where, %lld non-finite, %lld above --max-abs, %lld by --max-models\n",
-            (long long)c->dropped_where, (long long)c->dropped_nonfinite, (long long)c->dropped_max_abs,
-            (long long)c->dropped_max_models);
-    fprintf(f, "split by model: train %lld models / %lld samples, val %lld / %lld, test %lld / %lld\n",
+    fprintf(
+        f,
+        "dropped: %lld by --where, %lld non-finite, %lld above --max-abs, %lld by --max-models\n",
+        (long long)c->dropped_where, (long long)c->dropped_nonfinite, (long long)c->dropped_max_abs,
+        (long long)c->dropped_max_models);
+    fprintf(f,
+            "split by model: train %lld models / %lld samples, val %lld / %lld, test %lld / %lld\n",
             (long long)c->models[0], (long long)c->part_samples[0], (long long)c->models[1],
             (long long)c->part_samples[1], (long long)c->models[2], (long long)c->part_samples[2]);
 }
@@ -87,7 +91,9 @@ int mz_cmd_dataset(int argc, char **argv)
         } else if (!strcmp(a, "--format") && i + 1 < argc) {
             formats = parse_formats(argv[++i]);
             if (!formats) {
-                mz_cli_error("--format: expected npz, npy and/or safetensors separated by commas, got '%s'", argv[i]);
+                mz_cli_error(
+                    "--format: expected npz, npy and/or safetensors separated by commas, got '%s'",
+                    argv[i]);
                 return 2;
             }
         } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {

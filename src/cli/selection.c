@@ -62,8 +62,8 @@ int mz_cli_selection_option(int argc, char **argv, int *i, mz_loader_options *o)
         return 1;
     }
     int takes_value = !strcmp(a, "--epochs") || !strcmp(a, "--layers") || !strcmp(a, "--max-abs") ||
-                      !strcmp(a, "--where") || !strcmp(a, "--max-models") || !strcmp(a, "--split") ||
-                      !strcmp(a, "--seed");
+                      !strcmp(a, "--where") || !strcmp(a, "--max-models") ||
+                      !strcmp(a, "--split") || !strcmp(a, "--seed");
     if (!takes_value)
         return 0;
     if (!has_next) {
@@ -108,7 +108,8 @@ int mz_cli_selection_option(int argc, char **argv, int *i, mz_loader_options *o)
             f[1] = 0;
         }
         if (n < 2 || fabs(f[0] + f[1] + f[2] - 1.0) > 1e-9 || f[0] < 0 || f[1] < 0 || f[2] < 0) {
-            mz_cli_error("--split: expected 2 or 3 non-negative fractions summing to 1, got '%s'", v);
+            mz_cli_error("--split: expected 2 or 3 non-negative fractions summing to 1, got '%s'",
+                         v);
             return -1;
         }
         memcpy(o->fractions, f, sizeof f);

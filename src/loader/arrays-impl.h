@@ -14,7 +14,7 @@ size_t mz_dtype_size(mz_dtype t);
 typedef struct mz_array_desc {
     char name[64]; /* "x_train"; files add ".npy" */
     mz_dtype dtype;
-    int ndim;      /* 1 or 2 */
+    int ndim; /* 1 or 2 */
     int64_t shape[2];
 } mz_array_desc;
 int64_t mz_array_bytes(const mz_array_desc *a);
@@ -31,8 +31,9 @@ mz_status mz_npy_parse(const unsigned char *buf, size_t n, mz_array_desc *a, siz
 typedef struct mz_asink mz_asink;
 /* format: MZ_FMT_NPZ (dir/dataset.npz), MZ_FMT_NPY (dir/<name>.npy each), MZ_FMT_SAFETENSORS
  * (dir/dataset.safetensors, with `meta_json` (may be NULL) as its __metadata__ strings). */
-mz_status mz_asink_open(mz_asink **out, unsigned format, const char *dir, const mz_array_desc *arrays,
-                        int n, const char *const *meta_kv, int n_meta, mz_error *err);
+mz_status mz_asink_open(mz_asink **out, unsigned format, const char *dir,
+                        const mz_array_desc *arrays, int n, const char *const *meta_kv, int n_meta,
+                        mz_error *err);
 mz_status mz_asink_begin(mz_asink *s, int i, mz_error *err);
 mz_status mz_asink_write(mz_asink *s, const void *data, size_t bytes, mz_error *err);
 mz_status mz_asink_end(mz_asink *s, mz_error *err);

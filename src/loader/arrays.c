@@ -14,7 +14,10 @@
 #include "loader/arrays-impl.h"
 #include "core/banned.h"
 
-size_t mz_dtype_size(mz_dtype t) { return t == MZ_DT_F32 ? 4 : 8; }
+size_t mz_dtype_size(mz_dtype t)
+{
+    return t == MZ_DT_F32 ? 4 : 8;
+}
 
 int64_t mz_array_bytes(const mz_array_desc *a)
 {
@@ -24,17 +27,22 @@ int64_t mz_array_bytes(const mz_array_desc *a)
     return n;
 }
 
-static const char *npy_descr(mz_dtype t) { return t == MZ_DT_F32 ? "<f4" : "<i8"; }
+static const char *npy_descr(mz_dtype t)
+{
+    return t == MZ_DT_F32 ? "<f4" : "<i8";
+}
 
 size_t mz_npy_header(char *buf, size_t cap, const mz_array_desc *a)
 {
     char dict[160];
     int len;
     if (a->ndim == 1)
-        len = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (%lld,), }",
+        len = snprintf(dict, sizeof dict,
+                       "{'descr': '%s', 'fortran_order': False, 'shape': (%lld,), }",
                        npy_descr(a->dtype), (long long)a->shape[0]);
     else
-        len = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (%lld, %lld), }",
+        len = snprintf(dict, sizeof dict,
+                       "{'descr': '%s', 'fortran_order': False, 'shape': (%lld, %lld), }",
                        npy_descr(a->dtype), (long long)a->shape[0], (long long)a->shape[1]);
     if (len < 0 || (size_t)len >= sizeof dict)
         return 0;
@@ -70,7 +78,8 @@ mz_status mz_npy_parse(const unsigned char *buf, size_t n, mz_array_desc *a, siz
                        const char *origin, mz_error *err)
 {
     if (n < 10 || memcmp(buf, "\x93NUMPY", 6) != 0)
-        return mz_fail(err, MZ_EFORMAT, "%s: offset 0: not a .npy file (no \\x93NUMPY magic)", origin);
+        return mz_fail(err, MZ_EFORMAT, "%s: offset 0: not a .npy file (no \\x93NUMPY magic)",
+                       origin);
     size_t hlen, start;
     if (buf[6] == 1) {
         hlen = (size_t)buf[8] | (size_t)buf[9] << 8;
@@ -81,25 +90,32 @@ mz_status mz_npy_parse(const unsigned char *buf, size_t n, mz_array_desc *a, siz
         hlen = (size_t)buf[8] | (size_t)buf[9] << 8 | (size_t)buf[10] << 16 | (size_t)buf[11] << 24;
         start = 12;
     } else {
-        return mz_fail(err, MZ_EFORMAT, "%s: offset 6: unsupported .npy version %d", origin, buf[6]);
+        return mz_fail(err, MZ_EFORMAT, "%s: offset 6: unsupported .npy version %d", origin,
+                       buf[6]);
     }
     if (hlen > 65536 || start + hlen > n)
-        return mz_fail(err, MZ_EFORMAT, "%s: offset 8: .npy header of %zu bytes is truncated or too long",
-                       origin, hlen);
+        return mz_fail(err, MZ_EFORMAT,
+                       "%s: offset 8: .npy header of %zu bytes is truncated or too long", origin,
+                       hlen);
     char h[65537];
     memcpy(h, buf + start, hlen);
     h[hlen] = 0;
-    const char *d = dict_value(h, "descr"), *f = dict_value(h, "fortran_order"), *s = dict_value(h, "shape");
+    const char *d = dict_value(h, "descr"), *f = dict_value(h, "fortran_order"),
+               *s = dict_value(h, "shape");
     if (!d || !f || !s)
-        return mz_fail(err, MZ_EFORMAT, "%s: offset %zu: .npy header lacks descr/fortran_order/shape", origin, start);
+        return mz_fail(err, MZ_EFORMAT,
+                       "%s: offset %zu: .npy header lacks descr/fortran_order/shape", origin,
+                       start);
     if (!strncmp(d, "'<f4'", 5))
         a->dtype = MZ_DT_F32;
     else if (!strncmp(d, "'<i8'", 5))
         a->dtype = MZ_DT_I64;
     else
-        return mz_fail(err, MZ_EFORMAT, "%s: .npy dtype %.8s is not supported (expected '<f4' or '<i8')", origin, d);
+        return mz_fail(err, MZ_EFORMAT,
+                       "%s: .npy dtype %.8s is not supported (expected '<f4' or '<i8')", origin, d);
     if (strncmp(f, "False", 5) != 0)
-        return mz_fail(err, MZ_EFORMAT, "%s: .npy array is in Fortran order (expected C order)", origin);
+        return mz_fail(err, MZ_EFORMAT, "%s: .npy array is in Fortran order (expected C order)",
+                       origin);
     if (*s != '(')
         return mz_fail(err, MZ_EFORMAT, "%s: .npy shape is not a tuple", origin);
     s++;
@@ -113,7 +129,8 @@ mz_status mz_npy_parse(const unsigned char *buf, size_t n, mz_array_desc *a, siz
         errno = 0;
         long long v = strtoll(s, &e, 10);
         if (e == s || errno || v < 0 || a->ndim == 2)
-            return mz_fail(err, MZ_EFORMAT, "%s: .npy shape: bad or more than 2 dimensions", origin);
+            return mz_fail(err, MZ_EFORMAT, "%s: .npy shape: bad or more than 2 dimensions",
+                           origin);
         a->shape[a->ndim++] = v;
         s = e;
     }
@@ -142,8 +159,8 @@ struct mz_asink {
     FILE *f;
     int n;
     mz_array_desc *arrays;
-    int cur;              /* array being written, -1 between arrays */
-    uint64_t written;     /* bytes of the current array's data */
+    int cur;          /* array being written, -1 between arrays */
+    uint64_t written; /* bytes of the current array's data */
     uint32_t crc;
     zip_entry entries[ZIP_MAX_ENTRIES];
     int n_files;
@@ -153,16 +170,21 @@ struct mz_asink {
 const char *mz_format_file(unsigned format)
 {
     switch (format) {
-    case MZ_FMT_NPZ: return "dataset.npz";
-    case MZ_FMT_SAFETENSORS: return "dataset.safetensors";
-    case MZ_FMT_NPY: return "<array>.npy";
-    default: return "?";
+    case MZ_FMT_NPZ:
+        return "dataset.npz";
+    case MZ_FMT_SAFETENSORS:
+        return "dataset.safetensors";
+    case MZ_FMT_NPY:
+        return "<array>.npy";
+    default:
+        return "?";
     }
 }
 
 static mz_status sink_io_error(mz_asink *s, mz_error *err)
 {
-    return mz_fail(err, errno == ENOSPC ? MZ_ENOSPC : MZ_EIO, "%s: write failed (%s)", s->path, strerror(errno));
+    return mz_fail(err, errno == ENOSPC ? MZ_ENOSPC : MZ_EIO, "%s: write failed (%s)", s->path,
+                   strerror(errno));
 }
 
 static mz_status open_file(mz_asink *s, const char *name, mz_error *err)
@@ -170,8 +192,8 @@ static mz_status open_file(mz_asink *s, const char *name, mz_error *err)
     snprintf(s->path, sizeof s->path, "%s/%s", s->dir, name);
     s->f = fopen(s->path, "wb");
     if (!s->f)
-        return mz_fail(err, errno == EACCES || errno == EROFS ? MZ_EREADONLY : MZ_EIO, "%s: cannot create (%s)",
-                       s->path, strerror(errno));
+        return mz_fail(err, errno == EACCES || errno == EROFS ? MZ_EREADONLY : MZ_EIO,
+                       "%s: cannot create (%s)", s->path, strerror(errno));
     if (s->n_files < ZIP_MAX_ENTRIES)
         snprintf(s->files[s->n_files++], sizeof s->files[0], "%s", s->path);
     return MZ_OK;
@@ -193,7 +215,8 @@ static void put64(unsigned char *p, uint64_t v)
         p[i] = (unsigned char)(v >> (8 * i));
 }
 
-static mz_status safetensors_header(mz_asink *s, const char *const *meta_kv, int n_meta, mz_error *err)
+static mz_status safetensors_header(mz_asink *s, const char *const *meta_kv, int n_meta,
+                                    mz_error *err)
 {
     json_t *root = json_object();
     if (n_meta > 0) {
@@ -210,7 +233,9 @@ static mz_status safetensors_header(mz_asink *s, const char *const *meta_kv, int
             json_array_append_new(shape, json_integer(a->shape[k]));
         json_object_set_new(t, "dtype", json_string(a->dtype == MZ_DT_F32 ? "F32" : "I64"));
         json_object_set_new(t, "shape", shape);
-        json_object_set_new(t, "data_offsets", json_pack("[II]", (json_int_t)off, (json_int_t)(off + mz_array_bytes(a))));
+        json_object_set_new(
+            t, "data_offsets",
+            json_pack("[II]", (json_int_t)off, (json_int_t)(off + mz_array_bytes(a))));
         off += mz_array_bytes(a);
         json_object_set_new(root, a->name, t);
     }
@@ -228,8 +253,9 @@ static mz_status safetensors_header(mz_asink *s, const char *const *meta_kv, int
     return ok ? MZ_OK : sink_io_error(s, err);
 }
 
-mz_status mz_asink_open(mz_asink **out, unsigned format, const char *dir, const mz_array_desc *arrays,
-                        int n, const char *const *meta_kv, int n_meta, mz_error *err)
+mz_status mz_asink_open(mz_asink **out, unsigned format, const char *dir,
+                        const mz_array_desc *arrays, int n, const char *const *meta_kv, int n_meta,
+                        mz_error *err)
 {
     *out = NULL;
     if (n > ZIP_MAX_ENTRIES)
@@ -267,7 +293,8 @@ mz_status mz_asink_open(mz_asink **out, unsigned format, const char *dir, const 
 
 mz_status mz_asink_begin(mz_asink *s, int i, mz_error *err)
 {
-    if (i != s->cur + 1 || i >= s->n || (s->cur >= 0 && s->written != (uint64_t)mz_array_bytes(&s->arrays[s->cur])))
+    if (i != s->cur + 1 || i >= s->n ||
+        (s->cur >= 0 && s->written != (uint64_t)mz_array_bytes(&s->arrays[s->cur])))
         return mz_fail(err, MZ_EINVAL, "array sink: arrays out of order");
     /* cur is the previous array until now; end() resets written */
     const mz_array_desc *a = &s->arrays[i];
@@ -302,10 +329,10 @@ mz_status mz_asink_begin(mz_asink *s, int i, mz_error *err)
     put32(lh, 0x04034b50);
     put16(lh + 4, e->zip64 ? 45 : 20);
     put16(lh + 6, 0);
-    put16(lh + 8, 0);      /* stored */
-    put16(lh + 10, 0);     /* 00:00:00 */
-    put16(lh + 12, 0x21);  /* 1980-01-01: fixed, so files are reproducible */
-    put32(lh + 14, 0);     /* CRC, patched */
+    put16(lh + 8, 0);     /* stored */
+    put16(lh + 10, 0);    /* 00:00:00 */
+    put16(lh + 12, 0x21); /* 1980-01-01: fixed, so files are reproducible */
+    put32(lh + 14, 0);    /* CRC, patched */
     put32(lh + 18, e->zip64 ? 0xffffffffu : (uint32_t)e->size);
     put32(lh + 22, e->zip64 ? 0xffffffffu : (uint32_t)e->size);
     put16(lh + 26, (unsigned)nl);
@@ -365,8 +392,8 @@ mz_status mz_asink_end(mz_asink *s, mz_error *err)
         off_t end = ftello(s->f);
         unsigned char c[4];
         put32(c, e->crc);
-        if (end < 0 || fseeko(s->f, (off_t)e->local_off + 14, SEEK_SET) != 0 || fwrite(c, 1, 4, s->f) != 4 ||
-            fseeko(s->f, end, SEEK_SET) != 0)
+        if (end < 0 || fseeko(s->f, (off_t)e->local_off + 14, SEEK_SET) != 0 ||
+            fwrite(c, 1, 4, s->f) != 4 || fseeko(s->f, end, SEEK_SET) != 0)
             return sink_io_error(s, err);
     }
     return MZ_OK;
@@ -418,7 +445,8 @@ static mz_status zip_finish(mz_asink *s, mz_error *err)
         put16(c + 36, 0);
         put32(c + 38, 0);
         put32(c + 42, off64 ? 0xffffffffu : (uint32_t)e->local_off);
-        if (fwrite(c, 1, 46, s->f) != 46 || fwrite(e->name, 1, nl, s->f) != nl || (xn && fwrite(x, 1, xn, s->f) != xn))
+        if (fwrite(c, 1, 46, s->f) != 46 || fwrite(e->name, 1, nl, s->f) != nl ||
+            (xn && fwrite(x, 1, xn, s->f) != xn))
             return sink_io_error(s, err);
     }
     off_t cd_end = ftello(s->f);
@@ -463,7 +491,8 @@ mz_status mz_asink_close(mz_asink *s, mz_error *err)
     if (!s)
         return MZ_OK;
     mz_status st = MZ_OK;
-    if (s->cur != s->n - 1 || (s->n > 0 && s->written != (uint64_t)mz_array_bytes(&s->arrays[s->n - 1])))
+    if (s->cur != s->n - 1 ||
+        (s->n > 0 && s->written != (uint64_t)mz_array_bytes(&s->arrays[s->n - 1])))
         st = mz_fail(err, MZ_EINVAL, "array sink: closed before every array was written");
     if (st == MZ_OK && s->format == MZ_FMT_NPZ)
         st = zip_finish(s, err);
@@ -495,14 +524,21 @@ void mz_asink_abort(mz_asink *s)
 
 /* ---- readers ---- */
 
-static uint32_t get16(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
+static uint32_t get16(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8;
+}
 static uint32_t get32(const unsigned char *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
-static uint64_t get64(const unsigned char *p) { return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32; }
+static uint64_t get64(const unsigned char *p)
+{
+    return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
+}
 
-static mz_status read_at(FILE *f, const char *path, uint64_t off, void *buf, size_t n, mz_error *err)
+static mz_status read_at(FILE *f, const char *path, uint64_t off, void *buf, size_t n,
+                         mz_error *err)
 {
     if (fseeko(f, (off_t)off, SEEK_SET) != 0 || fread(buf, 1, n, f) != n)
         return mz_fail(err, MZ_EFORMAT, "%s: offset %llu: truncated file (wanted %zu bytes)", path,
@@ -511,13 +547,15 @@ static mz_status read_at(FILE *f, const char *path, uint64_t off, void *buf, siz
 }
 
 /* Reads `bytes` of array data at `off` after checking it fits in the file. */
-static mz_status read_data(FILE *f, const char *path, uint64_t off, uint64_t file_size, mz_array_desc *a,
-                           void **data, mz_error *err)
+static mz_status read_data(FILE *f, const char *path, uint64_t off, uint64_t file_size,
+                           mz_array_desc *a, void **data, mz_error *err)
 {
     uint64_t bytes = (uint64_t)mz_array_bytes(a);
     if (off > file_size || bytes > file_size - off)
-        return mz_fail(err, MZ_EFORMAT, "%s: offset %llu: array %s needs %llu bytes but the file ends at %llu", path,
-                       (unsigned long long)off, a->name, (unsigned long long)bytes, (unsigned long long)file_size);
+        return mz_fail(err, MZ_EFORMAT,
+                       "%s: offset %llu: array %s needs %llu bytes but the file ends at %llu", path,
+                       (unsigned long long)off, a->name, (unsigned long long)bytes,
+                       (unsigned long long)file_size);
     *data = malloc(bytes ? (size_t)bytes : 1);
     if (!*data)
         return mz_fail(err, MZ_ENOMEM, "%s: out of memory for array %s (%llu bytes)", path, a->name,
@@ -530,16 +568,18 @@ static mz_status read_data(FILE *f, const char *path, uint64_t off, uint64_t fil
     return st;
 }
 
-static mz_status check_desc(const mz_array_desc *got, const mz_array_desc *want, const char *path, mz_error *err)
+static mz_status check_desc(const mz_array_desc *got, const mz_array_desc *want, const char *path,
+                            mz_error *err)
 {
     if (got->dtype != want->dtype || got->ndim != want->ndim)
-        return mz_fail(err, MZ_EFORMAT, "%s: array %s has dtype %s with %d dimensions (expected %s with %d)", path,
-                       want->name, npy_descr(got->dtype), got->ndim, npy_descr(want->dtype), want->ndim);
+        return mz_fail(
+            err, MZ_EFORMAT, "%s: array %s has dtype %s with %d dimensions (expected %s with %d)",
+            path, want->name, npy_descr(got->dtype), got->ndim, npy_descr(want->dtype), want->ndim);
     return MZ_OK;
 }
 
-static mz_status npy_at(FILE *f, const char *path, uint64_t off, uint64_t limit, mz_array_desc *want, void **data,
-                        mz_error *err)
+static mz_status npy_at(FILE *f, const char *path, uint64_t off, uint64_t limit,
+                        mz_array_desc *want, void **data, mz_error *err)
 {
     unsigned char head[4096];
     size_t n = limit - off < sizeof head ? (size_t)(limit - off) : sizeof head;
@@ -556,8 +596,8 @@ static mz_status npy_at(FILE *f, const char *path, uint64_t off, uint64_t limit,
     return read_data(f, path, off + doff, limit, want, data, err);
 }
 
-static mz_status npz_find(FILE *f, const char *path, uint64_t size, const char *entry, uint64_t *data_off,
-                          uint64_t *data_size, mz_error *err)
+static mz_status npz_find(FILE *f, const char *path, uint64_t size, const char *entry,
+                          uint64_t *data_off, uint64_t *data_size, mz_error *err)
 {
     if (size < 22)
         return mz_fail(err, MZ_EFORMAT, "%s: too short for a zip file", path);
@@ -574,7 +614,8 @@ static mz_status npz_find(FILE *f, const char *path, uint64_t size, const char *
         }
     if (eo < 0)
         return mz_fail(err, MZ_EFORMAT, "%s: no zip end-of-central-directory record", path);
-    uint64_t n_entries = get16(tail + eo + 10), cd_size = get32(tail + eo + 12), cd_off = get32(tail + eo + 16);
+    uint64_t n_entries = get16(tail + eo + 10), cd_size = get32(tail + eo + 12),
+             cd_off = get32(tail + eo + 16);
     if (cd_off == 0xffffffffu || n_entries == 0xffff) {
         if (eo < 20 || get32(tail + eo - 20) != 0x07064b50)
             return mz_fail(err, MZ_EFORMAT, "%s: zip64 locator missing", path);
@@ -583,7 +624,8 @@ static mz_status npz_find(FILE *f, const char *path, uint64_t size, const char *
         if ((st = read_at(f, path, z64, z, 56, err)) != MZ_OK)
             return st;
         if (get32(z) != 0x06064b50)
-            return mz_fail(err, MZ_EFORMAT, "%s: offset %llu: bad zip64 end record", path, (unsigned long long)z64);
+            return mz_fail(err, MZ_EFORMAT, "%s: offset %llu: bad zip64 end record", path,
+                           (unsigned long long)z64);
         n_entries = get64(z + 32);
         cd_size = get64(z + 40);
         cd_off = get64(z + 48);
@@ -605,7 +647,8 @@ static mz_status npz_find(FILE *f, const char *path, uint64_t size, const char *
                          (unsigned long long)(cd_off + p));
             break;
         }
-        uint32_t method = get16(cd + p + 10), nl = get16(cd + p + 28), xl = get16(cd + p + 30), cl = get16(cd + p + 32);
+        uint32_t method = get16(cd + p + 10), nl = get16(cd + p + 28), xl = get16(cd + p + 30),
+                 cl = get16(cd + p + 32);
         uint64_t csize = get32(cd + p + 20), usize = get32(cd + p + 24), loff = get32(cd + p + 42);
         if (p + 46 + nl + xl + cl > cd_size) {
             st = mz_fail(err, MZ_EFORMAT, "%s: zip central directory entry %llu is truncated", path,
@@ -635,7 +678,8 @@ static mz_status npz_find(FILE *f, const char *path, uint64_t size, const char *
         }
         if (strlen(entry) == nl && !memcmp(name, entry, nl)) {
             if (method != 0 || csize != usize) {
-                st = mz_fail(err, MZ_EUNSUPPORTED, "%s: entry %s is compressed (method %u); only stored entries are read",
+                st = mz_fail(err, MZ_EUNSUPPORTED,
+                             "%s: entry %s is compressed (method %u); only stored entries are read",
                              path, entry, method);
                 break;
             }
@@ -643,13 +687,15 @@ static mz_status npz_find(FILE *f, const char *path, uint64_t size, const char *
             if ((st = read_at(f, path, loff, lh, 30, err)) != MZ_OK)
                 break;
             if (get32(lh) != 0x04034b50) {
-                st = mz_fail(err, MZ_EFORMAT, "%s: offset %llu: bad zip local header", path, (unsigned long long)loff);
+                st = mz_fail(err, MZ_EFORMAT, "%s: offset %llu: bad zip local header", path,
+                             (unsigned long long)loff);
                 break;
             }
             *data_off = loff + 30 + get16(lh + 26) + get16(lh + 28);
             *data_size = usize;
             if (*data_off > size || usize > size - *data_off) {
-                st = mz_fail(err, MZ_EFORMAT, "%s: entry %s extends past the end of the file", path, entry);
+                st = mz_fail(err, MZ_EFORMAT, "%s: entry %s extends past the end of the file", path,
+                             entry);
                 break;
             }
             st = MZ_OK;
@@ -661,8 +707,8 @@ static mz_status npz_find(FILE *f, const char *path, uint64_t size, const char *
     return st;
 }
 
-mz_status mz_array_read(const char *dir, unsigned format, const char *name, mz_array_desc *want, void **data,
-                        mz_error *err)
+mz_status mz_array_read(const char *dir, unsigned format, const char *name, mz_array_desc *want,
+                        void **data, mz_error *err)
 {
     *data = NULL;
     snprintf(want->name, sizeof want->name, "%s", name);
@@ -673,7 +719,8 @@ mz_status mz_array_read(const char *dir, unsigned format, const char *name, mz_a
         snprintf(path, sizeof path, "%s/%s", dir, mz_format_file(format));
     FILE *f = fopen(path, "rb");
     if (!f)
-        return mz_fail(err, errno == ENOENT ? MZ_ENOTFOUND : MZ_EIO, "%s: cannot open (%s)", path, strerror(errno));
+        return mz_fail(err, errno == ENOENT ? MZ_ENOTFOUND : MZ_EIO, "%s: cannot open (%s)", path,
+                       strerror(errno));
     mz_status st = MZ_OK;
     uint64_t size = 0;
     if (fseeko(f, 0, SEEK_END) != 0 || ftello(f) < 0) {
@@ -696,7 +743,8 @@ mz_status mz_array_read(const char *dir, unsigned format, const char *name, mz_a
             goto done;
         uint64_t hn = get64(n8);
         if (hn > size - 8 || hn > (100u << 20)) {
-            st = mz_fail(err, MZ_EFORMAT, "%s: offset 0: header length %llu exceeds the file", path, (unsigned long long)hn);
+            st = mz_fail(err, MZ_EFORMAT, "%s: offset 0: header length %llu exceeds the file", path,
+                         (unsigned long long)hn);
             goto done;
         }
         char *h = malloc((size_t)hn + 1);
@@ -713,32 +761,41 @@ mz_status mz_array_read(const char *dir, unsigned format, const char *name, mz_a
         json_t *root = json_loads(h, 0, &je);
         free(h);
         if (!root) {
-            st = mz_fail(err, MZ_EFORMAT, "%s: offset %d: bad safetensors header: %s", path, 8 + je.position, je.text);
+            st = mz_fail(err, MZ_EFORMAT, "%s: offset %d: bad safetensors header: %s", path,
+                         8 + je.position, je.text);
             goto done;
         }
         json_t *t = json_object_get(root, name);
-        json_t *dt = json_object_get(t, "dtype"), *sh = json_object_get(t, "shape"), *of = json_object_get(t, "data_offsets");
+        json_t *dt = json_object_get(t, "dtype"), *sh = json_object_get(t, "shape"),
+               *of = json_object_get(t, "data_offsets");
         mz_array_desc got;
         memset(&got, 0, sizeof got);
         if (!t) {
             st = mz_fail(err, MZ_ENOTFOUND, "%s: no tensor %s", path, name);
-        } else if (!json_is_string(dt) || !json_is_array(sh) || json_array_size(sh) < 1 || json_array_size(sh) > 2 ||
-                   !json_is_array(of) || json_array_size(of) != 2) {
-            st = mz_fail(err, MZ_EFORMAT, "%s: header key %s: expected dtype, shape (1-2 dims) and data_offsets", path, name);
+        } else if (!json_is_string(dt) || !json_is_array(sh) || json_array_size(sh) < 1 ||
+                   json_array_size(sh) > 2 || !json_is_array(of) || json_array_size(of) != 2) {
+            st = mz_fail(err, MZ_EFORMAT,
+                         "%s: header key %s: expected dtype, shape (1-2 dims) and data_offsets",
+                         path, name);
         } else {
             const char *d = json_string_value(dt);
             got.dtype = !strcmp(d, "F32") ? MZ_DT_F32 : MZ_DT_I64;
             got.ndim = (int)json_array_size(sh);
             for (int k = 0; k < got.ndim; k++)
                 got.shape[k] = json_integer_value(json_array_get(sh, (size_t)k));
-            int64_t b = json_integer_value(json_array_get(of, 0)), e = json_integer_value(json_array_get(of, 1));
+            int64_t b = json_integer_value(json_array_get(of, 0)),
+                    e = json_integer_value(json_array_get(of, 1));
             if (strcmp(d, "F32") && strcmp(d, "I64"))
-                st = mz_fail(err, MZ_EFORMAT, "%s: tensor %s: dtype %s not supported (expected F32 or I64)", path, name, d);
+                st = mz_fail(err, MZ_EFORMAT,
+                             "%s: tensor %s: dtype %s not supported (expected F32 or I64)", path,
+                             name, d);
             else if ((st = check_desc(&got, want, path, err)) == MZ_OK) {
                 memcpy(want->shape, got.shape, sizeof got.shape);
-                if (b < 0 || e - b != mz_array_bytes(want) || got.shape[0] < 0 || (got.ndim == 2 && got.shape[1] < 0))
-                    st = mz_fail(err, MZ_EFORMAT, "%s: tensor %s: data_offsets [%lld, %lld] do not match its shape", path,
-                                 name, (long long)b, (long long)e);
+                if (b < 0 || e - b != mz_array_bytes(want) || got.shape[0] < 0 ||
+                    (got.ndim == 2 && got.shape[1] < 0))
+                    st = mz_fail(err, MZ_EFORMAT,
+                                 "%s: tensor %s: data_offsets [%lld, %lld] do not match its shape",
+                                 path, name, (long long)b, (long long)e);
                 else
                     st = read_data(f, path, 8 + hn + (uint64_t)b, size, want, data, err);
             }

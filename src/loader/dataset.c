@@ -55,8 +55,8 @@ static mz_status make_dir(const char *dir, mz_error *err)
         return MZ_OK;
     }
     if (mkdir(dir, 0777) != 0)
-        return mz_fail(err, errno == EACCES || errno == EROFS ? MZ_EREADONLY : MZ_EIO, "%s: cannot create directory (%s)",
-                       dir, strerror(errno));
+        return mz_fail(err, errno == EACCES || errno == EROFS ? MZ_EREADONLY : MZ_EIO,
+                       "%s: cannot create directory (%s)", dir, strerror(errno));
     return MZ_OK;
 }
 
@@ -86,8 +86,8 @@ static const char *shortest(char *buf, size_t cap, double v)
     return buf;
 }
 
-static mz_status write_csv(const char *path, const mz_sample_info *samples, int64_t n, const mz_prop_column *pc,
-                           int np, mz_error *err)
+static mz_status write_csv(const char *path, const mz_sample_info *samples, int64_t n,
+                           const mz_prop_column *pc, int np, mz_error *err)
 {
     FILE *f = fopen(path, "w");
     if (!f)
@@ -115,7 +115,8 @@ static mz_status write_csv(const char *path, const mz_sample_info *samples, int6
     }
     int bad = ferror(f);
     if (fclose(f) != 0 || bad)
-        return mz_fail(err, errno == ENOSPC ? MZ_ENOSPC : MZ_EIO, "%s: write failed (%s)", path, strerror(errno));
+        return mz_fail(err, errno == ENOSPC ? MZ_ENOSPC : MZ_EIO, "%s: write failed (%s)", path,
+                       strerror(errno));
     return MZ_OK;
 }
 
@@ -130,14 +131,15 @@ static json_t *prop_value(const mz_prop_column *c, double v)
     return json_real(v);
 }
 
-static mz_status write_props_json(const char *path, const mz_sample_info *samples, int64_t n, const mz_prop_column *pc,
-                                  int np, mz_error *err)
+static mz_status write_props_json(const char *path, const mz_sample_info *samples, int64_t n,
+                                  const mz_prop_column *pc, int np, mz_error *err)
 {
     json_t *root = json_object(), *cols = json_array();
     for (int c = 0; c < np; c++) {
         json_t *o = json_object();
         json_object_set_new(o, "name", json_string(pc[c].name));
-        json_object_set_new(o, "kind", json_string(pc[c].kind == MZ_PROP_CATEGORICAL ? "categorical" : "numeric"));
+        json_object_set_new(
+            o, "kind", json_string(pc[c].kind == MZ_PROP_CATEGORICAL ? "categorical" : "numeric"));
         if (pc[c].kind == MZ_PROP_CATEGORICAL) {
             json_t *lv = json_array();
             for (int l = 0; l < pc[c].n_levels; l++)
@@ -171,15 +173,16 @@ static mz_status write_props_json(const char *path, const mz_sample_info *sample
         free(lists);
         json_object_set_new(root, mz_part_name((mz_part)p), part);
     }
-    int rc = json_dump_file(root, path, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+    int rc =
+        json_dump_file(root, path, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
     json_decref(root);
     if (rc != 0)
         return mz_fail(err, MZ_EIO, "%s: cannot write", path);
     return MZ_OK;
 }
 
-static mz_status write_manifest(const char *path, mz_loader *L, unsigned formats, const char *zoo_name,
-                                const mz_array_desc *arrays, mz_error *err)
+static mz_status write_manifest(const char *path, mz_loader *L, unsigned formats,
+                                const char *zoo_name, const mz_array_desc *arrays, mz_error *err)
 {
     const mz_loader_options *o = mz_loader_get_options(L);
     const mz_loader_counts *c = mz_loader_get_counts(L);
@@ -205,7 +208,8 @@ static mz_status write_manifest(const char *path, mz_loader *L, unsigned formats
     json_object_set_new(root, "selection", sel);
     json_t *split = json_object();
     json_object_set_new(split, "by", json_string("model"));
-    json_object_set_new(split, "fractions", json_pack("[fff]", o->fractions[0], o->fractions[1], o->fractions[2]));
+    json_object_set_new(split, "fractions",
+                        json_pack("[fff]", o->fractions[0], o->fractions[1], o->fractions[2]));
     json_object_set_new(split, "seed", json_integer((json_int_t)o->seed));
     json_object_set_new(split, "rng", json_string("philox4x32-10, purpose split (7)"));
     json_object_set_new(root, "split", split);
@@ -230,7 +234,8 @@ static mz_status write_manifest(const char *path, mz_loader *L, unsigned formats
         json_t *o2 = json_object(), *sh = json_array();
         for (int k = 0; k < arrays[i].ndim; k++)
             json_array_append_new(sh, json_integer(arrays[i].shape[k]));
-        json_object_set_new(o2, "dtype", json_string(arrays[i].dtype == MZ_DT_F32 ? "float32" : "int64"));
+        json_object_set_new(o2, "dtype",
+                            json_string(arrays[i].dtype == MZ_DT_F32 ? "float32" : "int64"));
         json_object_set_new(o2, "shape", sh);
         json_object_set_new(arr, arrays[i].name, o2);
     }
@@ -266,7 +271,8 @@ static mz_status write_manifest(const char *path, mz_loader *L, unsigned formats
     return MZ_OK;
 }
 
-mz_status mz_dataset_write(mz_loader *L, const char *dir, unsigned formats, const char *zoo_name, mz_error *err)
+mz_status mz_dataset_write(mz_loader *L, const char *dir, unsigned formats, const char *zoo_name,
+                           mz_error *err)
 {
     if (!(formats & (MZ_FMT_NPZ | MZ_FMT_NPY | MZ_FMT_SAFETENSORS)))
         return mz_fail(err, MZ_EINVAL, "dataset: no array format chosen (npz, npy, safetensors)");
@@ -284,7 +290,8 @@ mz_status mz_dataset_write(mz_loader *L, const char *dir, unsigned formats, cons
     int ns = 0;
     char with_bias[8];
     snprintf(with_bias, sizeof with_bias, "%s", lay->with_bias ? "true" : "false");
-    const char *meta[] = {"format", "mzoo-dataset-1", "zoo", zoo_name ? zoo_name : "", "with_bias", with_bias};
+    const char *meta[] = {"format",    "mzoo-dataset-1", "zoo", zoo_name ? zoo_name : "",
+                          "with_bias", with_bias};
     for (int i = 0; i < 3 && st == MZ_OK; i++)
         if (formats & fmt_list[i]) {
             st = mz_asink_open(&sinks[ns], fmt_list[i], dir, arrays, N_ARRAYS, meta, 3, err);
@@ -376,14 +383,16 @@ static mz_status read_props(mz_wset *w, const char *path, mz_error *err)
     w->n_props = np;
     for (int c = 0; c < np && st == MZ_OK; c++) {
         json_t *o = json_array_get(cols, (size_t)c);
-        json_t *nm = json_object_get(o, "name"), *kind = json_object_get(o, "kind"), *lv = json_object_get(o, "levels");
+        json_t *nm = json_object_get(o, "name"), *kind = json_object_get(o, "kind"),
+               *lv = json_object_get(o, "levels");
         mz_prop_column *p = &w->props[c];
         if (!json_is_string(nm) || !json_is_string(kind)) {
             st = mz_fail(err, MZ_EFORMAT, "%s: columns[%d]: expected name and kind", path, c);
             break;
         }
         snprintf(p->name, sizeof p->name, "%s", json_string_value(nm));
-        p->kind = !strcmp(json_string_value(kind), "categorical") ? MZ_PROP_CATEGORICAL : MZ_PROP_NUMERIC;
+        p->kind =
+            !strcmp(json_string_value(kind), "categorical") ? MZ_PROP_CATEGORICAL : MZ_PROP_NUMERIC;
         p->v = malloc((size_t)(w->n ? w->n : 1) * sizeof *p->v);
         if (!p->v) {
             st = mz_fail(err, MZ_ENOMEM, "out of memory");
@@ -391,7 +400,8 @@ static mz_status read_props(mz_wset *w, const char *path, mz_error *err)
         }
         if (p->kind == MZ_PROP_CATEGORICAL) {
             if (!json_is_array(lv)) {
-                st = mz_fail(err, MZ_EFORMAT, "%s: columns[%d] (%s): categorical without levels", path, c, p->name);
+                st = mz_fail(err, MZ_EFORMAT, "%s: columns[%d] (%s): categorical without levels",
+                             path, c, p->name);
                 break;
             }
             p->levels = calloc(json_array_size(lv) + 1, sizeof *p->levels);
@@ -433,15 +443,16 @@ static mz_status read_props(mz_wset *w, const char *path, mz_error *err)
                         if (!strcmp(s, p->levels[l]))
                             p->v[i] = l;
                     if (isnan(p->v[i])) {
-                        st = mz_fail(err, MZ_EFORMAT, "%s: key %s.%s[%lld]: not one of the column's levels", path,
+                        st = mz_fail(err, MZ_EFORMAT,
+                                     "%s: key %s.%s[%lld]: not one of the column's levels", path,
                                      mz_part_name((mz_part)part), p->name, (long long)k);
                         break;
                     }
                 } else if (json_is_number(e)) {
                     p->v[i] = json_number_value(e);
                 } else {
-                    st = mz_fail(err, MZ_EFORMAT, "%s: key %s.%s[%lld]: not a number", path, mz_part_name((mz_part)part),
-                                 p->name, (long long)k);
+                    st = mz_fail(err, MZ_EFORMAT, "%s: key %s.%s[%lld]: not a number", path,
+                                 mz_part_name((mz_part)part), p->name, (long long)k);
                     break;
                 }
             }
@@ -466,8 +477,11 @@ mz_status mz_dataset_read(mz_wset *w, const char *dir, mz_error *err)
     unsigned use = 0;
     for (size_t i = 0; json_is_array(fmts) && i < json_array_size(fmts); i++) {
         const char *f = json_string_value(json_array_get(fmts, i));
-        unsigned u = !f ? 0 : !strcmp(f, "npy") ? MZ_FMT_NPY : !strcmp(f, "npz") ? MZ_FMT_NPZ
-                                                         : !strcmp(f, "safetensors") ? MZ_FMT_SAFETENSORS : 0;
+        unsigned u = !f                          ? 0
+                     : !strcmp(f, "npy")         ? MZ_FMT_NPY
+                     : !strcmp(f, "npz")         ? MZ_FMT_NPZ
+                     : !strcmp(f, "safetensors") ? MZ_FMT_SAFETENSORS
+                                                 : 0;
         if (u && (!use || u == MZ_FMT_NPY || (u == MZ_FMT_NPZ && use == MZ_FMT_SAFETENSORS)))
             use = u; /* prefer npy, then npz, then safetensors */
     }
@@ -475,7 +489,8 @@ mz_status mz_dataset_read(mz_wset *w, const char *dir, mz_error *err)
     if (!fmt || strcmp(fmt, "mzoo-dataset-1") != 0)
         st = mz_fail(err, MZ_EFORMAT, "%s: key 'format': expected \"mzoo-dataset-1\"", path);
     else if (!use)
-        st = mz_fail(err, MZ_EFORMAT, "%s: key 'formats': no npz, npy or safetensors files listed", path);
+        st = mz_fail(err, MZ_EFORMAT, "%s: key 'formats': no npz, npy or safetensors files listed",
+                     path);
     json_decref(man);
     if (st != MZ_OK)
         return st;
@@ -493,8 +508,9 @@ mz_status mz_dataset_read(mz_wset *w, const char *dir, mz_error *err)
         if (st != MZ_OK)
             break;
         if (d.shape[1] != w->layout.dim) {
-            st = mz_fail(err, MZ_EFORMAT, "%s: array %s has %lld columns but index_dict.json describes %lld", dir, name,
-                         (long long)d.shape[1], (long long)w->layout.dim);
+            st = mz_fail(err, MZ_EFORMAT,
+                         "%s: array %s has %lld columns but index_dict.json describes %lld", dir,
+                         name, (long long)d.shape[1], (long long)w->layout.dim);
             break;
         }
         cnt[p] = d.shape[0];
@@ -507,8 +523,10 @@ mz_status mz_dataset_read(mz_wset *w, const char *dir, mz_error *err)
         if ((st = mz_array_read(dir, use, name, &de, &eps[p], err)) != MZ_OK)
             break;
         if (di.shape[0] != cnt[p] || de.shape[0] != cnt[p])
-            st = mz_fail(err, MZ_EFORMAT, "%s: part %s: %lld samples but %lld model ids and %lld epochs", dir,
-                         mz_part_name((mz_part)p), (long long)cnt[p], (long long)di.shape[0], (long long)de.shape[0]);
+            st = mz_fail(err, MZ_EFORMAT,
+                         "%s: part %s: %lld samples but %lld model ids and %lld epochs", dir,
+                         mz_part_name((mz_part)p), (long long)cnt[p], (long long)di.shape[0],
+                         (long long)de.shape[0]);
     }
     if (st == MZ_OK) {
         int64_t n = cnt[0] + cnt[1] + cnt[2], dim = w->layout.dim;

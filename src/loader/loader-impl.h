@@ -19,6 +19,7 @@ const mz_loader_options *mz_loader_get_options(const mz_loader *L);
 const char *mz_loader_path(const mz_loader *L);
 
 /* Deep copy of n_cols property columns of n samples. */
-mz_status mz_props_copy(const mz_prop_column *src, int n_cols, int64_t n, mz_prop_column **out, mz_error *err);
+mz_status mz_props_copy(const mz_prop_column *src, int n_cols, int64_t n, mz_prop_column **out,
+                        mz_error *err);
 
 #endif

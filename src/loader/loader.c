@@ -64,24 +64,29 @@ mz_status mz_epochs_parse(mz_epoch_sel *s, const char *spec, mz_error *err)
         char *e;
         long lo = strtol(p, &e, 10), hi;
         if (e == p || lo < 0 || lo > 1000000)
-            return mz_fail(err, MZ_EINVAL, "epochs '%s': offset %d: expected an epoch number (all, last, or e.g. 0,5,10-20)",
-                           spec, (int)(p - spec));
+            return mz_fail(
+                err, MZ_EINVAL,
+                "epochs '%s': offset %d: expected an epoch number (all, last, or e.g. 0,5,10-20)",
+                spec, (int)(p - spec));
         hi = lo;
         p = e;
         if (*p == '-') {
             p++;
             hi = strtol(p, &e, 10);
             if (e == p || hi < lo || hi > 1000000)
-                return mz_fail(err, MZ_EINVAL, "epochs '%s': offset %d: bad range end (expected a number >= %ld)", spec,
-                               (int)(p - spec), lo);
+                return mz_fail(err, MZ_EINVAL,
+                               "epochs '%s': offset %d: bad range end (expected a number >= %ld)",
+                               spec, (int)(p - spec), lo);
             p = e;
         }
         if (*p && *p != ',')
-            return mz_fail(err, MZ_EINVAL, "epochs '%s': offset %d: unexpected '%c'", spec, (int)(p - spec), *p);
+            return mz_fail(err, MZ_EINVAL, "epochs '%s': offset %d: unexpected '%c'", spec,
+                           (int)(p - spec), *p);
         if (*p == ',')
             p++;
         if (s->n == MZ_EPOCH_SEL_MAX)
-            return mz_fail(err, MZ_ELIMIT, "epochs '%s': more than %d items", spec, MZ_EPOCH_SEL_MAX);
+            return mz_fail(err, MZ_ELIMIT, "epochs '%s': more than %d items", spec,
+                           MZ_EPOCH_SEL_MAX);
         s->lo[s->n] = (int)lo;
         s->hi[s->n] = (int)hi;
         s->n++;
@@ -103,8 +108,8 @@ int mz_epochs_match(const mz_epoch_sel *s, int epoch)
 
 /* ---- the split ---- */
 
-mz_status mz_split_by_model(int64_t n, const double fractions[3], uint64_t seed, int64_t max_models, int8_t *part,
-                            mz_error *err)
+mz_status mz_split_by_model(int64_t n, const double fractions[3], uint64_t seed, int64_t max_models,
+                            int8_t *part, mz_error *err)
 {
     double sum = fractions[0] + fractions[1] + fractions[2];
     for (int i = 0; i < 3; i++)
@@ -121,13 +126,16 @@ mz_status mz_split_by_model(int64_t n, const double fractions[3], uint64_t seed,
     mz_rng_permutation(&rs, perm, (uint32_t)n);
     int64_t m = max_models > 0 && max_models < n ? max_models : n;
     /* The reference: train = [:int(f0 m)], val = [i1 : i1 + int(f1 m)], test = the rest. */
-    int64_t n_train = (int64_t)(fractions[0] * (double)m), n_val = (int64_t)(fractions[1] * (double)m);
+    int64_t n_train = (int64_t)(fractions[0] * (double)m),
+            n_val = (int64_t)(fractions[1] * (double)m);
     if (n_train + n_val > m)
         n_val = m - n_train;
     for (int64_t i = 0; i < n; i++)
         part[i] = -1;
     for (int64_t r = 0; r < m; r++)
-        part[perm[r]] = (int8_t)(r < n_train ? MZ_PART_TRAIN : r < n_train + n_val ? MZ_PART_VAL : MZ_PART_TEST);
+        part[perm[r]] = (int8_t)(r < n_train           ? MZ_PART_TRAIN
+                                 : r < n_train + n_val ? MZ_PART_VAL
+                                                       : MZ_PART_TEST);
     free(perm);
     return MZ_OK;
 }
@@ -145,24 +153,42 @@ struct mz_loader {
     mz_prop_column *props;
     float *params; /* one checkpoint, max over the sources */
     int64_t params_cap;
-    float *x;      /* one sample */
-    int64_t pos;   /* streaming position */
+    float *x;    /* one sample */
+    int64_t pos; /* streaming position */
     char epochs_text[256], layers_text[256], where_text[1024];
     mz_loader_options opt;
 };
 
-const mz_vec_layout *mz_loader_layout(const mz_loader *L) { return &L->layout; }
-const mz_loader_counts *mz_loader_get_counts(const mz_loader *L) { return &L->counts; }
-int64_t mz_loader_n_samples(const mz_loader *L) { return L->n; }
-const mz_sample_info *mz_loader_samples(const mz_loader *L) { return L->samples; }
+const mz_vec_layout *mz_loader_layout(const mz_loader *L)
+{
+    return &L->layout;
+}
+const mz_loader_counts *mz_loader_get_counts(const mz_loader *L)
+{
+    return &L->counts;
+}
+int64_t mz_loader_n_samples(const mz_loader *L)
+{
+    return L->n;
+}
+const mz_sample_info *mz_loader_samples(const mz_loader *L)
+{
+    return L->samples;
+}
 const mz_prop_column *mz_loader_props(const mz_loader *L, int *n_cols)
 {
     if (n_cols)
         *n_cols = L->n_props;
     return L->props;
 }
-const mz_loader_options *mz_loader_get_options(const mz_loader *L) { return &L->opt; }
-const char *mz_loader_path(const mz_loader *L) { return L->path; }
+const mz_loader_options *mz_loader_get_options(const mz_loader *L)
+{
+    return &L->opt;
+}
+const char *mz_loader_path(const mz_loader *L)
+{
+    return L->path;
+}
 
 void mz_loader_close(mz_loader *L)
 {
@@ -180,10 +206,11 @@ void mz_loader_close(mz_loader *L)
 /* Columns never offered as properties. */
 static int internal_column(const char *table, const char *name)
 {
-    static const char *const skip_epochs[] = {"model_id", "epoch", "weights", "opt_state", "opt_step", "created_at",
-                                              "seconds", "wall_time", NULL};
-    static const char *const skip_models[] = {"id", "variant", "status", "epochs_done", "message", "spec", "config",
-                                              "updated_at", NULL};
+    static const char *const skip_epochs[] = {"model_id",  "epoch",     "weights",
+                                              "opt_state", "opt_step",  "created_at",
+                                              "seconds",   "wall_time", NULL};
+    static const char *const skip_models[] = {
+        "id", "variant", "status", "epochs_done", "message", "spec", "config", "updated_at", NULL};
     const char *const *s = !strcmp(table, "epochs") ? skip_epochs : skip_models;
     for (; *s; s++)
         if (!strcmp(*s, name))
@@ -210,18 +237,20 @@ static int is_text_type(const char *t)
     return strstr(u, "CHAR") || strstr(u, "TEXT") || strstr(u, "CLOB");
 }
 
-static mz_status table_columns(sqlite3 *db, const char *table, char alias, colspec *cols, int *n, int cap,
-                               const char *path, mz_error *err)
+static mz_status table_columns(sqlite3 *db, const char *table, char alias, colspec *cols, int *n,
+                               int cap, const char *path, mz_error *err)
 {
     char sql[96];
     snprintf(sql, sizeof sql, "PRAGMA table_info(%s)", table);
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
-        return mz_fail(err, MZ_ESTORE, "%s: reading the schema of %s: %s", path, table, sqlite3_errmsg(db));
+        return mz_fail(err, MZ_ESTORE, "%s: reading the schema of %s: %s", path, table,
+                       sqlite3_errmsg(db));
     int found = 0;
     while (sqlite3_step(s) == SQLITE_ROW) {
         found = 1;
-        const char *name = (const char *)sqlite3_column_text(s, 1), *type = (const char *)sqlite3_column_text(s, 2);
+        const char *name = (const char *)sqlite3_column_text(s, 1),
+                   *type = (const char *)sqlite3_column_text(s, 2);
         if (!name || internal_column(table, name) || strlen(name) >= 64)
             continue;
         if (type && strstr(type, "BLOB"))
@@ -240,10 +269,11 @@ static mz_status table_columns(sqlite3 *db, const char *table, char alias, colsp
 }
 
 /* Authorizer for the user's expression: reading only. */
-static int read_only_authorizer(void *ctx, int action, const char *a, const char *b, const char *c, const char *d)
+static int read_only_authorizer(void *ctx, int action, const char *a, const char *b, const char *c,
+                                const char *d)
 {
-    static const char *const denied_functions[] = {"load_extension", "readfile", "writefile", "edit",
-                                                    "fts3_tokenizer", NULL};
+    static const char *const denied_functions[] = {"load_extension", "readfile",       "writefile",
+                                                   "edit",           "fts3_tokenizer", NULL};
     (void)ctx;
     (void)a;
     (void)c;
@@ -300,15 +330,18 @@ static int strtab_id(strtab *t, const char *v)
     return t->s[t->n] ? t->n++ : -1;
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
 /* The property columns, in the documented order, aligned with L->samples (rowof maps a sample
  * to its row of vals). */
-static mz_status build_props(mz_loader *L, const colspec *cols, int ncols, strtab *tabs, const double *vals,
-                             const int64_t *rowof, mz_error *err)
+static mz_status build_props(mz_loader *L, const colspec *cols, int ncols, strtab *tabs,
+                             const double *vals, const int64_t *rowof, mz_error *err)
 {
-    static const char *const first[] = {"test_acc", "val_acc", "train_acc", "ggap", "test_loss", "val_loss",
-                                        "train_loss", "epoch"};
+    static const char *const first[] = {"test_acc",  "val_acc",  "train_acc",  "ggap",
+                                        "test_loss", "val_loss", "train_loss", "epoch"};
     const int nfirst = (int)(sizeof first / sizeof first[0]);
     int order[96 + 8], n_order = 0; /* >= 0: column index; -1: ggap; -2: epoch */
     int col_of[8];
@@ -427,10 +460,12 @@ static mz_status select_samples(mz_loader *L, mz_error *err)
     for (int i = 0; i < ncols && at < cap; i++)
         at += (size_t)snprintf(sql + at, cap - at, ", %c.\"%s\"", cols[i].table, cols[i].name);
     if (at < cap)
-        at += (size_t)snprintf(sql + at, cap - at, " FROM epochs AS e JOIN models AS m ON m.id = e.model_id");
+        at += (size_t)snprintf(sql + at, cap - at,
+                               " FROM epochs AS e JOIN models AS m ON m.id = e.model_id");
     if (es.last && at < cap)
         at += (size_t)snprintf(sql + at, cap - at,
-                               " WHERE e.epoch = (SELECT MAX(e2.epoch) FROM epochs AS e2 WHERE e2.model_id = e.model_id)");
+                               " WHERE e.epoch = (SELECT MAX(e2.epoch) FROM epochs AS e2 WHERE "
+                               "e2.model_id = e.model_id)");
     if (at < cap)
         at += (size_t)snprintf(sql + at, cap - at, " ORDER BY m.id, e.epoch");
     if (at >= cap) {
@@ -445,10 +480,16 @@ static mz_status select_samples(mz_loader *L, mz_error *err)
     int bad_shape = rc == SQLITE_OK && sqlite3_column_count(q) != 4 + ncols;
     if (rc != SQLITE_OK || bad_shape || (tail && strspn(tail, " \t\r\n") != strlen(tail))) {
         if (o->where)
-            st = mz_fail(err, MZ_EINVAL, "--where '%s': %s (expected one read-only SQL expression over the columns of models and epochs)",
-                         o->where, rc != SQLITE_OK ? sqlite3_errmsg(db) : bad_shape ? "not a single expression" : "more than one statement");
+            st = mz_fail(err, MZ_EINVAL,
+                         "--where '%s': %s (expected one read-only SQL expression over the columns "
+                         "of models and epochs)",
+                         o->where,
+                         rc != SQLITE_OK ? sqlite3_errmsg(db)
+                         : bad_shape     ? "not a single expression"
+                                         : "more than one statement");
         else
-            st = mz_fail(err, MZ_ESTORE, "%s: selection query failed: %s", L->path, sqlite3_errmsg(db));
+            st = mz_fail(err, MZ_ESTORE, "%s: selection query failed: %s", L->path,
+                         sqlite3_errmsg(db));
         sqlite3_finalize(q);
         free(sql);
         return st;
@@ -480,7 +521,8 @@ static mz_status select_samples(mz_loader *L, mz_error *err)
                 if (!strcmp(L->layout.sources[s].variant, variant))
                     last_source = s;
             if (last_source < 0) {
-                st = mz_fail(err, MZ_EFORMAT, "%s: model %lld: layout variant '%s' has no layout rows", L->path,
+                st = mz_fail(err, MZ_EFORMAT,
+                             "%s: model %lld: layout variant '%s' has no layout rows", L->path,
                              (long long)mid, variant ? variant : "(null)");
                 break;
             }
@@ -488,7 +530,8 @@ static mz_status select_samples(mz_loader *L, mz_error *err)
         }
         if (need_weights) {
             const mz_vec_source *src = &L->layout.sources[last_source];
-            if ((st = mz_store_read_weights(L->st, mid, epoch, L->params, src->n_params, err)) != MZ_OK)
+            if ((st = mz_store_read_weights(L->st, mid, epoch, L->params, src->n_params, err)) !=
+                MZ_OK)
                 break;
             mz_vec_extract(&L->layout, last_source, L->params, L->x);
             int nonfinite = 0, big = 0;
@@ -625,8 +668,10 @@ static mz_status build_layout(mz_loader *L, mz_error *err)
 {
     sqlite3 *db = mz_store_sqlite(L->st);
     sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(db, "SELECT variant FROM models GROUP BY variant ORDER BY MIN(id)", -1, &q, NULL) != SQLITE_OK)
-        return mz_fail(err, MZ_EFORMAT, "%s: reading the models' variants: %s", L->path, sqlite3_errmsg(db));
+    if (sqlite3_prepare_v2(db, "SELECT variant FROM models GROUP BY variant ORDER BY MIN(id)", -1,
+                           &q, NULL) != SQLITE_OK)
+        return mz_fail(err, MZ_EFORMAT, "%s: reading the models' variants: %s", L->path,
+                       sqlite3_errmsg(db));
     char **names = NULL;
     mz_tensor_desc **tensors = NULL;
     int *counts = NULL, nv = 0;
@@ -655,15 +700,17 @@ static mz_status build_layout(mz_loader *L, mz_error *err)
             st = mz_fail(err, MZ_ENOMEM, "out of memory");
             break;
         }
-        if ((st = mz_store_layout(L->st, names[nv - 1], &tensors[nv - 1], &counts[nv - 1], err)) != MZ_OK)
+        if ((st = mz_store_layout(L->st, names[nv - 1], &tensors[nv - 1], &counts[nv - 1], err)) !=
+            MZ_OK)
             break;
     }
     sqlite3_finalize(q);
     if (st == MZ_OK && nv == 0)
         st = mz_fail(err, MZ_EFORMAT, "%s: the zoo has no models", L->path);
     if (st == MZ_OK)
-        st = mz_vec_layout_build(&L->layout, nv, (const char *const *)names, (const mz_tensor_desc *const *)tensors,
-                                 counts, L->opt.layers, L->opt.with_bias, err);
+        st = mz_vec_layout_build(&L->layout, nv, (const char *const *)names,
+                                 (const mz_tensor_desc *const *)tensors, counts, L->opt.layers,
+                                 L->opt.with_bias, err);
     for (int i = 0; i < nv; i++) {
         free(names[i]);
         free(tensors[i]);
@@ -692,7 +739,8 @@ static void copy_opt_text(char *dst, size_t cap, const char **field)
     }
 }
 
-mz_status mz_loader_open(mz_loader **out, const char *zoo_path, const mz_loader_options *opt, mz_error *err)
+mz_status mz_loader_open(mz_loader **out, const char *zoo_path, const mz_loader_options *opt,
+                         mz_error *err)
 {
     *out = NULL;
     mz_loader *L = calloc(1, sizeof *L);
@@ -708,7 +756,8 @@ mz_status mz_loader_open(mz_loader **out, const char *zoo_path, const mz_loader_
     copy_opt_text(L->layers_text, sizeof L->layers_text, &L->opt.layers);
     if (L->opt.where && strlen(L->opt.where) >= sizeof L->where_text) {
         free(L);
-        return mz_fail(err, MZ_ELIMIT, "--where: expression longer than %zu bytes", sizeof L->where_text - 1);
+        return mz_fail(err, MZ_ELIMIT, "--where: expression longer than %zu bytes",
+                       sizeof L->where_text - 1);
     }
     copy_opt_text(L->where_text, sizeof L->where_text, &L->opt.where);
     if (L->opt.where && !*L->opt.where)
@@ -738,10 +787,12 @@ mz_status mz_loader_open(mz_loader **out, const char *zoo_path, const mz_loader_
 mz_status mz_loader_read(mz_loader *L, int64_t i, float *x, mz_error *err)
 {
     if (i < 0 || i >= L->n)
-        return mz_fail(err, MZ_EINVAL, "sample %lld out of range [0, %lld)", (long long)i, (long long)L->n);
+        return mz_fail(err, MZ_EINVAL, "sample %lld out of range [0, %lld)", (long long)i,
+                       (long long)L->n);
     const mz_sample_info *s = &L->samples[i];
     const mz_vec_source *src = &L->layout.sources[s->source];
-    mz_status st = mz_store_read_weights(L->st, s->model_id, s->epoch, L->params, src->n_params, err);
+    mz_status st =
+        mz_store_read_weights(L->st, s->model_id, s->epoch, L->params, src->n_params, err);
     if (st != MZ_OK)
         return st;
     mz_vec_extract(&L->layout, s->source, L->params, x);
@@ -765,7 +816,10 @@ mz_status mz_loader_next(mz_loader *L, const float **x, const mz_sample_info **i
     return MZ_OK;
 }
 
-void mz_loader_rewind(mz_loader *L) { L->pos = 0; }
+void mz_loader_rewind(mz_loader *L)
+{
+    L->pos = 0;
+}
 
 void mz_wset_release(mz_wset *w)
 {
@@ -779,7 +833,8 @@ void mz_wset_release(mz_wset *w)
 }
 
 /* Deep copy of the property columns. */
-mz_status mz_props_copy(const mz_prop_column *src, int n_cols, int64_t n, mz_prop_column **out, mz_error *err)
+mz_status mz_props_copy(const mz_prop_column *src, int n_cols, int64_t n, mz_prop_column **out,
+                        mz_error *err)
 {
     *out = calloc((size_t)(n_cols ? n_cols : 1), sizeof **out);
     if (!*out)
@@ -814,14 +869,15 @@ mz_status mz_loader_load_all(mz_loader *L, mz_wset *out, int64_t max_bytes, mz_e
     memset(out, 0, sizeof *out);
     int64_t dim = L->layout.dim;
     if (max_bytes > 0 && L->n > 0 && dim > max_bytes / 4 / L->n)
-        return mz_fail(err, MZ_ELIMIT, "%s: %lld samples of %lld floats exceed the memory cap of %lld bytes", L->path,
-                       (long long)L->n, (long long)dim, (long long)max_bytes);
+        return mz_fail(err, MZ_ELIMIT,
+                       "%s: %lld samples of %lld floats exceed the memory cap of %lld bytes",
+                       L->path, (long long)L->n, (long long)dim, (long long)max_bytes);
     out->x = malloc((size_t)((L->n ? L->n : 1) * dim) * sizeof *out->x);
     out->samples = malloc((size_t)(L->n ? L->n : 1) * sizeof *out->samples);
     if (!out->x || !out->samples) {
         mz_wset_release(out);
-        return mz_fail(err, MZ_ENOMEM, "%s: out of memory for %lld samples of %lld floats", L->path, (long long)L->n,
-                       (long long)dim);
+        return mz_fail(err, MZ_ENOMEM, "%s: out of memory for %lld samples of %lld floats", L->path,
+                       (long long)L->n, (long long)dim);
     }
     out->n = L->n;
     out->dim = dim;

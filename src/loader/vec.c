@@ -12,10 +12,14 @@
 const char *mz_part_name(mz_part p)
 {
     switch (p) {
-    case MZ_PART_TRAIN: return "train";
-    case MZ_PART_VAL: return "val";
-    case MZ_PART_TEST: return "test";
-    default: return "?";
+    case MZ_PART_TRAIN:
+        return "train";
+    case MZ_PART_VAL:
+        return "val";
+    case MZ_PART_TEST:
+        return "test";
+    default:
+        return "?";
     }
 }
 
@@ -77,7 +81,8 @@ static mz_status scan_variant(const char *variant, const mz_tensor_desc *t, int 
                 r->b = &t[j];
     }
     if (n == 0)
-        return mz_fail(err, MZ_EFORMAT, "layout %s: no conv or linear weights (expected tensors named *.weight)",
+        return mz_fail(err, MZ_EFORMAT,
+                       "layout %s: no conv or linear weights (expected tensors named *.weight)",
                        variant);
     *n_out = n;
     return MZ_OK;
@@ -124,8 +129,9 @@ static mz_status parse_layers(const char *spec, char names[][16], int n, int *se
                 at += len_i;
             }
             avail[at] = 0;
-            return mz_fail(err, MZ_EINVAL, "layers: unknown layer '%.*s' (expected all or a list of %s)",
-                           (int)len, p, avail);
+            return mz_fail(err, MZ_EINVAL,
+                           "layers: unknown layer '%.*s' (expected all or a list of %s)", (int)len,
+                           p, avail);
         }
         if (sel[found])
             return mz_fail(err, MZ_EINVAL, "layers: '%s' listed twice", names[found]);
@@ -153,13 +159,15 @@ mz_status mz_vec_layout_build(mz_vec_layout *L, int n_variants, const char *cons
         goto done;
     }
     for (int v = 0; v < n_variants; v++) {
-        if ((st = scan_variant(variants[v], tensors[v], n_tensors[v], raw[v], &nraw[v], err)) != MZ_OK)
+        if ((st = scan_variant(variants[v], tensors[v], n_tensors[v], raw[v], &nraw[v], err)) !=
+            MZ_OK)
             goto done;
         if (v == 0)
             continue;
         /* Position-wise match with the first variant. */
         if (nraw[v] != nraw[0]) {
-            st = mz_fail(err, MZ_EMISMATCH, "layout: variants %s and %s have %d and %d conv/linear layers",
+            st = mz_fail(err, MZ_EMISMATCH,
+                         "layout: variants %s and %s have %d and %d conv/linear layers",
                          variants[0], variants[v], nraw[0], nraw[v]);
             goto done;
         }
@@ -168,9 +176,9 @@ mz_status mz_vec_layout_build(mz_vec_layout *L, int n_variants, const char *cons
             if (!same_shape(a->w, b->w) || (a->b == NULL) != (b->b == NULL)) {
                 char sa[96], sb[96];
                 st = mz_fail(err, MZ_EMISMATCH,
-                             "layout: layer %d differs between variants %s (%s %s) and %s (%s %s)", l + 1,
-                             variants[0], a->w->name, mz_shape_json(a->w, sa, sizeof sa), variants[v],
-                             b->w->name, mz_shape_json(b->w, sb, sizeof sb));
+                             "layout: layer %d differs between variants %s (%s %s) and %s (%s %s)",
+                             l + 1, variants[0], a->w->name, mz_shape_json(a->w, sa, sizeof sa),
+                             variants[v], b->w->name, mz_shape_json(b->w, sb, sizeof sb));
                 goto done;
             }
         }
@@ -200,7 +208,8 @@ mz_status mz_vec_layout_build(mz_vec_layout *L, int n_variants, const char *cons
             ly->kernel_size = r->w->shape[2] * r->w->shape[3];
         } else {
             /* fc after a layer with c outputs: channels_in = c and kernel_size = in / c (the
-             * spatial positions of a flattened conv output; 1 after another fc), as index_dict.json */
+             * spatial positions of a flattened conv output; 1 after another fc), as index_dict.json
+             */
             int64_t in = r->w->shape[1], c = l > 0 ? all[l - 1].kernel_no : in;
             if (c <= 0 || in % c != 0)
                 c = in;
@@ -262,7 +271,8 @@ void mz_vec_extract(const mz_vec_layout *L, int source, const float *params, flo
         const mz_vec_layer *ly = &L->layers[l];
         memcpy(out + ly->idx_start, params + s->w_off[l], (size_t)ly->n_weights * sizeof *out);
         if (ly->n_bias)
-            memcpy(out + ly->idx_start + ly->n_weights, params + s->b_off[l], (size_t)ly->n_bias * sizeof *out);
+            memcpy(out + ly->idx_start + ly->n_weights, params + s->b_off[l],
+                   (size_t)ly->n_bias * sizeof *out);
     }
 }
 
@@ -271,9 +281,10 @@ void mz_vec_extract(const mz_vec_layout *L, int source, const float *params, flo
 mz_status mz_vec_layout_write_json(const mz_vec_layout *L, const char *path, mz_error *err)
 {
     json_t *root = json_object();
-    json_t *layer = json_array(), *start = json_array(), *length = json_array(), *kno = json_array(),
-           *ksz = json_array(), *cin = json_array(), *name = json_array(), *nw = json_array(),
-           *nb = json_array(), *shape = json_array(), *midx = json_object(), *keys = json_object();
+    json_t *layer = json_array(), *start = json_array(), *length = json_array(),
+           *kno = json_array(), *ksz = json_array(), *cin = json_array(), *name = json_array(),
+           *nw = json_array(), *nb = json_array(), *shape = json_array(), *midx = json_object(),
+           *keys = json_object();
     for (int l = 0; l < L->n_layers; l++) {
         const mz_vec_layer *ly = &L->layers[l];
         json_array_append_new(layer, json_pack("[is]", ly->module_index, ly->type));
@@ -334,17 +345,18 @@ static mz_status get_int_list(json_t *root, const char *key, const char *path, i
     if (n_out) {
         *n_out = (int)json_array_size(a);
         if (*n_out < 1 || *n_out > MZ_VEC_MAX_LAYERS)
-            return mz_fail(err, MZ_EFORMAT, "%s: key '%s': %d layers (expected 1..%d)", path, key, *n_out,
-                           MZ_VEC_MAX_LAYERS);
+            return mz_fail(err, MZ_EFORMAT, "%s: key '%s': %d layers (expected 1..%d)", path, key,
+                           *n_out, MZ_VEC_MAX_LAYERS);
         n = *n_out;
     } else if ((int)json_array_size(a) != n) {
-        return mz_fail(err, MZ_EFORMAT, "%s: key '%s': %d entries (expected %d, one per layer)", path, key,
-                       (int)json_array_size(a), n);
+        return mz_fail(err, MZ_EFORMAT, "%s: key '%s': %d entries (expected %d, one per layer)",
+                       path, key, (int)json_array_size(a), n);
     }
     for (int i = 0; i < n; i++) {
         json_t *e = json_array_get(a, (size_t)i);
         if (!json_is_integer(e) || json_integer_value(e) < 0)
-            return mz_fail(err, MZ_EFORMAT, "%s: key '%s'[%d]: not a non-negative integer", path, key, i);
+            return mz_fail(err, MZ_EFORMAT, "%s: key '%s'[%d]: not a non-negative integer", path,
+                           key, i);
         out[i] = json_integer_value(e);
     }
     return MZ_OK;
@@ -358,8 +370,8 @@ mz_status mz_vec_layout_read_json(mz_vec_layout *L, const char *path, mz_error *
     if (!root)
         return mz_fail(err, MZ_EFORMAT, "%s: line %d: %s", path, je.line, je.text);
     int n = 0;
-    int64_t start[MZ_VEC_MAX_LAYERS], len[MZ_VEC_MAX_LAYERS], kno[MZ_VEC_MAX_LAYERS], ksz[MZ_VEC_MAX_LAYERS],
-        cin[MZ_VEC_MAX_LAYERS];
+    int64_t start[MZ_VEC_MAX_LAYERS], len[MZ_VEC_MAX_LAYERS], kno[MZ_VEC_MAX_LAYERS],
+        ksz[MZ_VEC_MAX_LAYERS], cin[MZ_VEC_MAX_LAYERS];
     mz_status st = get_int_list(root, "idx_start", path, start, 0, &n, err);
     if (st == MZ_OK)
         st = get_int_list(root, "idx_length", path, len, n, NULL, err);
@@ -372,15 +384,19 @@ mz_status mz_vec_layout_read_json(mz_vec_layout *L, const char *path, mz_error *
     json_t *layer = json_object_get(root, "layer"), *name = json_object_get(root, "name");
     json_t *wb = json_object_get(root, "with_bias");
     if (st == MZ_OK && (!json_is_array(layer) || (int)json_array_size(layer) != n))
-        st = mz_fail(err, MZ_EFORMAT, "%s: key 'layer': missing or not %d [index, type] pairs", path, n);
+        st = mz_fail(err, MZ_EFORMAT, "%s: key 'layer': missing or not %d [index, type] pairs",
+                     path, n);
     int any_bias = 0;
     int64_t pos = 0;
     for (int l = 0; st == MZ_OK && l < n; l++) {
         mz_vec_layer *ly = &L->layers[l];
         json_t *pair = json_array_get(layer, (size_t)l);
         json_t *t = json_array_get(pair, 1);
-        if (!json_is_array(pair) || !json_is_integer(json_array_get(pair, 0)) || !json_is_string(t)) {
-            st = mz_fail(err, MZ_EFORMAT, "%s: key 'layer'[%d]: expected [module_index, \"conv2d\"|\"fc\"]", path, l);
+        if (!json_is_array(pair) || !json_is_integer(json_array_get(pair, 0)) ||
+            !json_is_string(t)) {
+            st =
+                mz_fail(err, MZ_EFORMAT,
+                        "%s: key 'layer'[%d]: expected [module_index, \"conv2d\"|\"fc\"]", path, l);
             break;
         }
         ly->module_index = (int)json_integer_value(json_array_get(pair, 0));
@@ -399,8 +415,10 @@ mz_status mz_vec_layout_read_json(mz_vec_layout *L, const char *path, mz_error *
         ly->n_bias = len[l] - ly->n_weights;
         if (ly->n_bias < 0 || start[l] != pos) {
             st = mz_fail(err, MZ_EFORMAT,
-                         "%s: layer %d: idx_start %lld / idx_length %lld inconsistent with kernel_no*kernel_size*channels_in = %lld at position %lld",
-                         path, l, (long long)start[l], (long long)len[l], (long long)ly->n_weights, (long long)pos);
+                         "%s: layer %d: idx_start %lld / idx_length %lld inconsistent with "
+                         "kernel_no*kernel_size*channels_in = %lld at position %lld",
+                         path, l, (long long)start[l], (long long)len[l], (long long)ly->n_weights,
+                         (long long)pos);
             break;
         }
         any_bias |= ly->n_bias > 0;

@@ -16,19 +16,23 @@
 #include "mzoo/probe.h"
 #include "core/banned.h"
 
-const char *const mz_bench_default_properties[] = {"test_acc", "val_acc", "ggap", "epoch",
-                                                   "test_loss", "activation", "init", "optimizer",
-                                                   "lr", "weight_decay", "dropout"};
+const char *const mz_bench_default_properties[] = {
+    "test_acc", "val_acc",   "ggap", "epoch",        "test_loss", "activation",
+    "init",     "optimizer", "lr",   "weight_decay", "dropout"};
 const int mz_bench_n_default_properties =
     (int)(sizeof mz_bench_default_properties / sizeof mz_bench_default_properties[0]);
 
 const char *mz_probe_model_name(mz_probe_model m)
 {
     switch (m) {
-    case MZ_PROBE_RIDGE: return "ridge";
-    case MZ_PROBE_LINEAR: return "linear";
-    case MZ_PROBE_XGB: return "xgboost";
-    default: return "?";
+    case MZ_PROBE_RIDGE:
+        return "ridge";
+    case MZ_PROBE_LINEAR:
+        return "linear";
+    case MZ_PROBE_XGB:
+        return "xgboost";
+    default:
+        return "?";
     }
 }
 
@@ -107,7 +111,8 @@ static mz_status add_skip(mz_bench_result *r, const char *prop, const char *reas
     return MZ_OK;
 }
 
-static void row_init(mz_bench_row *row, const mz_prop_column *c, mz_probe_model m, mz_probe_features f)
+static void row_init(mz_bench_row *row, const mz_prop_column *c, mz_probe_model m,
+                     mz_probe_features f)
 {
     memset(row, 0, sizeof *row);
     snprintf(row->property, sizeof row->property, "%s", c->name);
@@ -161,7 +166,8 @@ static mz_status run_ridge_group(const feats *F, mz_probe_features fk, target *c
     double *Y = malloc((size_t)(ntr * ng) * sizeof *Y);
     double *coefs = malloc((size_t)(ng * MZ_RIDGE_N_LAMBDAS * m) * sizeof *coefs);
     if (!Xtr || !Y || !coefs) {
-        st = mz_fail(err, MZ_ENOMEM, "bench: out of memory for ridge on %s", mz_probe_features_name(fk));
+        st = mz_fail(err, MZ_ENOMEM, "bench: out of memory for ridge on %s",
+                     mz_probe_features_name(fk));
         goto done;
     }
     for (int g = 0; g < ng; g++)
@@ -190,8 +196,9 @@ static mz_status run_ridge_group(const feats *F, mz_probe_features fk, target *c
         }
         if (ok) {
             const double *c = coefs + (int64_t)g * MZ_RIDGE_N_LAMBDAS * m;
-            int best = mz_ridge_choose(c, Xp[MZ_PART_TRAIN], t->n[MZ_PART_TRAIN], yp[MZ_PART_TRAIN],
-                                       Xp[MZ_PART_VAL], t->n[MZ_PART_VAL], yp[MZ_PART_VAL], d, pred);
+            int best =
+                mz_ridge_choose(c, Xp[MZ_PART_TRAIN], t->n[MZ_PART_TRAIN], yp[MZ_PART_TRAIN],
+                                Xp[MZ_PART_VAL], t->n[MZ_PART_VAL], yp[MZ_PART_VAL], d, pred);
             row.lambda = mz_ridge_lambdas[best];
             for (int p = 0; p < MZ_N_PARTS; p++) {
                 mz_ridge_predict(Xp[p], t->n[p], d, c + (int64_t)best * m, pred);
@@ -227,8 +234,8 @@ static int32_t *class_labels(const target *t, int p, const int *level_to_class)
     return y;
 }
 
-static mz_status run_linear(const feats *F, mz_probe_features fk, const target *t, const int *l2c, int k,
-                            const mz_bench_options *o, mz_bench_result *res, mz_error *err)
+static mz_status run_linear(const feats *F, mz_probe_features fk, const target *t, const int *l2c,
+                            int k, const mz_bench_options *o, mz_bench_result *res, mz_error *err)
 {
     mz_bench_row row;
     row_init(&row, t->col, MZ_PROBE_LINEAR, fk);
@@ -252,7 +259,8 @@ static mz_status run_linear(const feats *F, mz_probe_features fk, const target *
         goto done;
     }
     mz_softmax m;
-    st = mz_softmax_fit(&m, X[MZ_PART_TRAIN], t->n[MZ_PART_TRAIN], F->d, y[MZ_PART_TRAIN], k, &o->softmax, err);
+    st = mz_softmax_fit(&m, X[MZ_PART_TRAIN], t->n[MZ_PART_TRAIN], F->d, y[MZ_PART_TRAIN], k,
+                        &o->softmax, err);
     if (st != MZ_OK)
         goto done;
     for (int p = 0; p < MZ_N_PARTS; p++) {
@@ -271,8 +279,8 @@ done:
     return st;
 }
 
-static mz_status run_xgb(const feats *F, mz_probe_features fk, const target *t, const int *l2c, int k,
-                         const mz_bench_options *o, mz_bench_result *res, mz_error *err)
+static mz_status run_xgb(const feats *F, mz_probe_features fk, const target *t, const int *l2c,
+                         int k, const mz_bench_options *o, mz_bench_result *res, mz_error *err)
 {
     mz_bench_row row;
     row_init(&row, t->col, MZ_PROBE_XGB, fk);
@@ -313,8 +321,8 @@ static mz_status run_xgb(const feats *F, mz_probe_features fk, const target *t, 
         }
         nva = w;
     }
-    st = mz_xgb_fit(&m, X[MZ_PART_TRAIN], t->n[MZ_PART_TRAIN], yf[MZ_PART_TRAIN], Xva, nva, yva, F->d,
-                    cat ? k : 0, &o->xgb, err);
+    st = mz_xgb_fit(&m, X[MZ_PART_TRAIN], t->n[MZ_PART_TRAIN], yf[MZ_PART_TRAIN], Xva, nva, yva,
+                    F->d, cat ? k : 0, &o->xgb, err);
     if (st != MZ_OK)
         goto done;
     /* the validation features were compacted: rebuild them for scoring */
@@ -362,7 +370,8 @@ static const mz_prop_column *find_col(const mz_wset *ds, const char *name)
 
 /* Decides whether a property can be benchmarked; fills its per-part indices. Returns 0 with
  * `reason` filled when it must be skipped. */
-static int prepare_target(const mz_wset *ds, const mz_prop_column *c, target *t, char *reason, size_t cap)
+static int prepare_target(const mz_wset *ds, const mz_prop_column *c, target *t, char *reason,
+                          size_t cap)
 {
     memset(t, 0, sizeof *t);
     t->col = c;
@@ -411,7 +420,8 @@ static int prepare_target(const mz_wset *ds, const mz_prop_column *c, target *t,
 static int same_train(const target *a, const target *b)
 {
     return a->n[MZ_PART_TRAIN] == b->n[MZ_PART_TRAIN] &&
-           !memcmp(a->idx[MZ_PART_TRAIN], b->idx[MZ_PART_TRAIN], (size_t)a->n[MZ_PART_TRAIN] * sizeof(int64_t));
+           !memcmp(a->idx[MZ_PART_TRAIN], b->idx[MZ_PART_TRAIN],
+                   (size_t)a->n[MZ_PART_TRAIN] * sizeof(int64_t));
 }
 
 static mz_status build_features(const mz_wset *ds, mz_probe_features fk, feats *F, mz_error *err)
@@ -420,14 +430,15 @@ static mz_status build_features(const mz_wset *ds, mz_probe_features fk, feats *
     int64_t n = ds->n;
     F->d = fk == MZ_FEAT_W ? ds->dim : mz_stats_dim(&ds->layout);
     if (F->d < 1)
-        return mz_fail(err, MZ_EINVAL, "bench: feature set %s is empty", mz_probe_features_name(fk));
+        return mz_fail(err, MZ_EINVAL, "bench: feature set %s is empty",
+                       mz_probe_features_name(fk));
     F->xd = malloc((size_t)((n ? n : 1) * F->d) * sizeof *F->xd);
     F->xf = malloc((size_t)((n ? n : 1) * F->d) * sizeof *F->xf);
     double *scratch = malloc((size_t)(ds->dim ? ds->dim : 1) * sizeof *scratch);
     if (!F->xd || !F->xf || !scratch) {
         free(scratch);
-        return mz_fail(err, MZ_ENOMEM, "bench: out of memory for %lld x %lld features", (long long)n,
-                       (long long)F->d);
+        return mz_fail(err, MZ_ENOMEM, "bench: out of memory for %lld x %lld features",
+                       (long long)n, (long long)F->d);
     }
     for (int64_t i = 0; i < n; i++) {
         const float *x = ds->x + i * ds->dim;
@@ -444,7 +455,8 @@ static mz_status build_features(const mz_wset *ds, mz_probe_features fk, feats *
     return MZ_OK;
 }
 
-mz_status mz_bench_run(const mz_wset *ds, const mz_bench_options *opt, mz_bench_result *res, mz_error *err)
+mz_status mz_bench_run(const mz_wset *ds, const mz_bench_options *opt, mz_bench_result *res,
+                       mz_error *err)
 {
     memset(res, 0, sizeof *res);
     double t0 = mz_now();
@@ -456,7 +468,8 @@ mz_status mz_bench_run(const mz_wset *ds, const mz_bench_options *opt, mz_bench_
     for (int64_t i = 0; i < ds->n; i++)
         res->n_samples[ds->samples[i].part]++;
     if (res->n_samples[MZ_PART_TRAIN] < 2)
-        return mz_fail(err, MZ_EINVAL, "bench: the training part has %lld samples (need at least 2)",
+        return mz_fail(err, MZ_EINVAL,
+                       "bench: the training part has %lld samples (need at least 2)",
                        (long long)res->n_samples[MZ_PART_TRAIN]);
     res->dim_w = ds->dim;
     res->dim_stats = mz_stats_dim(&ds->layout);
@@ -513,11 +526,13 @@ mz_status mz_bench_run(const mz_wset *ds, const mz_bench_options *opt, mz_bench_
                     continue;
                 int ng = 0;
                 for (int j = i; j < nt; j++)
-                    if (!done_mask[j] && targets[j].col->kind == MZ_PROP_NUMERIC && same_train(&targets[i], &targets[j])) {
+                    if (!done_mask[j] && targets[j].col->kind == MZ_PROP_NUMERIC &&
+                        same_train(&targets[i], &targets[j])) {
                         group[ng++] = &targets[j];
                         done_mask[j] = 1;
                     }
-                snprintf(what, sizeof what, "ridge on %s (%d properties)", mz_probe_features_name((mz_probe_features)fk), ng);
+                snprintf(what, sizeof what, "ridge on %s (%d properties)",
+                         mz_probe_features_name((mz_probe_features)fk), ng);
                 progress(opt, what);
                 st = run_ridge_group(&F, (mz_probe_features)fk, group, ng, opt, res, err);
             }
@@ -547,7 +562,9 @@ mz_status mz_bench_run(const mz_wset *ds, const mz_bench_options *opt, mz_bench_
                 free(seen);
                 if (k < 2) {
                     free(l2c);
-                    if (fk == (opt->features[MZ_FEAT_W] ? MZ_FEAT_W : MZ_FEAT_STATS) && (st = add_skip(res, t->col->name, "one class in the training part", err)) != MZ_OK)
+                    if (fk == (opt->features[MZ_FEAT_W] ? MZ_FEAT_W : MZ_FEAT_STATS) &&
+                        (st = add_skip(res, t->col->name, "one class in the training part", err)) !=
+                            MZ_OK)
                         goto done;
                     continue;
                 }
@@ -591,8 +608,9 @@ mz_status mz_bench_run(const mz_wset *ds, const mz_bench_options *opt, mz_bench_
             for (int f = 0; f < MZ_FEAT_N; f++)
                 for (int m = 0; m < MZ_PROBE_N_MODELS; m++)
                     for (int r = 0; r < res->n_rows; r++)
-                        if (!strcmp(res->rows[r].property, names[i]) && (int)res->rows[r].features == f &&
-                            (int)res->rows[r].model == m && w < res->n_rows)
+                        if (!strcmp(res->rows[r].property, names[i]) &&
+                            (int)res->rows[r].features == f && (int)res->rows[r].model == m &&
+                            w < res->n_rows)
                             sorted[w++] = res->rows[r];
         }
         if (w == res->n_rows)
@@ -641,22 +659,29 @@ void mz_bench_print_table(const mz_bench_result *r, FILE *f)
         else if (row->model == MZ_PROBE_XGB)
             snprintf(note, sizeof note, "rounds=%d", row->best_iteration + 1);
         if (row->categorical)
-            snprintf(note + strlen(note), sizeof note - strlen(note), "%sclasses=%d", *note ? " " : "",
-                     row->n_classes);
-        fprintf(f, "%-14s %-6s %-8s %-5s %s %s %s %9s  %s\n", row->property, row->categorical ? "acc" : "R2",
-                mz_probe_model_name(row->model), mz_probe_features_name(row->features), s[0], s[1], s[2],
+            snprintf(note + strlen(note), sizeof note - strlen(note), "%sclasses=%d",
+                     *note ? " " : "", row->n_classes);
+        fprintf(f, "%-14s %-6s %-8s %-5s %s %s %s %9s  %s\n", row->property,
+                row->categorical ? "acc" : "R2", mz_probe_model_name(row->model),
+                mz_probe_features_name(row->features), s[0], s[1], s[2],
                 row->categorical ? "" : tau, note);
     }
     for (int i = 0; i < r->n_skipped; i++)
-        fprintf(f, "%s%s: skipped, %s\n", i == 0 ? "\n" : "", r->skipped[i].property, r->skipped[i].reason);
+        fprintf(f, "%s%s: skipped, %s\n", i == 0 ? "\n" : "", r->skipped[i].property,
+                r->skipped[i].reason);
 }
 
-static json_t *jnum(double v) { return isnan(v) || isinf(v) ? json_null() : json_real(v); }
+static json_t *jnum(double v)
+{
+    return isnan(v) || isinf(v) ? json_null() : json_real(v);
+}
 
-mz_status mz_bench_write_json(const mz_bench_result *r, const char *source, const char *path, mz_error *err)
+mz_status mz_bench_write_json(const mz_bench_result *r, const char *source, const char *path,
+                              mz_error *err)
 {
     static const char *const parts[3] = {"train", "val", "test"};
-    json_t *root = json_object(), *rows = json_array(), *skipped = json_array(), *ns = json_object();
+    json_t *root = json_object(), *rows = json_array(), *skipped = json_array(),
+           *ns = json_object();
     for (int p = 0; p < 3; p++)
         json_object_set_new(ns, parts[p], json_integer(r->n_samples[p]));
     json_object_set_new(root, "format", json_string("mzoo-bench-1"));

@@ -21,9 +21,8 @@
 #include "mzoo/probe.h"
 #include "core/banned.h"
 
-const double mz_ridge_lambdas[MZ_RIDGE_N_LAMBDAS] = {1e3,  3e2,  1e2,  3e1,  1e1,  3,    1,
-                                                     3e-1, 1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4,
-                                                     1e-4, 3e-5, 1e-5};
+const double mz_ridge_lambdas[MZ_RIDGE_N_LAMBDAS] = {
+    1e3, 3e2, 1e2, 3e1, 1e1, 3, 1, 3e-1, 1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5, 1e-5};
 
 #ifdef MZ_HAVE_OPENBLAS
 /* Fortran LAPACK/BLAS entry points of OpenBLAS (LP64), with gfortran's hidden string lengths. */
@@ -36,9 +35,15 @@ void dpotrs_(const char *uplo, const int *n, const int *nrhs, const double *a, c
 void dgesv_(const int *n, const int *nrhs, double *a, const int *lda, int *ipiv, double *b,
             const int *ldb, int *info);
 void openblas_set_num_threads(int n);
-int mz_linalg_have_lapack(void) { return 1; }
+int mz_linalg_have_lapack(void)
+{
+    return 1;
+}
 #else
-int mz_linalg_have_lapack(void) { return 0; }
+int mz_linalg_have_lapack(void)
+{
+    return 0;
+}
 #endif
 
 /* Dot product with four fixed partial sums (deterministic, and fast without -ffast-math). */
@@ -157,8 +162,8 @@ static int ref_lu_solve(double *M, int64_t m, double *b)
 
 /* Solves (G + lambda I) x_t = rhs_t for a full symmetric G (m x m) and nt right-hand sides
  * (stored one after the other); work has m*m doubles. */
-static int ref_solve(const double *G, int64_t m, double lambda, const double *rhs, int nt, double *x,
-                     double *work)
+static int ref_solve(const double *G, int64_t m, double lambda, const double *rhs, int nt,
+                     double *x, double *work)
 {
     memcpy(work, G, (size_t)(m * m) * sizeof *work);
     for (int64_t i = 0; i < m; i++)
@@ -192,8 +197,8 @@ static void lapack_gram(const double *A, int64_t n, int64_t m, int dual, double 
             G[i * N + j] = G[j * N + i]; /* column-major (i,j) upper -> mirror */
 }
 
-static int lapack_solve(const double *G, int64_t m, double lambda, const double *rhs, int nt, double *x,
-                        double *work)
+static int lapack_solve(const double *G, int64_t m, double lambda, const double *rhs, int nt,
+                        double *x, double *work)
 {
     int M = (int)m, NRHS = nt, info = 0;
     memcpy(work, G, (size_t)(m * m) * sizeof *work);
@@ -220,8 +225,9 @@ static int lapack_solve(const double *G, int64_t m, double lambda, const double 
 }
 #endif
 
-mz_status mz_ridge_path(const double *X, int64_t n, int64_t d, const double *y, const double *lambdas,
-                        int nl, mz_linalg backend, int threads, double *coefs, mz_error *err)
+mz_status mz_ridge_path(const double *X, int64_t n, int64_t d, const double *y,
+                        const double *lambdas, int nl, mz_linalg backend, int threads,
+                        double *coefs, mz_error *err)
 {
     return mz_ridge_path_multi(X, n, d, y, 1, lambdas, nl, backend, threads, coefs, err);
 }
@@ -236,9 +242,11 @@ mz_status mz_ridge_path_multi(const double *X, int64_t n, int64_t d, const doubl
     for (int k = 0; k < nl; k++)
         if (!(lambdas[k] > 0))
             return mz_fail(err, MZ_EINVAL, "ridge: lambda[%d] = %g (expected > 0)", k, lambdas[k]);
-    int use_lapack = backend == MZ_LINALG_LAPACK || (backend == MZ_LINALG_AUTO && mz_linalg_have_lapack());
+    int use_lapack =
+        backend == MZ_LINALG_LAPACK || (backend == MZ_LINALG_AUTO && mz_linalg_have_lapack());
     if (use_lapack && !mz_linalg_have_lapack())
-        return mz_fail(err, MZ_EUNSUPPORTED, "ridge: this build has no LAPACK (OpenBLAS not found at build time)");
+        return mz_fail(err, MZ_EUNSUPPORTED,
+                       "ridge: this build has no LAPACK (OpenBLAS not found at build time)");
     int64_t m = d + 1;
     int dual = m > n;
     int64_t g = dual ? n : m; /* order of the system */
@@ -247,7 +255,8 @@ mz_status mz_ridge_path_multi(const double *X, int64_t n, int64_t d, const doubl
     double *A = malloc((size_t)(n * m) * sizeof *A);
     double *G = malloc((size_t)(g * g) * sizeof *G);
     double *W = malloc((size_t)(g * g) * sizeof *W);
-    double *rhs = malloc((size_t)(g * nt) * sizeof *rhs), *sol = malloc((size_t)(g * nt) * sizeof *sol);
+    double *rhs = malloc((size_t)(g * nt) * sizeof *rhs),
+           *sol = malloc((size_t)(g * nt) * sizeof *sol);
     mz_status st = MZ_OK;
     if (!A || !G || !W || !rhs || !sol) {
         st = mz_fail(err, MZ_ENOMEM, "ridge: out of memory for a %lld x %lld system", (long long)g,

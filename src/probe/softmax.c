@@ -48,17 +48,19 @@ static void logits_of(const mz_softmax *m, const double *x, double *z)
     }
 }
 
-mz_status mz_softmax_fit(mz_softmax *m, const double *X, int64_t n, int64_t d, const int32_t *y, int k,
-                         const mz_softmax_cfg *cfg, mz_error *err)
+mz_status mz_softmax_fit(mz_softmax *m, const double *X, int64_t n, int64_t d, const int32_t *y,
+                         int k, const mz_softmax_cfg *cfg, mz_error *err)
 {
     memset(m, 0, sizeof *m);
     if (n < 1 || d < 1 || k < 2 || cfg->batch < 1 || cfg->epochs < 0 || n > UINT32_MAX)
-        return mz_fail(err, MZ_EINVAL, "softmax classifier: need n >= 1, d >= 1, k >= 2 (n=%lld d=%lld k=%d)",
+        return mz_fail(err, MZ_EINVAL,
+                       "softmax classifier: need n >= 1, d >= 1, k >= 2 (n=%lld d=%lld k=%d)",
                        (long long)n, (long long)d, k);
     for (int64_t i = 0; i < n; i++)
         if (y[i] < 0 || y[i] >= k)
-            return mz_fail(err, MZ_EINVAL, "softmax classifier: label %d of sample %lld not in [0, %d)",
-                           y[i], (long long)i, k);
+            return mz_fail(err, MZ_EINVAL,
+                           "softmax classifier: label %d of sample %lld not in [0, %d)", y[i],
+                           (long long)i, k);
     int64_t np = (int64_t)k * (d + 1); /* parameters: w then b */
     double *p = calloc((size_t)np, sizeof *p), *g = malloc((size_t)np * sizeof *g);
     double *ma = calloc((size_t)np, sizeof *ma), *va = calloc((size_t)np, sizeof *va);
@@ -73,7 +75,8 @@ mz_status mz_softmax_fit(mz_softmax *m, const double *X, int64_t n, int64_t d, c
         free(init);
         free(perm);
         free(z);
-        return mz_fail(err, MZ_ENOMEM, "softmax classifier: out of memory (%lld parameters)", (long long)np);
+        return mz_fail(err, MZ_ENOMEM, "softmax classifier: out of memory (%lld parameters)",
+                       (long long)np);
     }
     m->d = d;
     m->k = k;

@@ -7,7 +7,8 @@
 #include "core/banned.h"
 
 static const double stat_q[5] = {1, 25, 50, 75, 99};
-static const char *const stat_names[MZ_STATS_PER_TENSOR] = {"mean", "var", "p1", "p25", "p50", "p75", "p99"};
+static const char *const stat_names[MZ_STATS_PER_TENSOR] = {"mean", "var", "p1", "p25",
+                                                            "p50",  "p75", "p99"};
 
 double mz_percentile_sorted(const double *a, int64_t n, double q)
 {

@@ -4,8 +4,8 @@
  * bins -- 3x faster than 256 on 2464 weight features at the same validation loss -- up to 400
  * rounds) with early stopping on the validation part: the metric (RMSE or multiclass log-loss) is
  * computed here in double from the model's predictions after every round, and the round with the
- * lowest value is kept (first on ties). Determinism: tree_method=hist with a fixed nthread and seed;
- * the sampling RNG is seeded, and histogram building does not depend on thread scheduling.
+ * lowest value is kept (first on ties). Determinism: tree_method=hist with a fixed nthread and
+ * seed; the sampling RNG is seeded, and histogram building does not depend on thread scheduling.
  */
 #include <math.h>
 #include <stdio.h>
@@ -35,27 +35,41 @@ void mz_xgb_cfg_default(mz_xgb_cfg *cfg)
 
 #ifndef MZ_HAVE_XGBOOST
 
-int mz_xgb_available(void) { return 0; }
+int mz_xgb_available(void)
+{
+    return 0;
+}
 struct mz_xgb {
     int unused;
 };
-mz_status mz_xgb_fit(mz_xgb **out, const float *Xtr, int64_t ntr, const float *ytr, const float *Xva,
-                     int64_t nva, const float *yva, int64_t d, int n_classes, const mz_xgb_cfg *cfg,
-                     mz_error *err)
+mz_status mz_xgb_fit(mz_xgb **out, const float *Xtr, int64_t ntr, const float *ytr,
+                     const float *Xva, int64_t nva, const float *yva, int64_t d, int n_classes,
+                     const mz_xgb_cfg *cfg, mz_error *err)
 {
     *out = NULL;
-    return mz_fail(err, MZ_EUNSUPPORTED, "xgboost: this build of mzoo has no XGBoost (libxgboost-dev not found at build time)");
+    return mz_fail(
+        err, MZ_EUNSUPPORTED,
+        "xgboost: this build of mzoo has no XGBoost (libxgboost-dev not found at build time)");
 }
 mz_status mz_xgb_predict(mz_xgb *m, const float *X, int64_t n, double *out, mz_error *err)
 {
     return mz_fail(err, MZ_EUNSUPPORTED, "xgboost: not available in this build");
 }
-int mz_xgb_best_iteration(const mz_xgb *m) { return -1; }
-void mz_xgb_free(mz_xgb *m) { free(m); }
+int mz_xgb_best_iteration(const mz_xgb *m)
+{
+    return -1;
+}
+void mz_xgb_free(mz_xgb *m)
+{
+    free(m);
+}
 
 #else
 
-int mz_xgb_available(void) { return 1; }
+int mz_xgb_available(void)
+{
+    return 1;
+}
 
 struct mz_xgb {
     BoosterHandle booster;
@@ -69,8 +83,8 @@ static mz_status xgb_error(mz_error *err, const char *what)
     return mz_fail(err, MZ_EINVAL, "xgboost: %s: %s", what, XGBGetLastError());
 }
 
-static mz_status make_dmatrix(DMatrixHandle *h, const float *X, int64_t n, int64_t d, const float *y,
-                              mz_error *err)
+static mz_status make_dmatrix(DMatrixHandle *h, const float *X, int64_t n, int64_t d,
+                              const float *y, mz_error *err)
 {
     *h = NULL;
     if (XGDMatrixCreateFromMat(X, (bst_ulong)n, (bst_ulong)d, NAN, h) != 0)
@@ -122,13 +136,14 @@ static double val_metric(const mz_xgb *m, const float *pred, const float *y, int
     return m->n_classes ? s / (double)n : sqrt(s / (double)n);
 }
 
-mz_status mz_xgb_fit(mz_xgb **out, const float *Xtr, int64_t ntr, const float *ytr, const float *Xva,
-                     int64_t nva, const float *yva, int64_t d, int n_classes, const mz_xgb_cfg *cfg,
-                     mz_error *err)
+mz_status mz_xgb_fit(mz_xgb **out, const float *Xtr, int64_t ntr, const float *ytr,
+                     const float *Xva, int64_t nva, const float *yva, int64_t d, int n_classes,
+                     const mz_xgb_cfg *cfg, mz_error *err)
 {
     *out = NULL;
     if (ntr < 1 || d < 1 || n_classes == 1 || n_classes < 0)
-        return mz_fail(err, MZ_EINVAL, "xgboost: need samples and features, and 0 (regression) or >= 2 classes");
+        return mz_fail(err, MZ_EINVAL,
+                       "xgboost: need samples and features, and 0 (regression) or >= 2 classes");
     mz_xgb *m = calloc(1, sizeof *m);
     if (!m)
         return mz_fail(err, MZ_ENOMEM, "xgboost: out of memory");
@@ -152,11 +167,11 @@ mz_status mz_xgb_fit(mz_xgb **out, const float *Xtr, int64_t ntr, const float *y
         char v[32];
     } params[16];
     int np = 0;
-#define PARAM(key, ...)                                                   \
-    do {                                                                  \
-        params[np].k = key;                                               \
-        snprintf(params[np].v, sizeof params[np].v, __VA_ARGS__);         \
-        np++;                                                             \
+#define PARAM(key, ...)                                                                            \
+    do {                                                                                           \
+        params[np].k = key;                                                                        \
+        snprintf(params[np].v, sizeof params[np].v, __VA_ARGS__);                                  \
+        np++;                                                                                      \
     } while (0)
     PARAM("verbosity", "0");
     PARAM("tree_method", "hist");
@@ -249,7 +264,10 @@ mz_status mz_xgb_predict(mz_xgb *m, const float *X, int64_t n, double *out, mz_e
     return st;
 }
 
-int mz_xgb_best_iteration(const mz_xgb *m) { return m ? m->best_iteration : -1; }
+int mz_xgb_best_iteration(const mz_xgb *m)
+{
+    return m ? m->best_iteration : -1;
+}
 
 void mz_xgb_free(mz_xgb *m)
 {

@@ -9,8 +9,10 @@
  * Tolerances. The two sides compute the same float32 formulas with different summation orders,
  * FMA use and elementary functions (mz_* vs torch's vectorised ones), so the results differ by
  * rounding, amplified by the depth of the network:
- *  - logits: |d| <= 1e-5 + 1e-5 |ref| + 1e-6 max|logits| (the last term covers cancellation:
- *    logits of N(0,1)-initialised models reach hundreds while single ones can be near 0);
+ *  - logits: |d| <= 1e-5 + 1e-5 |ref| + 3e-6 max|logits|. The last term covers cancellation and
+ *    amplification: with N(0,1) weights every layer multiplies the rounding differences of its
+ *    inputs by ~sqrt(fan_in), logits reach hundreds while single ones are near 0 (worst case
+ *    measured: 2e-6 of the largest logit, tanh with N(0,1) weights);
  *  - loss: 1e-5 relative + 1e-6;
  *  - gradients, per tensor: |d| <= 1e-4 |ref| + 1e-5 max|ref of that tensor| + 1e-7. A wrong
  *    formula, index or layout changes whole tensors by O(100%); rounding stays near 1e-6 of the
@@ -303,7 +305,7 @@ static int run_case(const golden *g, const json_t *c)
     memcpy(params, p0, sizeof(float) * (size_t)n_params);
     make_batch(json_object_get(c, "batch"), in_n, x, y);
     mz_ref_forward(&a, &fc, params, x, B, ws, logits);
-    report(cs, "logits", logits, ref_logits, (long)B * K, 1e-5, 1e-5, 1e-6, &worst_fwd);
+    report(cs, "logits", logits, ref_logits, (long)B * K, 1e-5, 1e-5, 3e-6, &worst_fwd);
     float loss = mz_ref_loss(logits, y, B, K, dlogits, NULL);
     double ref_loss = json_real_value(json_object_get(c, "loss"));
     CHECK_MSG(fabs(loss - ref_loss) <= 1e-6 + 1e-5 * fabs(ref_loss), "%s: loss %.9g, torch %.9g", cs,

@@ -39,8 +39,8 @@
 #define GOLDEN_B 10
 
 static const char *const act_names[] = {"tanh", "relu", "sigmoid", "gelu", "leakyrelu", "silu"};
-static const char *const init_names[] = {"uniform", "normal", "kaiming_uniform", "kaiming_normal",
-                                         "xavier_uniform", "xavier_normal"};
+static const char *const init_names[] = {"uniform",        "normal",         "kaiming_uniform",
+                                         "kaiming_normal", "xavier_uniform", "xavier_normal"};
 
 static int lookup(const char *const *names, int n, const char *s)
 {
@@ -104,8 +104,8 @@ static const float *golden_array(const golden *g, const char *name, long count)
     long off = (long)json_integer_value(json_object_get(a, "offset"));
     long n = (long)json_integer_value(json_object_get(a, "count"));
     if (n != count || off < 0 || off + n > g->n_floats) {
-        fprintf(stderr, "golden: array '%s': %ld floats at %ld (expected %ld, file has %ld)\n", name, n,
-                off, count, g->n_floats);
+        fprintf(stderr, "golden: array '%s': %ld floats at %ld (expected %ld, file has %ld)\n",
+                name, n, off, count, g->n_floats);
         return NULL;
     }
     return g->blob + off;
@@ -138,8 +138,8 @@ static int make_batch(const json_t *meta, long n, float *x, int32_t *y)
     }
     CHECK_MSG(ok, "batch %llu: labels", (unsigned long long)seed);
     double want = json_real_value(json_object_get(meta, "checksum"));
-    CHECK_MSG(sum == want, "batch %llu: input checksum %.17g, manifest %.17g", (unsigned long long)seed,
-              sum, want);
+    CHECK_MSG(sum == want, "batch %llu: input checksum %.17g, manifest %.17g",
+              (unsigned long long)seed, sum, want);
     const json_t *first = json_object_get(meta, "first");
     for (int i = 0; i < 4; i++)
         CHECK_MSG(x[i] == (float)json_number_value(json_array_get(first, (size_t)i)),
@@ -151,7 +151,7 @@ static int make_batch(const json_t *meta, long n, float *x, int32_t *y)
 typedef struct cmp {
     double worst_rel; /* max |a-b| / |b| over elements with |b| > 1e-3 of the array's scale */
     double worst_abs;
-    long bad;         /* elements outside the bound */
+    long bad; /* elements outside the bound */
     long first_bad;
 } cmp;
 
@@ -182,7 +182,8 @@ static void report(const char *cs, const char *what, const float *a, const float
 {
     cmp c = compare(a, b, n, rtol, atol, stol);
     if (c.bad)
-        fprintf(stderr, "  %s: %s: %ld of %ld elements out of bound; first [%ld] %.9g vs torch %.9g\n", cs,
+        fprintf(stderr,
+                "  %s: %s: %ld of %ld elements out of bound; first [%ld] %.9g vs torch %.9g\n", cs,
                 what, c.bad, n, c.first_bad, (double)a[c.first_bad], (double)b[c.first_bad]);
     CHECK_MSG(c.bad == 0, "%s: %s", cs, what);
     if (c.worst_rel > *worst)
@@ -190,7 +191,8 @@ static void report(const char *cs, const char *what, const float *a, const float
 }
 
 /* Gradients are compared tensor by tensor (each with its own scale). */
-static void compare_grads(const char *cs, const mz_arch *a, const float *g, const float *ref, double *worst)
+static void compare_grads(const char *cs, const mz_arch *a, const float *g, const float *ref,
+                          double *worst)
 {
     for (int t = 0; t < a->n_tensors; t++) {
         const mz_tensor_desc *d = &a->tensors[t];
@@ -223,9 +225,11 @@ static void compare_weights(const char *cs, const char *what, const mz_arch *a, 
                 *worst = err / D;
         }
         if (bad)
-            fprintf(stderr, "  %s: %s: %s: %ld of %lld elements out of bound; first [%ld] %.9g vs torch %.9g (moved %.3g)\n",
-                    cs, what, d->name, bad, (long long)d->count, first, (double)w[first], (double)ref[first],
-                    fabs((double)ref[first] - w0[first]));
+            fprintf(stderr,
+                    "  %s: %s: %s: %ld of %lld elements out of bound; first [%ld] %.9g vs torch "
+                    "%.9g (moved %.3g)\n",
+                    cs, what, d->name, bad, (long long)d->count, first, (double)w[first],
+                    (double)ref[first], fabs((double)ref[first] - w0[first]));
         CHECK_MSG(bad == 0, "%s: %s: %s", cs, what, d->name);
     }
 }
@@ -234,8 +238,8 @@ static void compare_weights(const char *cs, const char *what, const mz_arch *a, 
 static int check_layout(const char *cs, const mz_arch *a, const json_t *tensors, long n_params)
 {
     int ok = (size_t)a->n_tensors == json_array_size(tensors) && a->n_params == n_params;
-    CHECK_MSG(ok, "%s: %d tensors / %lld params, torch %zu / %ld", cs, a->n_tensors, (long long)a->n_params,
-              json_array_size(tensors), n_params);
+    CHECK_MSG(ok, "%s: %d tensors / %lld params, torch %zu / %ld", cs, a->n_tensors,
+              (long long)a->n_params, json_array_size(tensors), n_params);
     int64_t off = 0;
     for (int t = 0; ok && t < a->n_tensors; t++) {
         const mz_tensor_desc *d = &a->tensors[t];
@@ -250,8 +254,8 @@ static int check_layout(const char *cs, const mz_arch *a, const json_t *tensors,
             count *= d->shape[k];
         }
         same = same && count == d->count;
-        CHECK_MSG(same, "%s: tensor %d: mzoo %s at %lld, torch %s", cs, t, d->name, (long long)d->offset,
-                  name ? name : "?");
+        CHECK_MSG(same, "%s: tensor %d: mzoo %s at %lld, torch %s", cs, t, d->name,
+                  (long long)d->offset, name ? name : "?");
         ok = ok && same;
         off += d->count;
     }
@@ -263,7 +267,8 @@ static int run_case(const golden *g, const json_t *c)
     const char *cs = json_string_value(json_object_get(c, "name"));
     const char *arch_name = json_string_value(json_object_get(c, "arch"));
     int channels = (int)json_integer_value(json_object_get(c, "channels"));
-    int h = (int)json_integer_value(json_object_get(c, "h")), w = (int)json_integer_value(json_object_get(c, "w"));
+    int h = (int)json_integer_value(json_object_get(c, "h")),
+        w = (int)json_integer_value(json_object_get(c, "w"));
     int drop_layers = json_is_true(json_object_get(c, "dropout_layers"));
     int act = lookup(act_names, 6, json_string_value(json_object_get(c, "activation")));
     long n_params = (long)json_integer_value(json_object_get(c, "n_params"));
@@ -284,8 +289,10 @@ static int run_case(const golden *g, const json_t *c)
     const int B = GOLDEN_B, K = a.n_classes;
     long in_n = (long)B * channels * h * w;
     const float *p0 = golden_array(g, json_string_value(json_object_get(c, "params")), n_params);
-    const float *ref_logits = golden_array(g, json_string_value(json_object_get(c, "logits")), (long)B * K);
-    const float *ref_grads = golden_array(g, json_string_value(json_object_get(c, "grads")), n_params);
+    const float *ref_logits =
+        golden_array(g, json_string_value(json_object_get(c, "logits")), (long)B * K);
+    const float *ref_grads =
+        golden_array(g, json_string_value(json_object_get(c, "grads")), n_params);
     float *params = malloc(sizeof(float) * (size_t)n_params);
     float *grads = malloc(sizeof(float) * (size_t)n_params);
     float *x = malloc(sizeof(float) * (size_t)in_n);
@@ -308,8 +315,8 @@ static int run_case(const golden *g, const json_t *c)
     report(cs, "logits", logits, ref_logits, (long)B * K, 1e-5, 1e-5, 3e-6, &worst_fwd);
     float loss = mz_ref_loss(logits, y, B, K, dlogits, NULL);
     double ref_loss = json_real_value(json_object_get(c, "loss"));
-    CHECK_MSG(fabs(loss - ref_loss) <= 1e-6 + 1e-5 * fabs(ref_loss), "%s: loss %.9g, torch %.9g", cs,
-              (double)loss, ref_loss);
+    CHECK_MSG(fabs(loss - ref_loss) <= 1e-6 + 1e-5 * fabs(ref_loss), "%s: loss %.9g, torch %.9g",
+              cs, (double)loss, ref_loss);
     if (fabs(ref_loss) > 0 && fabs(loss - ref_loss) / fabs(ref_loss) > worst_fwd)
         worst_fwd = fabs(loss - ref_loss) / fabs(ref_loss);
     mz_ref_backward(&a, &fc, params, B, dlogits, ws, grads);
@@ -341,7 +348,9 @@ static int run_case(const golden *g, const json_t *c)
         for (int t = 1; t <= 3; t++) {
             const json_t *meta = json_array_get(json_object_get(tj, "batches"), (size_t)(t - 1));
             const float *ref_w = golden_array(
-                g, json_string_value(json_array_get(json_object_get(tj, "weights"), (size_t)(t - 1))), n_params);
+                g,
+                json_string_value(json_array_get(json_object_get(tj, "weights"), (size_t)(t - 1))),
+                n_params);
             if (!meta || !ref_w) {
                 CHECK_MSG(0, "%s: trajectory %zu step %d missing", cs, ti, t);
                 break;
@@ -349,8 +358,10 @@ static int run_case(const golden *g, const json_t *c)
             make_batch(meta, in_n, x, y);
             mz_ref_forward(&a, &fc, params, x, B, ws, logits);
             float l = mz_ref_loss(logits, y, B, K, dlogits, NULL);
-            double rl = json_number_value(json_array_get(json_object_get(tj, "losses"), (size_t)(t - 1)));
-            CHECK_MSG(fabs(l - rl) <= 1e-6 + 1e-5 * fabs(rl), "%s: %s step %d: loss %.9g, torch %.9g", cs,
+            double rl =
+                json_number_value(json_array_get(json_object_get(tj, "losses"), (size_t)(t - 1)));
+            CHECK_MSG(fabs(l - rl) <= 1e-6 + 1e-5 * fabs(rl),
+                      "%s: %s step %d: loss %.9g, torch %.9g", cs,
                       json_string_value(json_object_get(tj, "name")), t, (double)l, rl);
             mz_ref_backward(&a, &fc, params, B, dlogits, ws, grads);
             mz_optim_step(&oc, params, grads, state, n_params, t);
@@ -360,8 +371,8 @@ static int run_case(const golden *g, const json_t *c)
         }
         free(state);
     }
-    printf("%-40s worst relative error: forward %.2e  grads %.2e  steps %.2e (of the step)\n", cs, worst_fwd, worst_grad,
-           worst_step);
+    printf("%-40s worst relative error: forward %.2e  grads %.2e  steps %.2e (of the step)\n", cs,
+           worst_fwd, worst_grad, worst_step);
     free(params), free(grads), free(x), free(ws);
     return 1;
 }

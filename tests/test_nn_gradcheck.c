@@ -138,10 +138,12 @@ static double J_noise(model *m)
  * smooth the slopes change linearly (their second differences are O(h^2 J''')); a kink of jump D
  * inside [-h, h] moves them by at least D/3 and leaves the central estimate off by at most D/2.
  * So if the spread of the second differences is within the noise, J counts as smooth and the
- * central estimate must match the backward pass: a mismatch is a failure. Otherwise a kink (ReLU, max-pool switch) lies within h of theta -- often a unit of a later layer
- * sits so near its kink that every coordinate sees it -- and the backward pass must give the
- * derivative on theta's side, i.e. match one of the one-sided estimates; if it matches neither,
- * the check is retried at a 4x smaller step, and skipped (counted) when no step resolves it. */
+ * central estimate must match the backward pass: a mismatch is a failure. Otherwise a kink (ReLU,
+ * max-pool switch) lies within h of theta -- often a unit of a later layer sits so near its kink
+ * that every coordinate sees it -- and the backward pass must give the derivative on theta's
+ * side, i.e. match the one-sided estimate of the kink-free side (a wrong gradient matches neither);
+ * if it matches neither, the check is retried at a 4x smaller step, and counted as unresolved when
+ * no step resolves it (at most 10% may be). */
 static double gradcheck(model *m, const char *what, int n_coords)
 {
     const mz_arch *a = &m->a;
@@ -170,25 +172,31 @@ static double gradcheck(model *m, const char *what, int n_coords)
         CHECK_MSG(gmax > 0, "%s: %s: gradient identically zero", what, d->name);
         int n = d->count < n_coords ? (int)d->count : n_coords;
         for (int k = 0; k < n; k++) {
-            int64_t i = d->offset + (d->count <= n_coords ? k : (int64_t)mz_rng_below(&s, &draw, (uint32_t)d->count));
+            int64_t i =
+                d->offset +
+                (d->count <= n_coords ? k : (int64_t)mz_rng_below(&s, &draw, (uint32_t)d->count));
             int done = 0;
             checked++;
             for (float h = 1.0f / 256; h >= 1.0f / 4096 && !done; h /= 4) {
-                double jm = J_at(m, i, -h), jmh = J_at(m, i, -h / 2), jph = J_at(m, i, h / 2), jp = J_at(m, i, h);
+                double jm = J_at(m, i, -h), jmh = J_at(m, i, -h / 2), jph = J_at(m, i, h / 2),
+                       jp = J_at(m, i, h);
                 double central = (4 * (jph - jmh) / h - (jp - jm) / (2 * h)) / 3;
                 double right = (-3 * j0 + 4 * jph - jp) / h, left = (3 * j0 - 4 * jmh + jm) / h;
-                double s1 = (jmh - jm) / (h / 2), s2 = (j0 - jmh) / (h / 2), s3 = (jph - j0) / (h / 2),
-                       s4 = (jp - jph) / (h / 2);
-                double spread = fmax(fabs(s1 - 2 * s2 + s3), fmax(fabs(s2 - 2 * s3 + s4), fabs(s1 - s2 - s3 + s4)));
-                /* rounding noise: the central estimate carries ~2 noise / h, a one-sided one and the
-                 * spread ~8 (worst cases over all models here: 6 and 12) */
+                double s1 = (jmh - jm) / (h / 2), s2 = (j0 - jmh) / (h / 2),
+                       s3 = (jph - j0) / (h / 2), s4 = (jp - jph) / (h / 2);
+                double spread = fmax(fabs(s1 - 2 * s2 + s3),
+                                     fmax(fabs(s2 - 2 * s3 + s4), fabs(s1 - s2 - s3 + s4)));
+                /* rounding noise: the central estimate carries ~2 noise / h, a one-sided one and
+                 * the spread ~8 (worst cases over all models here: 6 and 12) */
                 double tol_c = 24 * noise / h + 1e-4 * fabs(central) + 1e-6 * gmax;
                 double tol_1 = 48 * noise / h + 1e-4 * fabs(g[i]) + 1e-6 * gmax;
                 if (spread <= 12 * noise / h + 1e-4 * fabs(central)) { /* smooth */
                     double err = fabs(central - g[i]);
                     worst = fmax(worst, err / tol_c);
-                    CHECK_MSG(err <= tol_c, "%s: %s[%lld]: backward %.9g, finite differences %.9g (tol %.3g)", what,
-                              d->name, (long long)(i - d->offset), (double)g[i], central, tol_c);
+                    CHECK_MSG(err <= tol_c,
+                              "%s: %s[%lld]: backward %.9g, finite differences %.9g (tol %.3g)",
+                              what, d->name, (long long)(i - d->offset), (double)g[i], central,
+                              tol_c);
                     done = 1;
                 } else if (fabs(g[i] - left) <= tol_1 || fabs(g[i] - right) <= tol_1) {
                     one_sided++;
@@ -198,9 +206,11 @@ static double gradcheck(model *m, const char *what, int n_coords)
             skipped += !done;
         }
     }
-    CHECK_MSG(skipped * 100 <= checked * 10, "%s: %d of %d coordinates unresolved at kinks", what, skipped, checked);
-    printf("  %-34s %3d coordinates (%2d one-sided, %d unresolved), worst error %.3f of tolerance\n", what,
-           checked, one_sided, skipped, worst);
+    CHECK_MSG(skipped * 100 <= checked * 10, "%s: %d of %d coordinates unresolved at kinks", what,
+              skipped, checked);
+    printf(
+        "  %-34s %3d coordinates (%2d one-sided, %d unresolved), worst error %.3f of tolerance\n",
+        what, checked, one_sided, skipped, worst);
     free(g), free(dl);
     return worst;
 }
@@ -209,12 +219,18 @@ static double gradcheck(model *m, const char *what, int n_coords)
 static double act_ref(int act, double x)
 {
     switch (act) {
-    case MZ_ACT_TANH: return tanh(x);
-    case MZ_ACT_RELU: return x > 0 ? x : 0;
-    case MZ_ACT_SIGMOID: return 1 / (1 + exp(-x));
-    case MZ_ACT_GELU: return 0.5 * x * (1 + erf(x / sqrt(2.0)));
-    case MZ_ACT_LEAKYRELU: return x > 0 ? x : 0.01 * x;
-    default: return x / (1 + exp(-x));
+    case MZ_ACT_TANH:
+        return tanh(x);
+    case MZ_ACT_RELU:
+        return x > 0 ? x : 0;
+    case MZ_ACT_SIGMOID:
+        return 1 / (1 + exp(-x));
+    case MZ_ACT_GELU:
+        return 0.5 * x * (1 + erf(x / sqrt(2.0)));
+    case MZ_ACT_LEAKYRELU:
+        return x > 0 ? x : 0.01 * x;
+    default:
+        return x / (1 + exp(-x));
     }
 }
 
@@ -222,12 +238,19 @@ static double act_ref_grad(int act, double x)
 {
     double s = 1 / (1 + exp(-x));
     switch (act) {
-    case MZ_ACT_TANH: return 1 - tanh(x) * tanh(x);
-    case MZ_ACT_RELU: return x > 0 ? 1 : 0;
-    case MZ_ACT_SIGMOID: return s * (1 - s);
-    case MZ_ACT_GELU: return 0.5 * (1 + erf(x / sqrt(2.0))) + x * exp(-0.5 * x * x) / sqrt(2 * 3.14159265358979323846);
-    case MZ_ACT_LEAKYRELU: return x > 0 ? 1 : 0.01;
-    default: return s * (1 + x * (1 - s));
+    case MZ_ACT_TANH:
+        return 1 - tanh(x) * tanh(x);
+    case MZ_ACT_RELU:
+        return x > 0 ? 1 : 0;
+    case MZ_ACT_SIGMOID:
+        return s * (1 - s);
+    case MZ_ACT_GELU:
+        return 0.5 * (1 + erf(x / sqrt(2.0))) +
+               x * exp(-0.5 * x * x) / sqrt(2 * 3.14159265358979323846);
+    case MZ_ACT_LEAKYRELU:
+        return x > 0 ? 1 : 0.01;
+    default:
+        return s * (1 + x * (1 - s));
     }
 }
 
@@ -241,7 +264,8 @@ static void test_activations(void)
             float y = mz_act_forward((mz_activation)act, x);
             double yr = act_ref(act, x);
             /* gelu's 1 + erf(x / sqrt 2) cancels for x < 0 (in torch too): absolute term in x */
-            double ef = fabs(y - yr), lf = 4e-7 * fabs(yr) + 1e-37 + (act == MZ_ACT_GELU ? 1e-7 * fabs(x) : 0);
+            double ef = fabs(y - yr),
+                   lf = 4e-7 * fabs(yr) + 1e-37 + (act == MZ_ACT_GELU ? 1e-7 * fabs(x) : 0);
             /* the derivative from the float output: 1 - y^2 and y (1 - y) lose the absolute
              * accuracy of y (6e-8), hence the absolute term */
             float gd = mz_act_backward((mz_activation)act, x, y);
@@ -256,19 +280,22 @@ static void test_activations(void)
         }
         CHECK_MSG(bad_f == 0, "%s forward: %d points off", act_names[act], bad_f);
         CHECK_MSG(bad_g == 0, "%s derivative: %d points off", act_names[act], bad_g);
-        printf("  activation %-9s forward worst %.3f, derivative worst %.3f of tolerance\n", act_names[act],
-               worst_f, worst_g);
+        printf("  activation %-9s forward worst %.3f, derivative worst %.3f of tolerance\n",
+               act_names[act], worst_f, worst_g);
         /* limits */
         CHECK(mz_act_forward((mz_activation)act, 0.0f) == 0.0f || act == MZ_ACT_SIGMOID);
         CHECK(isfinite(mz_act_forward((mz_activation)act, 100.0f)));
         CHECK(isfinite(mz_act_forward((mz_activation)act, -100.0f)));
-        CHECK(isfinite(mz_act_backward((mz_activation)act, -100.0f, mz_act_forward((mz_activation)act, -100.0f))));
-        CHECK(isfinite(mz_act_backward((mz_activation)act, 100.0f, mz_act_forward((mz_activation)act, 100.0f))));
+        CHECK(isfinite(mz_act_backward((mz_activation)act, -100.0f,
+                                       mz_act_forward((mz_activation)act, -100.0f))));
+        CHECK(isfinite(mz_act_backward((mz_activation)act, 100.0f,
+                                       mz_act_forward((mz_activation)act, 100.0f))));
     }
     CHECK(mz_act_forward(MZ_ACT_SIGMOID, 0.0f) == 0.5f);
     CHECK(mz_act_forward(MZ_ACT_LEAKYRELU, -2.0f) == -0.02f);
     CHECK(mz_act_backward(MZ_ACT_RELU, -1.0f, 0.0f) == 0.0f);
-    CHECK(mz_act_backward(MZ_ACT_RELU, 0.0f, 0.0f) == 0.0f); /* torch: threshold_backward, x <= 0 -> 0 */
+    CHECK(mz_act_backward(MZ_ACT_RELU, 0.0f, 0.0f) ==
+          0.0f); /* torch: threshold_backward, x <= 0 -> 0 */
     CHECK(mz_act_backward(MZ_ACT_LEAKYRELU, 0.0f, 0.0f) == 0.01f); /* torch: x > 0 ? 1 : slope */
 }
 
@@ -316,8 +343,9 @@ static void test_loss(void)
         }
         CHECK_EQ_INT(correct, hits);
         for (int i = 0; i < B * K; i++)
-            CHECK_MSG(fabs(dz[i] - dref[i]) <= 1e-6 * fabs(dref[i]) + 2e-8, "scale %g: dlogits[%d] %.9g, exact %.9g",
-                      (double)scales[scale], i, (double)dz[i], dref[i]);
+            CHECK_MSG(fabs(dz[i] - dref[i]) <= 1e-6 * fabs(dref[i]) + 2e-8,
+                      "scale %g: dlogits[%d] %.9g, exact %.9g", (double)scales[scale], i,
+                      (double)dz[i], dref[i]);
         if (scale > 1)
             continue; /* finite differences of a float loss: only at moderate scales */
         double worst = 0;
@@ -337,10 +365,12 @@ static void test_loss(void)
             /* the float loss has rounding ~|L| FLT_EPSILON per evaluation */
             double tol = 8 * FLT_EPSILON * fabs(L) / (1.0 / 64) + 1e-4 * fabs(fd);
             worst = fmax(worst, fabs(fd - dz[i]) / tol);
-            CHECK_MSG(fabs(fd - dz[i]) <= tol, "scale %g: dlogits[%d] %.9g, finite differences %.9g",
-                      (double)scales[scale], i, (double)dz[i], fd);
+            CHECK_MSG(fabs(fd - dz[i]) <= tol,
+                      "scale %g: dlogits[%d] %.9g, finite differences %.9g", (double)scales[scale],
+                      i, (double)dz[i], fd);
         }
-        printf("  loss at logit scale %-6g finite differences worst %.3f of tolerance\n", (double)scales[scale], worst);
+        printf("  loss at logit scale %-6g finite differences worst %.3f of tolerance\n",
+               (double)scales[scale], worst);
     }
     /* ties: the first maximum wins (torch.max); no overflow with huge logits */
     float t[2 * 3] = {1, 3, 3, 5, 5, 5};
@@ -352,14 +382,18 @@ static void test_loss(void)
     float big[3] = {1e30f, -1e30f, 0.0f}, dbig[3];
     int32_t yb = 0;
     L = mz_ref_loss(big, &yb, 1, 3, dbig, NULL);
-    CHECK_MSG(L == 0.0f && dbig[0] == 0.0f && dbig[1] == 0.0f && dbig[2] == 0.0f, "huge logits: loss %g", (double)L);
+    CHECK_MSG(L == 0.0f && dbig[0] == 0.0f && dbig[1] == 0.0f && dbig[2] == 0.0f,
+              "huge logits: loss %g", (double)L);
     yb = 1;
     L = mz_ref_loss(big, &yb, 1, 3, dbig, NULL);
     CHECK_MSG(L == 2e30f && dbig[0] == 1.0f && dbig[1] == -1.0f, "huge logits: loss %g", (double)L);
 }
 
 /* ---- dropout ---- */
-static int same_bits(const float *a, const float *b, size_t n) { return memcmp(a, b, n * sizeof(float)) == 0; }
+static int same_bits(const float *a, const float *b, size_t n)
+{
+    return memcmp(a, b, n * sizeof(float)) == 0;
+}
 
 static void test_dropout(void)
 {
@@ -400,7 +434,8 @@ static void test_dropout(void)
         long both = 0; /* layers' masks are independent: P(both dropped) = p^2 */
         for (int i = 0; i < N; i++)
             both += m1[i] == 0.0f && m2[i] == 0.0f;
-        CHECK_MSG(fabs((double)both / N - p * p) <= 5 * sqrt(p * p * (1 - p * p) / N), "rate %g: %ld dropped in both", p, both);
+        CHECK_MSG(fabs((double)both / N - p * p) <= 5 * sqrt(p * p * (1 - p * p) / N),
+                  "rate %g: %ld dropped in both", p, both);
     }
     free(m1), free(m2);
 
@@ -415,7 +450,8 @@ static void test_dropout(void)
         int64_t np = with.a.n_params;
         int K = with.a.n_classes, Bn = with.B;
         float *g1 = malloc(sizeof(float) * (size_t)np), *g2 = malloc(sizeof(float) * (size_t)np);
-        float *dl = malloc(sizeof(float) * (size_t)(Bn * K)), *ref_logits = malloc(sizeof(float) * (size_t)(Bn * K));
+        float *dl = malloc(sizeof(float) * (size_t)(Bn * K)),
+              *ref_logits = malloc(sizeof(float) * (size_t)(Bn * K));
         if (g1 && g2 && dl && ref_logits) {
             for (int i = 0; i < Bn * K; i++)
                 dl[i] = (float)with.r[i];
@@ -476,7 +512,8 @@ int main(void)
         model_free(&m);
         /* CNN-l, C=3 (C=1 for half of the activations), dropout active */
         snprintf(what, sizeof what, "cnn-l c%d %s dropout 0.2", act % 2 ? 1 : 3, act_names[act]);
-        if (model_make(&m, "cnn-l", act % 2 ? 1 : 3, 32, 0.2, (mz_activation)act, 1, 300 + (uint64_t)act))
+        if (model_make(&m, "cnn-l", act % 2 ? 1 : 3, 32, 0.2, (mz_activation)act, 1,
+                       300 + (uint64_t)act))
             gradcheck(&m, what, 3);
         model_free(&m);
     }

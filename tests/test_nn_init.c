@@ -23,8 +23,9 @@
 #include "check.h"
 #include "mzoo/nn.h"
 
-static const char *const init_names[] = {"uniform",        "normal",        "kaiming_uniform", "kaiming_normal",
-                                         "xavier_uniform", "xavier_normal", "default"};
+static const char *const init_names[] = {"uniform",        "normal",         "kaiming_uniform",
+                                         "kaiming_normal", "xavier_uniform", "xavier_normal",
+                                         "default"};
 
 typedef struct dist {
     int normal;
@@ -41,13 +42,27 @@ static dist expected(mz_init init, const mz_tensor_desc *t)
     dist e = {0, 0, 0, 0};
     double b = 0;
     switch (init) {
-    case MZ_INIT_UNIFORM: e.lo = 0, e.hi = 1; return e;
-    case MZ_INIT_NORMAL: e.normal = 1, e.sd = 1; return e;
-    case MZ_INIT_KAIMING_UNIFORM: b = sqrt(6 / fan_in); break;
-    case MZ_INIT_KAIMING_NORMAL: e.normal = 1, e.sd = sqrt(2 / fan_in); return e;
-    case MZ_INIT_XAVIER_UNIFORM: b = sqrt(6 / (fan_in + fan_out)); break;
-    case MZ_INIT_XAVIER_NORMAL: e.normal = 1, e.sd = sqrt(2 / (fan_in + fan_out)); return e;
-    default: b = 1 / sqrt(fan_in); break;
+    case MZ_INIT_UNIFORM:
+        e.lo = 0, e.hi = 1;
+        return e;
+    case MZ_INIT_NORMAL:
+        e.normal = 1, e.sd = 1;
+        return e;
+    case MZ_INIT_KAIMING_UNIFORM:
+        b = sqrt(6 / fan_in);
+        break;
+    case MZ_INIT_KAIMING_NORMAL:
+        e.normal = 1, e.sd = sqrt(2 / fan_in);
+        return e;
+    case MZ_INIT_XAVIER_UNIFORM:
+        b = sqrt(6 / (fan_in + fan_out));
+        break;
+    case MZ_INIT_XAVIER_NORMAL:
+        e.normal = 1, e.sd = sqrt(2 / (fan_in + fan_out));
+        return e;
+    default:
+        b = 1 / sqrt(fan_in);
+        break;
     }
     e.lo = -b, e.hi = b;
     return e;
@@ -78,29 +93,35 @@ static void check_sample(const char *what, const float *w, long n, dist d)
     CHECK_MSG(nonfinite == 0, "%s: %ld non-finite values", what, nonfinite);
     if (d.normal) {
         double sd = d.sd;
-        CHECK_MSG(fabs(mean) <= 5 * sd / sqrt((double)n), "%s: mean %.5g (N(0, %.5g^2), n %ld)", what, mean, sd, n);
-        CHECK_MSG(fabs(var / (sd * sd) - 1) <= 5 * sqrt(2.0 / n), "%s: sd %.5g, expected %.5g (n %ld)", what,
-                  sqrt(var), sd, n);
+        CHECK_MSG(fabs(mean) <= 5 * sd / sqrt((double)n), "%s: mean %.5g (N(0, %.5g^2), n %ld)",
+                  what, mean, sd, n);
+        CHECK_MSG(fabs(var / (sd * sd) - 1) <= 5 * sqrt(2.0 / n),
+                  "%s: sd %.5g, expected %.5g (n %ld)", what, sqrt(var), sd, n);
         static const double p1 = 0.682689492137, p2 = 0.954499736104;
-        CHECK_MSG(fabs((double)in1 / n - p1) <= 5 * sqrt(p1 * (1 - p1) / n), "%s: %.4f within 1 sd (n %ld)", what,
-                  (double)in1 / n, n);
-        CHECK_MSG(fabs((double)in2 / n - p2) <= 5 * sqrt(p2 * (1 - p2) / n), "%s: %.4f within 2 sd (n %ld)", what,
-                  (double)in2 / n, n);
+        CHECK_MSG(fabs((double)in1 / n - p1) <= 5 * sqrt(p1 * (1 - p1) / n),
+                  "%s: %.4f within 1 sd (n %ld)", what, (double)in1 / n, n);
+        CHECK_MSG(fabs((double)in2 / n - p2) <= 5 * sqrt(p2 * (1 - p2) / n),
+                  "%s: %.4f within 2 sd (n %ld)", what, (double)in2 / n, n);
         /* P(|z| > 6.5) = 8e-11 per draw; n >= 96 draws all below 1 sd has probability < 1e-7 */
-        CHECK_MSG(mx <= 6.5 * sd && mn >= -6.5 * sd, "%s: range [%.5g, %.5g] for sd %.5g", what, mn, mx, sd);
-        CHECK_MSG(mx >= sd && mn <= -sd, "%s: range [%.5g, %.5g] too narrow for sd %.5g", what, mn, mx, sd);
+        CHECK_MSG(mx <= 6.5 * sd && mn >= -6.5 * sd, "%s: range [%.5g, %.5g] for sd %.5g", what, mn,
+                  mx, sd);
+        CHECK_MSG(mx >= sd && mn <= -sd, "%s: range [%.5g, %.5g] too narrow for sd %.5g", what, mn,
+                  mx, sd);
     } else {
         double wdt = d.hi - d.lo, mu = (d.lo + d.hi) / 2, v = wdt * wdt / 12;
-        CHECK_MSG(fabs(mean - mu) <= 5 * sqrt(v / n), "%s: mean %.5g, expected %.5g (n %ld)", what, mean, mu, n);
+        CHECK_MSG(fabs(mean - mu) <= 5 * sqrt(v / n), "%s: mean %.5g, expected %.5g (n %ld)", what,
+                  mean, mu, n);
         /* variance of the sample variance of a uniform: v^2 (9/5 - 1) / n */
-        CHECK_MSG(fabs(var / v - 1) <= 5 * sqrt(0.8 / n), "%s: variance %.5g, expected %.5g (n %ld)", what, var, v, n);
+        CHECK_MSG(fabs(var / v - 1) <= 5 * sqrt(0.8 / n),
+                  "%s: variance %.5g, expected %.5g (n %ld)", what, var, v, n);
         for (int q = 0; q < 4; q++)
-            CHECK_MSG(fabs((double)quarter[q] / n - 0.25) <= 5 * sqrt(0.1875 / n), "%s: %.4f in quarter %d (n %ld)",
-                      what, (double)quarter[q] / n, q, n);
-        CHECK_MSG(mn >= d.lo && mx <= d.hi, "%s: range [%.6g, %.6g] outside [%.6g, %.6g]", what, mn, mx, d.lo, d.hi);
+            CHECK_MSG(fabs((double)quarter[q] / n - 0.25) <= 5 * sqrt(0.1875 / n),
+                      "%s: %.4f in quarter %d (n %ld)", what, (double)quarter[q] / n, q, n);
+        CHECK_MSG(mn >= d.lo && mx <= d.hi, "%s: range [%.6g, %.6g] outside [%.6g, %.6g]", what, mn,
+                  mx, d.lo, d.hi);
         double slack = fmin(20.0 / n, 0.5) * wdt;
-        CHECK_MSG(mn <= d.lo + slack && mx >= d.hi - slack, "%s: range [%.6g, %.6g] does not fill [%.6g, %.6g]",
-                  what, mn, mx, d.lo, d.hi);
+        CHECK_MSG(mn <= d.lo + slack && mx >= d.hi - slack,
+                  "%s: range [%.6g, %.6g] does not fill [%.6g, %.6g]", what, mn, mx, d.lo, d.hi);
     }
 }
 
@@ -141,8 +162,10 @@ static void check_arch(const char *name, int c, int hw)
             dist e = expected((mz_init)init, d);
             check_sample(what, p + d->offset, (long)d->count, e); /* one model */
             for (int s = 0; s < POOL_SEEDS; s++)
-                memcpy(pool + (int64_t)s * d->count, p + (int64_t)s * np + d->offset, sizeof(float) * (size_t)d->count);
-            snprintf(what, sizeof what, "%s c%d %s %s (%d seeds)", name, c, init_names[init], d->name, POOL_SEEDS);
+                memcpy(pool + (int64_t)s * d->count, p + (int64_t)s * np + d->offset,
+                       sizeof(float) * (size_t)d->count);
+            snprintf(what, sizeof what, "%s c%d %s %s (%d seeds)", name, c, init_names[init],
+                     d->name, POOL_SEEDS);
             check_sample(what, pool, (long)d->count * POOL_SEEDS, e);
         }
     }
@@ -178,8 +201,9 @@ static void check_identity(void)
         for (int64_t seed = 0; seed < 3; seed++) {
             mz_arch_init_params(&s0, (mz_init)init, seed * 7919, a);
             mz_arch_init_params(&s1, (mz_init)init, seed * 7919, b);
-            CHECK_MSG(memcmp(a, b, sizeof(float) * 2464) == 0, "%s seed %lld: dropout layers change the weights",
-                      init_names[init], (long long)seed);
+            CHECK_MSG(memcmp(a, b, sizeof(float) * 2464) == 0,
+                      "%s seed %lld: dropout layers change the weights", init_names[init],
+                      (long long)seed);
             mz_arch_init_params(&s0, (mz_init)init, seed * 7919, b);
             CHECK(memcmp(a, b, sizeof(float) * 2464) == 0);
         }
@@ -193,8 +217,8 @@ static void check_identity(void)
             if (d->ndim == 1)
                 continue;
             int eq = count_equal(a + d->offset, b + d->offset, d->count);
-            CHECK_MSG(eq * 100 < d->count, "%s %s: %d of %lld weights equal for seeds 5 and 6", init_names[init],
-                      d->name, eq, (long long)d->count);
+            CHECK_MSG(eq * 100 < d->count, "%s %s: %d of %lld weights equal for seeds 5 and 6",
+                      init_names[init], d->name, eq, (long long)d->count);
         }
         /* large seeds use both key words */
         mz_arch_init_params(&l3, (mz_init)init, (int64_t)1 << 32 | 5, b);
@@ -204,7 +228,8 @@ static void check_identity(void)
         const mz_tensor_desc *t0 = &l3.tensors[0], *t2 = &l3.tensors[2], *t4 = &l3.tensors[4];
         int same = 0;
         for (int64_t i = 0; i < t0->count; i++) {
-            double r2 = a[t2->offset + i] / a[t0->offset + i], r4 = a[t4->offset + i] / a[t0->offset + i];
+            double r2 = a[t2->offset + i] / a[t0->offset + i],
+                   r4 = a[t4->offset + i] / a[t0->offset + i];
             double r2_0 = a[t2->offset] / a[t0->offset], r4_0 = a[t4->offset] / a[t0->offset];
             same += fabs(r2 - r2_0) < 1e-6 * fabs(r2_0) || fabs(r4 - r4_0) < 1e-6 * fabs(r4_0);
         }
@@ -215,8 +240,8 @@ static void check_identity(void)
         for (int j = i + 1; j < MZ_INIT_COUNT; j++) {
             mz_arch_init_params(&l3, (mz_init)i, 9, a);
             mz_arch_init_params(&l3, (mz_init)j, 9, b);
-            CHECK_MSG(memcmp(a, b, sizeof(float) * (size_t)n) != 0, "%s and %s give the same weights", init_names[i],
-                      init_names[j]);
+            CHECK_MSG(memcmp(a, b, sizeof(float) * (size_t)n) != 0,
+                      "%s and %s give the same weights", init_names[i], init_names[j]);
         }
     /* the example bounds of the reference spec (kaiming_uniform, CNN-s, C=1) */
     static const double bounds[5] = {0.4899, 0.1732, 0.5, 0.4082, 0.5477};
@@ -230,8 +255,8 @@ static void check_identity(void)
             for (int s = 0; s < 50; s++)
                 for (int64_t i = 0; i < d->count; i++)
                     mx = fmax(mx, fabs(pool[s * 2464 + d->offset + i]));
-            CHECK_MSG(mx <= bounds[t] + 5e-5 && mx >= bounds[t] * 0.99, "%s: max |w| %.5f, bound %.4f", d->name, mx,
-                      bounds[t]);
+            CHECK_MSG(mx <= bounds[t] + 5e-5 && mx >= bounds[t] * 0.99,
+                      "%s: max |w| %.5f, bound %.4f", d->name, mx, bounds[t]);
         }
         free(pool);
     }

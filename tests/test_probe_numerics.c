@@ -298,6 +298,7 @@ static void test_classifier(void)
     CHECK_OK(mz_softmax_fit(&m3, X, ntr, d, y, k, &cfg, &err), &err);
     CHECK(memcmp(m.w, m3.w, (size_t)(k * d) * sizeof *m.w) != 0);
     /* bad labels are refused */
+    mz_softmax_release(&m3);
     y[3] = k;
     CHECK(mz_softmax_fit(&m3, X, ntr, d, y, k, &cfg, &err) == MZ_EINVAL);
     mz_softmax_release(&m);

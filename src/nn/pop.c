@@ -189,9 +189,6 @@ static const mz_pop_backend ref_backend = {
 
 const mz_pop_backend *mz_pop_backend_ref(void) { return &ref_backend; }
 
-/* Weak default: replaced by src/nn/pop_simd.c when that backend is built. */
-__attribute__((weak)) const mz_pop_backend *mz_pop_backend_simd(void) { return NULL; }
-
 const mz_pop_backend *mz_pop_backend_by_name(const char *name)
 {
     if (!strcmp(name, "ref"))

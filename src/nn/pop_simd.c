@@ -1,0 +1,791 @@
+/* The "simd" population backend: the 16 models of a pop live in the 16 float lanes of a vector.
+ *
+ * Every tensor is stored lane-interleaved, [element][16] (one v16f per element): parameters P,
+ * gradients G, optimizer state M (Adam exp_avg or SGD momentum buffer) and V (Adam exp_avg_sq),
+ * and the activations of one sample. Each vector instruction thus does the same operation for 16
+ * models, and per lane it is exactly the scalar operation of the reference kernels (src/nn/ref.c)
+ * in the same order, so every lane is bit-identical to the "ref" backend (tests/test_pop.c).
+ *
+ * A training step runs sample by sample: forward, loss and backward of sample b (b = 0..B-1),
+ * the weight gradient sums carried over from sample to sample in G. The reference's summation
+ * orders are over b first (weight gradients: b, then oy, ox; bias gradients likewise), so this
+ * performs the same operations in the same order while only one sample's activations (a few
+ * hundred KB) are live: they stay in the L2 cache. Then one optimizer update of every active lane.
+ *
+ * Layer kernels (one function per layer kind and direction) work on tiles of outputs held in
+ * registers; tile shapes are chosen per layer from the instantiations below, with a 1x1 tile as the
+ * fallback for any other shape. See docs/PERFORMANCE.md for the measurements behind them.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "mzoo/pop.h"
+#include "nn/nn-impl.h"
+#include "nn/simd-impl.h"
+#include "core/banned.h"
+
+#define UNROLL _Pragma("GCC unroll 32")
+#define PAD 32 /* vectors of slack on both sides of the gradient buffers (dx tiles read past rows) */
+
+/* ---- convolution forward ----
+ * One tile: y[co0 .. co0+CB)[oy][ox0 .. ox0+RB) of one sample, every lane.
+ *   x [in_c][in_h][in_w], W [out_c][in_c][k][k], bias [out_c], y [out_c][out_h][out_w]
+ * Per output: acc = 0; acc = fma(W, x, acc) over (ci, ky, kx) ascending; y = acc + bias. */
+typedef void (*conv_fwd_fn)(const mz_layer *l, const v16f *W, const v16f *bias, const v16f *x,
+                            v16f *y, int co0, int oy, int ox0);
+
+#define DEF_CONV_FWD(CB, RB)                                                                       \
+    static void conv_fwd_##CB##x##RB(const mz_layer *l, const v16f *W, const v16f *bias,            \
+                                     const v16f *x, v16f *y, int co0, int oy, int ox0)              \
+    {                                                                                              \
+        const int K = l->k, in_c = l->in_c, in_h = l->in_h, in_w = l->in_w;                        \
+        const int wstride = in_c * K * K;                                                          \
+        v16f acc[CB][RB];                                                                          \
+        UNROLL for (int c = 0; c < CB; c++) UNROLL for (int r = 0; r < RB; r++) acc[c][r] =        \
+            vf(0.0f);                                                                              \
+        for (int ci = 0; ci < in_c; ci++)                                                          \
+            for (int ky = 0; ky < K; ky++) {                                                       \
+                const v16f *xr = x + (ci * in_h + oy + ky) * in_w + ox0;                           \
+                const v16f *wr = W + (co0 * in_c + ci) * K * K + ky * K;                           \
+                for (int kx = 0; kx < K; kx++) {                                                   \
+                    UNROLL for (int c = 0; c < CB; c++)                                            \
+                    {                                                                              \
+                        v16f w = wr[c * wstride + kx];                                             \
+                        UNROLL for (int r = 0; r < RB; r++) acc[c][r] =                            \
+                            vfma(w, xr[r + kx], acc[c][r]);                                        \
+                    }                                                                              \
+                }                                                                                  \
+            }                                                                                      \
+        UNROLL for (int c = 0; c < CB; c++)                                                        \
+        {                                                                                          \
+            v16f bv = bias[co0 + c];                                                               \
+            v16f *yr = y + ((co0 + c) * l->out_h + oy) * l->out_w + ox0;                           \
+            UNROLL for (int r = 0; r < RB; r++) yr[r] = acc[c][r] + bv;                            \
+        }                                                                                          \
+    }
+
+DEF_CONV_FWD(2, 13)
+DEF_CONV_FWD(4, 6)
+DEF_CONV_FWD(6, 4)
+DEF_CONV_FWD(8, 3)
+DEF_CONV_FWD(5, 4)
+DEF_CONV_FWD(4, 4)
+DEF_CONV_FWD(2, 8)
+DEF_CONV_FWD(4, 3)
+DEF_CONV_FWD(1, 8)
+DEF_CONV_FWD(1, 1)
+
+typedef struct fwd_tile {
+    int cb, rb;
+    conv_fwd_fn fn;
+} fwd_tile;
+static const fwd_tile fwd_tiles[] = {
+    {2, 13, conv_fwd_2x13}, {4, 6, conv_fwd_4x6}, {6, 4, conv_fwd_6x4}, {8, 3, conv_fwd_8x3},
+    {5, 4, conv_fwd_5x4},   {4, 4, conv_fwd_4x4}, {2, 8, conv_fwd_2x8}, {4, 3, conv_fwd_4x3},
+    {1, 8, conv_fwd_1x8},   {1, 1, conv_fwd_1x1},
+};
+
+/* ---- convolution weight and bias gradients (accumulated over the samples of a step) ----
+ * One tile: dW[co0 .. co0+CB)[ci][ky][0 .. K) += sum over (oy, ox) ascending of dy * x, one fma per
+ * term, continuing each weight's chain from the previous samples.
+ *   x [in_c][in_h][in_w], dy [out_c][out_h][out_w], dW [out_c][in_c][K][K] */
+typedef void (*conv_dw_fn)(const mz_layer *l, const v16f *x, const v16f *dy, v16f *dW, int co0,
+                           int ci, int ky);
+
+#define DEF_CONV_DW(CB, K)                                                                         \
+    static void conv_dw_##CB##x##K(const mz_layer *l, const v16f *x, const v16f *dy, v16f *dW,      \
+                                   int co0, int ci, int ky)                                        \
+    {                                                                                              \
+        const int in_c = l->in_c, in_h = l->in_h, in_w = l->in_w;                                  \
+        const int oh = l->out_h, ow = l->out_w, osz = oh * ow;                                     \
+        v16f acc[CB][K];                                                                           \
+        v16f *wr = dW + (co0 * in_c + ci) * K * K + ky * K;                                        \
+        UNROLL for (int c = 0; c < CB; c++) UNROLL for (int kx = 0; kx < K; kx++) acc[c][kx] =     \
+            wr[c * in_c * K * K + kx];                                                             \
+        const v16f *dyr = dy + co0 * osz;                                                          \
+        for (int oy = 0; oy < oh; oy++) {                                                          \
+            const v16f *xr = x + (ci * in_h + oy + ky) * in_w;                                     \
+            for (int ox = 0; ox < ow; ox++) {                                                      \
+                UNROLL for (int c = 0; c < CB; c++)                                                \
+                {                                                                                  \
+                    v16f d = dyr[c * osz + oy * ow + ox];                                          \
+                    UNROLL for (int kx = 0; kx < K; kx++) acc[c][kx] =                             \
+                        vfma(d, xr[ox + kx], acc[c][kx]);                                          \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+        UNROLL for (int c = 0; c < CB; c++) UNROLL for (int kx = 0; kx < K; kx++)                  \
+            wr[c * in_c * K * K + kx] = acc[c][kx];                                                \
+    }
+
+DEF_CONV_DW(4, 5)
+DEF_CONV_DW(3, 5)
+DEF_CONV_DW(2, 5)
+DEF_CONV_DW(8, 3)
+DEF_CONV_DW(5, 3)
+DEF_CONV_DW(4, 3)
+DEF_CONV_DW(8, 2)
+DEF_CONV_DW(4, 2)
+DEF_CONV_DW(2, 2)
+
+typedef struct dw_tile {
+    int cb, k;
+    conv_dw_fn fn;
+} dw_tile;
+static const dw_tile dw_tiles[] = {
+    {4, 5, conv_dw_4x5}, {3, 5, conv_dw_3x5}, {2, 5, conv_dw_2x5},
+    {8, 3, conv_dw_8x3}, {5, 3, conv_dw_5x3}, {4, 3, conv_dw_4x3},
+    {8, 2, conv_dw_8x2}, {4, 2, conv_dw_4x2}, {2, 2, conv_dw_2x2},
+};
+
+/* Any shape: one weight at a time, same chain. */
+static void conv_dw_any(const mz_layer *l, const v16f *x, const v16f *dy, v16f *dW)
+{
+    const int K = l->k, oh = l->out_h, ow = l->out_w;
+    for (int co = 0; co < l->out_c; co++)
+        for (int ci = 0; ci < l->in_c; ci++)
+            for (int ky = 0; ky < K; ky++)
+                for (int kx = 0; kx < K; kx++) {
+                    v16f *w = dW + ((co * l->in_c + ci) * K + ky) * K + kx;
+                    v16f g = *w;
+                    for (int oy = 0; oy < oh; oy++)
+                        for (int ox = 0; ox < ow; ox++)
+                            g = vfma(dy[(co * oh + oy) * ow + ox],
+                                     x[(ci * l->in_h + oy + ky) * l->in_w + ox + kx], g);
+                    *w = g;
+                }
+}
+
+/* ---- convolution input gradient (gather form) ----
+ * One tile: dx[ci0 .. ci0+CB)[iy][ix0 .. ix0+RB) = sum over (co, ky, kx) ascending of dy * W, terms
+ * whose output position (iy-ky, ix-kx) is outside dy skipped (masked fma: the accumulator is kept).
+ *   dy [out_c][out_h][out_w] (with PAD vectors of readable slack around it), W as above,
+ *   dx [in_c][in_h][in_w] */
+typedef void (*conv_dx_fn)(const mz_layer *l, const v16f *W, const v16f *dy, v16f *dx, int ci0,
+                           int iy, int ix0);
+
+#define DEF_CONV_DX(CB, RB)                                                                        \
+    static void conv_dx_##CB##x##RB(const mz_layer *l, const v16f *W, const v16f *dy, v16f *dx,     \
+                                    int ci0, int iy, int ix0)                                      \
+    {                                                                                              \
+        const int K = l->k, in_c = l->in_c, oh = l->out_h, ow = l->out_w;                          \
+        int ky0 = iy - oh + 1 > 0 ? iy - oh + 1 : 0, ky1 = iy < K - 1 ? iy : K - 1;                \
+        int kx0 = ix0 - ow + 1 > 0 ? ix0 - ow + 1 : 0;                                             \
+        int kx1 = ix0 + RB - 1 < K - 1 ? ix0 + RB - 1 : K - 1;                                     \
+        v16f acc[CB][RB];                                                                          \
+        UNROLL for (int c = 0; c < CB; c++) UNROLL for (int r = 0; r < RB; r++) acc[c][r] =        \
+            vf(0.0f);                                                                              \
+        for (int co = 0; co < l->out_c; co++)                                                      \
+            for (int ky = ky0; ky <= ky1; ky++) {                                                  \
+                const v16f *dyr = dy + (co * oh + iy - ky) * ow + ix0;                             \
+                const v16f *wr = W + ((co * in_c + ci0) * K + ky) * K;                             \
+                for (int kx = kx0; kx <= kx1; kx++) {                                              \
+                    int on[RB];                                                                    \
+                    UNROLL for (int r = 0; r < RB; r++) on[r] = (unsigned)(ix0 + r - kx) < (unsigned)ow; \
+                    UNROLL for (int c = 0; c < CB; c++)                                            \
+                    {                                                                              \
+                        v16f w = wr[c * K * K + kx];                                               \
+                        UNROLL for (int r = 0; r < RB; r++) acc[c][r] =                            \
+                            vfma_if(on[r], dyr[r - kx], w, acc[c][r]);                             \
+                    }                                                                              \
+                }                                                                                  \
+            }                                                                                      \
+        UNROLL for (int c = 0; c < CB; c++) UNROLL for (int r = 0; r < RB; r++)                    \
+            dx[((ci0 + c) * l->in_h + iy) * l->in_w + ix0 + r] = acc[c][r];                        \
+    }
+
+DEF_CONV_DX(8, 3)
+DEF_CONV_DX(6, 4)
+DEF_CONV_DX(4, 6)
+DEF_CONV_DX(8, 2)
+DEF_CONV_DX(4, 4)
+DEF_CONV_DX(4, 3)
+DEF_CONV_DX(2, 4)
+DEF_CONV_DX(1, 1)
+
+typedef struct dx_tile {
+    int cb, rb;
+    conv_dx_fn fn;
+} dx_tile;
+static const dx_tile dx_tiles[] = {
+    {8, 3, conv_dx_8x3}, {6, 4, conv_dx_6x4}, {4, 6, conv_dx_4x6}, {8, 2, conv_dx_8x2},
+    {4, 4, conv_dx_4x4}, {4, 3, conv_dx_4x3}, {2, 4, conv_dx_2x4}, {1, 1, conv_dx_1x1},
+};
+
+/* Per conv layer: the tiles chosen for its shape. */
+typedef struct conv_plan {
+    conv_fwd_fn fwd;
+    int fcb, frb;
+    conv_dw_fn dw; /* NULL: conv_dw_any */
+    int wcb;
+    conv_dx_fn dx;
+    int xcb, xrb;
+} conv_plan;
+
+static void plan_conv(const mz_layer *l, conv_plan *pl)
+{
+    for (size_t i = 0; i < sizeof fwd_tiles / sizeof fwd_tiles[0]; i++)
+        if (l->out_c % fwd_tiles[i].cb == 0 && l->out_w % fwd_tiles[i].rb == 0) {
+            pl->fwd = fwd_tiles[i].fn, pl->fcb = fwd_tiles[i].cb, pl->frb = fwd_tiles[i].rb;
+            break;
+        }
+    pl->dw = NULL;
+    for (size_t i = 0; i < sizeof dw_tiles / sizeof dw_tiles[0]; i++)
+        if (l->k == dw_tiles[i].k && l->out_c % dw_tiles[i].cb == 0) {
+            pl->dw = dw_tiles[i].fn, pl->wcb = dw_tiles[i].cb;
+            break;
+        }
+    for (size_t i = 0; i < sizeof dx_tiles / sizeof dx_tiles[0]; i++)
+        if (l->in_c % dx_tiles[i].cb == 0 && l->in_w % dx_tiles[i].rb == 0) {
+            pl->dx = dx_tiles[i].fn, pl->xcb = dx_tiles[i].cb, pl->xrb = dx_tiles[i].rb;
+            break;
+        }
+}
+
+/* conv forward of one sample: x [in_c][in_h][in_w] -> y [out_c][out_h][out_w] */
+static void conv_forward(const mz_layer *l, const conv_plan *pl, const v16f *P, const v16f *x, v16f *y)
+{
+    for (int co0 = 0; co0 < l->out_c; co0 += pl->fcb)
+        for (int oy = 0; oy < l->out_h; oy++)
+            for (int ox0 = 0; ox0 < l->out_w; ox0 += pl->frb)
+                pl->fwd(l, P + l->w_off, P + l->b_off, x, y, co0, oy, ox0);
+}
+
+/* conv backward of one sample: adds dW, db of this sample to G; dx [in_c][in_h][in_w] if not NULL.
+ *   x [in_c][in_h][in_w], dy [out_c][out_h][out_w] */
+static void conv_backward(const mz_layer *l, const conv_plan *pl, const v16f *P, const v16f *x,
+                          const v16f *dy, v16f *dx, v16f *G)
+{
+    const int osz = l->out_h * l->out_w;
+    v16f *db = G + l->b_off, *dW = G + l->w_off;
+    for (int co0 = 0; co0 < l->out_c; co0 += 4) { /* bias: plain sums over (oy, ox) */
+        int n = l->out_c - co0 < 4 ? l->out_c - co0 : 4;
+        v16f acc[4];
+        for (int c = 0; c < n; c++)
+            acc[c] = db[co0 + c];
+        for (int o = 0; o < osz; o++)
+            for (int c = 0; c < n; c++)
+                acc[c] = acc[c] + dy[(co0 + c) * osz + o];
+        for (int c = 0; c < n; c++)
+            db[co0 + c] = acc[c];
+    }
+    if (pl->dw) {
+        for (int co0 = 0; co0 < l->out_c; co0 += pl->wcb)
+            for (int ci = 0; ci < l->in_c; ci++)
+                for (int ky = 0; ky < l->k; ky++)
+                    pl->dw(l, x, dy, dW, co0, ci, ky);
+    } else {
+        conv_dw_any(l, x, dy, dW);
+    }
+    if (!dx)
+        return;
+    for (int ci0 = 0; ci0 < l->in_c; ci0 += pl->xcb)
+        for (int iy = 0; iy < l->in_h; iy++)
+            for (int ix0 = 0; ix0 < l->in_w; ix0 += pl->xrb)
+                pl->dx(l, P + l->w_off, dy, dx, ci0, iy, ix0);
+}
+
+/* ---- linear ----
+ * forward: y[o] = (sum over i ascending of fma(W[o][i], x[i])) + b[o];  x [in_c], W [out_c][in_c] */
+static void linear_forward(const mz_layer *l, const v16f *P, const v16f *x, v16f *y)
+{
+    const v16f *W = P + l->w_off, *bias = P + l->b_off;
+    const int n_in = l->in_c;
+    int o = 0;
+    for (; o + 8 <= l->out_c; o += 8) {
+        v16f acc[8];
+        UNROLL for (int r = 0; r < 8; r++) acc[r] = vf(0.0f);
+        for (int i = 0; i < n_in; i++) {
+            v16f xv = x[i];
+            UNROLL for (int r = 0; r < 8; r++) acc[r] = vfma(W[(o + r) * n_in + i], xv, acc[r]);
+        }
+        UNROLL for (int r = 0; r < 8; r++) y[o + r] = acc[r] + bias[o + r];
+    }
+    for (; o < l->out_c; o++) {
+        v16f acc = vf(0.0f);
+        for (int i = 0; i < n_in; i++)
+            acc = vfma(W[o * n_in + i], x[i], acc);
+        y[o] = acc + bias[o];
+    }
+}
+
+/* backward of one sample: db[o] += dy[o]; dW[o][i] = fma(dy[o], x[i], dW[o][i]);
+ * dx[i] = sum over o ascending of fma(dy[o], W[o][i]) if dx is not NULL.  dy [out_c], x [in_c] */
+static void linear_backward(const mz_layer *l, const v16f *P, const v16f *x, const v16f *dy,
+                            v16f *dx, v16f *G)
+{
+    const v16f *W = P + l->w_off;
+    v16f *dW = G + l->w_off, *db = G + l->b_off;
+    const int n_in = l->in_c, n_out = l->out_c;
+    for (int o = 0; o < n_out; o++) {
+        v16f d = dy[o];
+        db[o] = db[o] + d;
+        for (int i = 0; i < n_in; i++)
+            dW[o * n_in + i] = vfma(d, x[i], dW[o * n_in + i]);
+    }
+    if (!dx)
+        return;
+    int i = 0;
+    for (; i + 8 <= n_in; i += 8) {
+        v16f acc[8];
+        UNROLL for (int r = 0; r < 8; r++) acc[r] = vf(0.0f);
+        for (int o = 0; o < n_out; o++) {
+            v16f d = dy[o];
+            UNROLL for (int r = 0; r < 8; r++) acc[r] = vfma(d, W[o * n_in + i + r], acc[r]);
+        }
+        UNROLL for (int r = 0; r < 8; r++) dx[i + r] = acc[r];
+    }
+    for (; i < n_in; i++) {
+        v16f acc = vf(0.0f);
+        for (int o = 0; o < n_out; o++)
+            acc = vfma(dy[o], W[o * n_in + i], acc);
+        dx[i] = acc;
+    }
+}
+
+/* ---- max pooling (k x k windows, stride k, floor) ----
+ * forward: y = the first strict maximum of the window in (ky, kx) order, a NaN winning at once;
+ * arg = its window index per lane.  x [c][in_h][in_w], y and arg [c][out_h][out_w] */
+static void pool_forward(const mz_layer *l, const v16f *x, v16f *y, v16b *arg)
+{
+    const int k = l->k;
+    for (int c = 0; c < l->out_c; c++)
+        for (int oy = 0; oy < l->out_h; oy++)
+            for (int ox = 0; ox < l->out_w; ox++) {
+                const v16f *xw = x + (c * l->in_h + oy * k) * l->in_w + ox * k;
+                v16f m = xw[0];
+                v16i best = vi(0), done = visnan(m);
+                for (int ky = 0; ky < k; ky++)
+                    for (int kx = 0; kx < k; kx++) {
+                        if (ky == 0 && kx == 0)
+                            continue;
+                        v16f v = xw[ky * l->in_w + kx];
+                        v16i nan = visnan(v);
+                        v16i upd = ~done & ((v > m) | nan);
+                        m = vsel(upd, v, m);
+                        best = vseli(upd, vi(ky * k + kx), best);
+                        done |= upd & nan;
+                    }
+                int o = (c * l->out_h + oy) * l->out_w + ox;
+                y[o] = m;
+                arg[o] = __builtin_convertvector(best, v16b);
+            }
+}
+
+/* backward: dx = dy at each window's arg, 0 elsewhere.  dy, arg [c][out_h][out_w], dx [c][in_h][in_w] */
+static void pool_backward(const mz_layer *l, const v16b *arg, const v16f *dy, v16f *dx)
+{
+    const int k = l->k;
+    memset(dx, 0, sizeof(v16f) * (size_t)l->in_size);
+    for (int c = 0; c < l->out_c; c++)
+        for (int oy = 0; oy < l->out_h; oy++)
+            for (int ox = 0; ox < l->out_w; ox++) {
+                int o = (c * l->out_h + oy) * l->out_w + ox;
+                v16i a = __builtin_convertvector(arg[o], v16i);
+                v16f d = dy[o];
+                v16f *xw = dx + (c * l->in_h + oy * k) * l->in_w + ox * k;
+                for (int ky = 0; ky < k; ky++)
+                    for (int kx = 0; kx < k; kx++)
+                        xw[ky * l->in_w + kx] = vsel(a == vi(ky * k + kx), d, vf(0.0f));
+            }
+}
+
+/* ---- activation: y = f(x), dx = dy * f'(x, y), elementwise over n ---- */
+#define ACT_CASES(X)                                                                               \
+    X(MZ_ACT_TANH) X(MZ_ACT_RELU) X(MZ_ACT_SIGMOID) X(MZ_ACT_GELU) X(MZ_ACT_LEAKYRELU) X(MZ_ACT_SILU)
+
+static void act_forward(mz_activation act, const v16f *x, v16f *y, int64_t n)
+{
+    switch (act) {
+#define X(A)                                                                                       \
+    case A:                                                                                        \
+        for (int64_t e = 0; e < n; e++)                                                            \
+            y[e] = v_act_forward(A, x[e]);                                                         \
+        break;
+        ACT_CASES(X)
+#undef X
+    default: memcpy(y, x, sizeof(v16f) * (size_t)n);
+    }
+}
+
+static void act_backward(mz_activation act, const v16f *x, const v16f *y, const v16f *dy, v16f *dx,
+                         int64_t n)
+{
+    switch (act) {
+#define X(A)                                                                                       \
+    case A:                                                                                        \
+        for (int64_t e = 0; e < n; e++)                                                            \
+            dx[e] = dy[e] * v_act_backward(A, x[e], y[e]);                                         \
+        break;
+        ACT_CASES(X)
+#undef X
+    default:
+        for (int64_t e = 0; e < n; e++)
+            dx[e] = dy[e] * vf(1.0f);
+    }
+}
+
+/* ---- backend state ---- */
+
+typedef struct simd_state {
+    v16f *P, *G, *M, *V;          /* [n_params]: parameters, gradients, exp_avg / momentum, exp_avg_sq */
+    v16f *act[MZ_MAX_LAYERS + 1]; /* one sample: act[0] = input, act[i + 1] = output of layer i */
+    v16f *mask[MZ_MAX_LAYERS];    /* dropout layers: the sample's keep-scale mask */
+    v16b *arg[MZ_MAX_LAYERS];     /* maxpool layers: window index of each max */
+    v16f *gbuf[2];                /* gradient ping-pong buffers (PAD vectors of slack each side) */
+    conv_plan plan[MZ_MAX_LAYERS];
+    void *blocks[3 * MZ_MAX_LAYERS + 8];
+    int n_blocks;
+} simd_state;
+
+/* Per-step lane settings as vectors. */
+typedef struct lane_vec {
+    v16i active;
+    v16i drop_on;       /* train && dropout > 0 */
+    v16f drop_p, drop_scale;
+    v16u key0, key1;    /* model seeds (dropout streams) */
+} lane_vec;
+
+static void *block(simd_state *s, int64_t n_vectors)
+{
+    void *p = mz_alloc_aligned(sizeof(v16f) * (size_t)n_vectors);
+    if (p) {
+        memset(p, 0, sizeof(v16f) * (size_t)n_vectors);
+        s->blocks[s->n_blocks++] = p;
+    }
+    return p;
+}
+
+static void simd_destroy(mz_pop *p)
+{
+    simd_state *s = p->impl;
+    if (!s)
+        return;
+    for (int i = 0; i < s->n_blocks; i++)
+        mz_free_aligned(s->blocks[i]);
+    free(s);
+    p->impl = NULL;
+}
+
+static mz_status simd_create(mz_pop *p, mz_error *err)
+{
+    const mz_arch *a = p->arch;
+    simd_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return mz_fail(err, MZ_ENOMEM, "out of memory creating a population");
+    p->impl = s;
+    int ok = (s->P = block(s, a->n_params)) && (s->G = block(s, a->n_params)) &&
+             (s->M = block(s, a->n_params)) && (s->V = block(s, a->n_params)) &&
+             (s->act[0] = block(s, (int64_t)a->in_c * a->in_h * a->in_w));
+    for (int i = 0; ok && i < a->n_layers; i++) {
+        const mz_layer *l = &a->layers[i];
+        ok = (s->act[i + 1] = block(s, l->out_size)) != NULL;
+        if (ok && l->kind == MZ_LAYER_DROPOUT)
+            ok = (s->mask[i] = block(s, l->out_size)) != NULL;
+        if (ok && l->kind == MZ_LAYER_MAXPOOL)
+            ok = (s->arg[i] = block(s, (l->out_size + 3) / 4)) != NULL;
+        if (l->kind == MZ_LAYER_CONV)
+            plan_conv(l, &s->plan[i]);
+    }
+    for (int j = 0; ok && j < 2; j++) {
+        v16f *g = block(s, a->max_layer_size + 2 * PAD);
+        ok = g != NULL;
+        s->gbuf[j] = ok ? g + PAD : NULL;
+    }
+    if (!ok) {
+        simd_destroy(p);
+        return mz_fail(err, MZ_ENOMEM, "out of memory creating a population");
+    }
+    return MZ_OK;
+}
+
+static void simd_set_lane(mz_pop *p, int lane, const float *params, const float *opt_state)
+{
+    simd_state *s = p->impl;
+    int64_t n = p->arch->n_params;
+    int adam = p->lane[lane].opt.type == MZ_OPT_ADAM;
+    for (int64_t i = 0; i < n; i++) {
+        s->P[i][lane] = params[i];
+        s->M[i][lane] = opt_state ? opt_state[i] : 0.0f;
+        s->V[i][lane] = opt_state && adam ? opt_state[n + i] : 0.0f;
+    }
+}
+
+static void simd_get_lane(const mz_pop *p, int lane, float *params, float *opt_state)
+{
+    const simd_state *s = p->impl;
+    int64_t n = p->arch->n_params;
+    int adam = p->lane[lane].opt.type == MZ_OPT_ADAM;
+    for (int64_t i = 0; i < n; i++) {
+        if (params)
+            params[i] = s->P[i][lane];
+        if (opt_state) {
+            opt_state[i] = s->M[i][lane];
+            if (adam)
+                opt_state[n + i] = s->V[i][lane];
+        }
+    }
+}
+
+/* Dropout keep-scale mask of sample b of layer l for every lane: element j is draw
+ * e = b * out_size + j of Philox(seed, DROPOUT, epoch, step, ordinal), as mz_dropout_mask.
+ * mask [out_size] */
+static void dropout_mask(const mz_layer *l, const lane_vec *lv, int epoch, int step, int b, v16f *mask)
+{
+    int64_t n = l->out_size, e0 = (int64_t)b * n, e1 = e0 + n;
+    uint32_t c1 = ((uint32_t)MZ_RNG_DROPOUT << 24) ^ (uint32_t)l->dropout_ordinal;
+    for (int64_t blk = e0 >> 2; blk << 2 < e1; blk++) {
+        v16u w[4] = {vu((uint32_t)blk), vu(c1), vu((uint32_t)epoch), vu((uint32_t)step)};
+        v_philox(w, lv->key0, lv->key1);
+        for (int k = 0; k < 4; k++) {
+            int64_t e = (blk << 2) + k;
+            if (e < e0 || e >= e1)
+                continue;
+            v16f u = __builtin_convertvector((v16i)(w[k] >> 8), v16f) * (1.0f / 16777216.0f);
+            mask[e - e0] = vsel(u >= lv->drop_p, lv->drop_scale, vf(0.0f));
+        }
+    }
+}
+
+/* Forward pass of the sample in act[0] through every layer (train: dropout active for the lanes
+ * with drop_on; the masks are kept for the backward pass). */
+static void forward_sample(simd_state *s, const mz_pop *p, const lane_vec *lv, int train, int epoch,
+                           int step, int b)
+{
+    const mz_arch *a = p->arch;
+    for (int i = 0; i < a->n_layers; i++) {
+        const mz_layer *l = &a->layers[i];
+        const v16f *in = s->act[i];
+        v16f *out = s->act[i + 1];
+        int64_t n = l->out_size;
+        switch (l->kind) {
+        case MZ_LAYER_CONV: conv_forward(l, &s->plan[i], s->P, in, out); break;
+        case MZ_LAYER_LINEAR: linear_forward(l, s->P, in, out); break;
+        case MZ_LAYER_MAXPOOL: pool_forward(l, in, out, s->arg[i]); break;
+        case MZ_LAYER_ACT: act_forward(p->act, in, out, n); break;
+        case MZ_LAYER_DROPOUT:
+            if (train) {
+                v16f *m = s->mask[i];
+                dropout_mask(l, lv, epoch, step, b, m);
+                for (int64_t e = 0; e < n; e++)
+                    out[e] = vsel(lv->drop_on, in[e] * m[e], in[e]);
+            } else {
+                memcpy(out, in, sizeof(v16f) * (size_t)n);
+            }
+            break;
+        case MZ_LAYER_FLATTEN: memcpy(out, in, sizeof(v16f) * (size_t)n); break;
+        }
+    }
+}
+
+/* Loss of one sample per lane, as mz_ref_loss for that sample: z [K] logits, y labels;
+ * *total += the log-probability of the label, *hits += argmax == y (first max wins);
+ * dl [K] = (softmax - onehot) * invB if dl is not NULL. */
+static void loss_sample(const v16f *z, v16i y, int K, float invB, v16f *total, v16i *hits, v16f *dl)
+{
+    v16f m = z[0];
+    v16i arg = vi(0);
+    for (int k = 1; k < K; k++) {
+        v16i gt = z[k] > m;
+        m = vsel(gt, z[k], m);
+        arg = vseli(gt, vi(k), arg);
+    }
+    *hits -= arg == y; /* comparisons are -1 where true */
+    v16f se = vf(0.0f), zy = z[0];
+    for (int k = 0; k < K; k++) {
+        se = se + v_exp(z[k] - m);
+        zy = vsel(y == vi(k), z[k], zy);
+    }
+    v16f lse = v_log(se);
+    *total = *total + ((zy - m) - lse);
+    if (dl)
+        for (int k = 0; k < K; k++) {
+            v16f logp = (z[k] - m) - lse;
+            dl[k] = vsel(y == vi(k), vf(-invB), vf(0.0f)) + v_exp(logp) * invB;
+        }
+}
+
+/* Backward pass of the sample whose forward is in act[], from dlogits in gbuf[0]; adds its
+ * parameter gradients to G. */
+static void backward_sample(simd_state *s, const mz_pop *p, const lane_vec *lv)
+{
+    const mz_arch *a = p->arch;
+    v16f *g_out = s->gbuf[0], *g_in = s->gbuf[1];
+    for (int i = a->n_layers - 1; i >= 0; i--) {
+        const mz_layer *l = &a->layers[i];
+        const v16f *in = s->act[i], *out = s->act[i + 1];
+        int64_t n = l->out_size;
+        v16f *dx = i > 0 ? g_in : NULL; /* no gradient w.r.t. the input images */
+        switch (l->kind) {
+        case MZ_LAYER_CONV: conv_backward(l, &s->plan[i], s->P, in, g_out, dx, s->G); break;
+        case MZ_LAYER_LINEAR: linear_backward(l, s->P, in, g_out, dx, s->G); break;
+        case MZ_LAYER_MAXPOOL:
+            if (dx)
+                pool_backward(l, s->arg[i], g_out, dx);
+            break;
+        case MZ_LAYER_ACT:
+            if (dx)
+                act_backward(p->act, in, out, g_out, dx, n);
+            break;
+        case MZ_LAYER_DROPOUT:
+            if (dx) {
+                const v16f *m = s->mask[i];
+                for (int64_t e = 0; e < n; e++)
+                    dx[e] = vsel(lv->drop_on, g_out[e] * m[e], g_out[e]);
+            }
+            break;
+        case MZ_LAYER_FLATTEN:
+            if (dx)
+                memcpy(dx, g_out, sizeof(v16f) * (size_t)n);
+            break;
+        }
+        if (dx) {
+            v16f *t = g_out;
+            g_out = g_in;
+            g_in = t;
+        }
+    }
+}
+
+/* One optimizer update of every active lane (mz_optim_step per lane; inactive lanes unchanged). */
+static void optim_step(simd_state *s, mz_pop *p)
+{
+    v16f wd = vf(0), b1 = vf(0), b2 = vf(0), omb1 = vf(0), omb2 = vf(0), neg_step = vf(0);
+    v16f bc2 = vf(1), eps = vf(1), mu = vf(0), neg_lr = vf(0);
+    v16i active = vi(0), adam = vi(0), wd_on = vi(0), mu_on = vi(0), nest = vi(0), first = vi(0);
+    for (int l = 0; l < MZ_LANES; l++) {
+        const mz_lane_cfg *lc = &p->lane[l];
+        if (!lc->active)
+            continue;
+        active[l] = -1;
+        if (lc->opt.type == MZ_OPT_ADAM) {
+            mz_adam_scalars sc;
+            mz_adam_scalars_get(&lc->opt, lc->t, &sc);
+            adam[l] = -1;
+            wd[l] = sc.wd;
+            b1[l] = sc.b1, b2[l] = sc.b2, omb1[l] = sc.one_minus_b1, omb2[l] = sc.one_minus_b2;
+            neg_step[l] = -sc.step_size;
+            bc2[l] = sc.bc2_sqrt;
+            eps[l] = sc.eps;
+        } else {
+            wd[l] = (float)lc->opt.weight_decay;
+            mu[l] = (float)lc->opt.momentum;
+            neg_lr[l] = (float)-lc->opt.lr;
+            nest[l] = lc->opt.nesterov ? -1 : 0;
+            first[l] = lc->t == 1 ? -1 : 0;
+            mu_on[l] = mu[l] != 0.0f ? -1 : 0;
+        }
+        wd_on[l] = wd[l] != 0.0f ? -1 : 0;
+    }
+    v16i adam_on = active & adam;
+    int64_t n = p->arch->n_params;
+    for (int64_t i = 0; i < n; i++) {
+        v16f pv = s->P[i], m = s->M[i], v = s->V[i];
+        v16f g = vsel(wd_on, s->G[i] + wd * pv, s->G[i]);
+        /* Adam */
+        v16f am = m * b1 + g * omb1;
+        v16f av = v * b2 + (g * g) * omb2;
+        v16f denom = vsqrt(av) / bc2 + eps;
+        v16f ap = pv + neg_step * (am / denom);
+        /* SGD */
+        v16f buf = vsel(mu_on, vsel(first, g, m * mu + g), m);
+        v16f d = vsel(mu_on, vsel(nest, g + mu * buf, buf), g);
+        v16f sp = pv + neg_lr * d;
+        s->P[i] = vsel(active, vsel(adam, ap, sp), pv);
+        s->M[i] = vsel(active, vsel(adam, am, buf), m);
+        s->V[i] = vsel(adam_on, av, v);
+    }
+}
+
+static void lane_vectors(const mz_pop *p, int train, lane_vec *lv)
+{
+    memset(lv, 0, sizeof *lv);
+    for (int l = 0; l < MZ_LANES; l++) {
+        const mz_lane_cfg *lc = &p->lane[l];
+        lv->active[l] = lc->active ? -1 : 0;
+        lv->drop_on[l] = lc->active && train && lc->dropout > 0.0f ? -1 : 0;
+        lv->drop_p[l] = lc->dropout;
+        lv->drop_scale[l] = (float)(1.0 / (1.0 - (double)lc->dropout));
+        lv->key0[l] = (uint32_t)(uint64_t)lc->seed;
+        lv->key1[l] = (uint32_t)((uint64_t)lc->seed >> 32);
+    }
+}
+
+static void simd_train_step(mz_pop *p, const uint8_t *images, const int32_t *labels,
+                            const uint32_t *idx, int B, int epoch, int step, float *loss, int *correct)
+{
+    simd_state *s = p->impl;
+    const mz_arch *a = p->arch;
+    const int K = a->n_classes;
+    const int64_t hw = (int64_t)a->in_h * a->in_w, chw = a->in_c * hw;
+    lane_vec lv;
+    lane_vectors(p, 1, &lv);
+    memset(s->G, 0, sizeof(v16f) * (size_t)a->n_params);
+    v16f total = vf(0.0f);
+    v16i hits = vi(0);
+    float invB = 1.0f / (float)B;
+    for (int b = 0; b < B; b++) {
+        /* gather: lane l's sample b, through the byte -> float table; inactive lanes get zeros */
+        v16f *x = s->act[0];
+        v16i y = vi(0);
+        for (int l = 0; l < MZ_LANES; l++) {
+            if (!p->lane[l].active) {
+                for (int64_t j = 0; j < chw; j++)
+                    x[j][l] = 0.0f;
+                continue;
+            }
+            uint32_t i = idx[l * B + b];
+            const uint8_t *img = images + (int64_t)i * chw;
+            for (int ch = 0; ch < a->in_c; ch++)
+                for (int64_t j = 0; j < hw; j++)
+                    x[ch * hw + j][l] = p->lut[ch * 256 + img[ch * hw + j]];
+            y[l] = labels[i];
+        }
+        forward_sample(s, p, &lv, 1, epoch, step, b);
+        loss_sample(s->act[a->n_layers], y, K, invB, &total, &hits, s->gbuf[0]);
+        backward_sample(s, p, &lv);
+    }
+    v16f lossv = -total / (float)B;
+    for (int l = 0; l < MZ_LANES; l++)
+        if (p->lane[l].active) {
+            p->lane[l].t += 1;
+            loss[l] = lossv[l];
+            correct[l] = hits[l];
+        }
+    optim_step(s, p);
+}
+
+static void simd_eval(mz_pop *p, const uint8_t *images, const int32_t *labels, int64_t n,
+                      double *loss_sum, int64_t *correct)
+{
+    simd_state *s = p->impl;
+    const mz_arch *a = p->arch;
+    const int K = a->n_classes;
+    const int64_t hw = (int64_t)a->in_h * a->in_w, chw = a->in_c * hw;
+    lane_vec lv;
+    lane_vectors(p, 0, &lv);
+    for (int64_t i = 0; i < n; i++) {
+        /* the same image in every lane */
+        const uint8_t *img = images + i * chw;
+        v16f *x = s->act[0];
+        for (int ch = 0; ch < a->in_c; ch++)
+            for (int64_t j = 0; j < hw; j++)
+                x[ch * hw + j] = vf(p->lut[ch * 256 + img[ch * hw + j]]);
+        forward_sample(s, p, &lv, 0, 0, 0, 0);
+        v16f total = vf(0.0f);
+        v16i hits = vi(0);
+        loss_sample(s->act[a->n_layers], vi(labels[i]), K, 1.0f, &total, &hits, NULL);
+        v16f lb = -total / 1.0f;
+        for (int l = 0; l < MZ_LANES; l++)
+            if (p->lane[l].active) {
+                loss_sum[l] += (double)lb[l];
+                correct[l] += hits[l];
+            }
+    }
+}
+
+static const mz_pop_backend simd_backend = {
+    "simd", simd_create, simd_destroy, simd_set_lane, simd_get_lane, simd_train_step, simd_eval,
+};
+
+const mz_pop_backend *mz_pop_backend_simd(void) { return &simd_backend; }

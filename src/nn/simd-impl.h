@@ -1,0 +1,303 @@
+/* Private to src/nn: 16-lane float vectors for the "simd" population backend (src/nn/pop_simd.c).
+ *
+ * One v16f holds the same element of the 16 models of a population (lane l = model in lane l).
+ * Every function here performs, per lane, exactly the float operations of its scalar counterpart
+ * in mathf-impl.h / math.c / optim.c in the same order, so results are bit-identical to the
+ * reference kernels. Rules that keep it so:
+ *  - no implicit contraction (the project builds with -ffp-contract=off); fused multiply-adds are
+ *    written as vfma(), which is one fmaf per lane (AVX-512 vfmadd, or a loop of fmaf elsewhere);
+ *  - selects (?: in the scalar code) are bitwise blends of both computed sides, which is the same
+ *    value per lane: no lane's side effects leak into another lane;
+ *  - fminf/fmaxf with constant bounds are written as compare-and-select, which agrees with them
+ *    for every input including NaN (see v_exp).
+ */
+#ifndef MZ_NN_SIMD_IMPL_H
+#define MZ_NN_SIMD_IMPL_H
+
+#include <math.h>
+#include <stdint.h>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+#include "mzoo/nn.h"
+#include "nn/mathf-impl.h"
+
+typedef float v16f __attribute__((vector_size(64)));
+typedef int32_t v16i __attribute__((vector_size(64)));
+typedef uint32_t v16u __attribute__((vector_size(64)));
+typedef int8_t v16b __attribute__((vector_size(16)));
+
+#define MZ_INLINE static inline __attribute__((always_inline))
+
+MZ_INLINE v16f vf(float c) { return (v16f){c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c}; }
+MZ_INLINE v16i vi(int32_t c) { return (v16i){c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c}; }
+MZ_INLINE v16u vu(uint32_t c) { return (v16u){c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c}; }
+
+/* m ? a : b per lane; m is a comparison result (all ones or all zeros per lane). */
+MZ_INLINE v16f vsel(v16i m, v16f a, v16f b) { return (v16f)((m & (v16i)a) | (~m & (v16i)b)); }
+MZ_INLINE v16i vseli(v16i m, v16i a, v16i b) { return (m & a) | (~m & b); }
+
+/* fmaf(a, b, c) per lane. */
+MZ_INLINE v16f vfma(v16f a, v16f b, v16f c)
+{
+#if defined(__AVX512F__)
+    return (v16f)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c);
+#else
+    v16f r;
+    for (int i = 0; i < 16; i++)
+        r[i] = fmaf(a[i], b[i], c[i]);
+    return r;
+#endif
+}
+
+/* on ? fmaf(a, b, c) : c, with `on` the same for every lane (a skipped term of a sum). */
+MZ_INLINE v16f vfma_if(int on, v16f a, v16f b, v16f c)
+{
+#if defined(__AVX512F__)
+    return (v16f)_mm512_mask3_fmadd_ps((__m512)a, (__m512)b, (__m512)c, (__mmask16)-(on != 0));
+#else
+    return on ? vfma(a, b, c) : c;
+#endif
+}
+
+MZ_INLINE v16f vsqrt(v16f x)
+{
+#if defined(__AVX512F__)
+    return (v16f)_mm512_sqrt_ps((__m512)x);
+#else
+    v16f r;
+    for (int i = 0; i < 16; i++)
+        r[i] = sqrtf(x[i]);
+    return r;
+#endif
+}
+
+/* nearbyintf per lane (round to nearest even in the default rounding mode). */
+MZ_INLINE v16f vrint(v16f x)
+{
+#if defined(__AVX512F__)
+    return (v16f)_mm512_roundscale_ps((__m512)x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+#else
+    v16f r;
+    for (int i = 0; i < 16; i++)
+        r[i] = nearbyintf(x[i]);
+    return r;
+#endif
+}
+
+MZ_INLINE v16f vabs(v16f x) { return (v16f)((v16i)x & vi(0x7fffffff)); }
+/* copysignf(mag, sgn) */
+MZ_INLINE v16f vcopysign(v16f mag, v16f sgn)
+{
+    return (v16f)(((v16i)mag & vi(0x7fffffff)) | ((v16i)sgn & vi((int32_t)0x80000000u)));
+}
+MZ_INLINE v16i visnan(v16f x) { return x != x; }
+
+/* ---- elementary functions: lane-wise copies of mathf-impl.h ---- */
+
+MZ_INLINE v16f v_exp(v16f x)
+{
+    const float log2e = 1.44269504088896341f;
+    const float ln2_hi = 0.693145751953125f;
+    const float ln2_lo = 1.42860682030941723e-6f;
+    /* fminf(fmaxf(x, -104), 89): fmaxf(NaN, -104) = -104, and (NaN > -104) is false, so the
+     * select gives -104 too; the clamped value is never NaN for the fminf. */
+    v16f xc = vsel(x > vf(-104.0f), x, vf(-104.0f));
+    xc = vsel(xc < vf(89.0f), xc, vf(89.0f));
+    v16f k = vrint(xc * log2e);
+    v16f r = (xc - k * ln2_hi) - k * ln2_lo;
+    v16f p = vf(1.0f / 5040.0f);
+    p = p * r + 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    v16i ki = __builtin_convertvector(k, v16i);
+    v16i k1 = ki / 2, k2 = ki - k1;
+    v16f s1 = (v16f)((k1 + 127) << 23);
+    v16f s2 = (v16f)((k2 + 127) << 23);
+    v16f y = (p * s1) * s2;
+    y = vsel(x > vf(88.7228394f), vf(INFINITY), y);
+    y = vsel(x < vf(-103.972084f), vf(0.0f), y);
+    y = vsel(x != x, x, y);
+    return y;
+}
+
+MZ_INLINE v16f v_log(v16f x)
+{
+    const float ln2_hi = 0.693145751953125f, ln2_lo = 1.42860682030941723e-6f;
+    v16i sub = x < vf(1.17549435e-38f);
+    v16f xs = vsel(sub, x * 8388608.0f, x);
+    v16u u = (v16u)xs;
+    v16i e = (v16i)((u >> 23) & 0xffu) - 127;
+    v16f m = (v16f)((u & 0x007fffffu) | 0x3f800000u);
+    v16i big = m > vf(1.41421356f);
+    m = vsel(big, m * 0.5f, m);
+    e = vseli(big, e + 1, e);
+    e = vseli(sub, e - 23, e);
+    v16f f = (m - 1.0f) / (m + 1.0f);
+    v16f s = f * f;
+    v16f p = vf(1.0f / 13.0f);
+    p = p * s + 1.0f / 11.0f;
+    p = p * s + 1.0f / 9.0f;
+    p = p * s + 1.0f / 7.0f;
+    p = p * s + 1.0f / 5.0f;
+    p = p * s + 1.0f / 3.0f;
+    v16f lm = 2.0f * f + 2.0f * f * (s * p);
+    v16f ef = __builtin_convertvector(e, v16f);
+    v16f y = (ef * ln2_lo + lm) + ef * ln2_hi;
+    y = vsel(x == vf(0.0f), vf(-INFINITY), y);
+    y = vsel(x < vf(0.0f), vf(NAN), y);
+    y = vsel(x == vf(INFINITY), vf(INFINITY), y);
+    y = vsel(x != x, x, y);
+    return y;
+}
+
+MZ_INLINE v16f v_tanh(v16f x)
+{
+    v16f a = vabs(x);
+    v16f s = a * a;
+    v16f p = vf(1.004639751e-04f);
+    p = p * s + 2.376788296e-04f;
+    p = p * s + -1.285706699e-03f;
+    p = p * s + 3.547187987e-03f;
+    p = p * s + -8.856400760e-03f;
+    p = p * s + 2.186889643e-02f;
+    p = p * s + -5.396822674e-02f;
+    p = p * s + 1.333333328e-01f;
+    p = p * s + -3.333333333e-01f;
+    v16f small = a + a * (s * p);
+    v16f e = v_exp(2.0f * a);
+    v16f large = 1.0f - 2.0f / (e + 1.0f);
+    v16f t = vsel(a < vf(0.55f), small, large);
+    t = vcopysign(t, x);
+    return vsel(x != x, x, t);
+}
+
+MZ_INLINE v16f v_erf(v16f x)
+{
+    v16f a = vabs(x);
+    v16f s = a * a;
+    v16f p = vf(-9.770091218e-06f);
+    p = p * s + 1.129980865e-04f;
+    p = p * s + -8.488422328e-04f;
+    p = p * s + 5.221305975e-03f;
+    p = p * s + -2.686551881e-02f;
+    p = p * s + 1.128378383e-01f;
+    p = p * s + -3.761263854e-01f;
+    p = p * s + 1.128379167e+00f;
+    v16f small = a * p;
+    v16f t = a - 2.5f;
+    v16f q = vf(2.990671720e-10f);
+    q = q * t + -1.423647183e-09f;
+    q = q * t + 3.505589589e-09f;
+    q = q * t + -1.396532385e-08f;
+    q = q * t + 6.754113114e-08f;
+    q = q * t + -2.775089712e-07f;
+    q = q * t + 1.085152686e-06f;
+    q = q * t + -4.209048848e-06f;
+    q = q * t + 1.596151516e-05f;
+    q = q * t + -5.887234190e-05f;
+    q = q * t + 2.110201567e-04f;
+    q = q * t + -7.335897992e-04f;
+    q = q * t + 2.467036700e-03f;
+    q = q * t + -8.001569552e-03f;
+    q = q * t + 2.493799710e-02f;
+    q = q * t + -7.434734678e-02f;
+    q = q * t + 2.108063641e-01f;
+    v16f mid = 1.0f - v_exp(-s) * q;
+    v16f r = vsel(a <= vf(1.0f), small, mid);
+    r = vsel(a >= vf(4.0f), vf(1.0f), r);
+    r = vcopysign(r, x);
+    return vsel(x != x, x, r);
+}
+
+MZ_INLINE v16f v_sigmoid(v16f x) { return 1.0f / (1.0f + v_exp(-x)); }
+MZ_INLINE v16f v_gelu(v16f x) { return x * 0.5f * (1.0f + v_erf(x * MZF_SQRT1_2)); }
+MZ_INLINE v16f v_gelu_grad(v16f x)
+{
+    v16f cdf = 0.5f * (1.0f + v_erf(x * MZF_SQRT1_2));
+    v16f pdf = v_exp(-0.5f * x * x) * MZF_INV_SQRT_2PI;
+    return cdf + x * pdf;
+}
+MZ_INLINE v16f v_silu(v16f x) { return x / (1.0f + v_exp(-x)); }
+MZ_INLINE v16f v_silu_grad(v16f x)
+{
+    v16f sg = 1.0f / (1.0f + v_exp(-x));
+    return sg * (1.0f + x * (1.0f - sg));
+}
+
+/* mz_act_forward per lane. */
+MZ_INLINE v16f v_act_forward(mz_activation act, v16f x)
+{
+    switch (act) {
+    case MZ_ACT_TANH: return v_tanh(x);
+    case MZ_ACT_RELU: return vsel(x > vf(0.0f), x, vf(0.0f));
+    case MZ_ACT_SIGMOID: return v_sigmoid(x);
+    case MZ_ACT_GELU: return v_gelu(x);
+    case MZ_ACT_LEAKYRELU: return vsel(x > vf(0.0f), x, x * 0.01f);
+    case MZ_ACT_SILU: return v_silu(x);
+    default: return x;
+    }
+}
+
+/* mz_act_backward per lane: the factor f'(x) from the activation's input x and output y. */
+MZ_INLINE v16f v_act_backward(mz_activation act, v16f x, v16f y)
+{
+    switch (act) {
+    case MZ_ACT_TANH: return 1.0f - y * y;
+    case MZ_ACT_RELU: return vsel(y > vf(0.0f), vf(1.0f), vf(0.0f));
+    case MZ_ACT_SIGMOID: return (1.0f - y) * y;
+    case MZ_ACT_GELU: return v_gelu_grad(x);
+    case MZ_ACT_LEAKYRELU: return vsel(x > vf(0.0f), vf(1.0f), vf(0.01f));
+    case MZ_ACT_SILU: return v_silu_grad(x);
+    default: return vf(1.0f);
+    }
+}
+
+/* ---- Philox4x32-10 with a different key in every lane (src/core/rng.c, mz_philox4x32) ---- */
+
+/* hi and lo 32 bits of a * m per lane. */
+MZ_INLINE void v_mulhilo(v16u a, uint32_t m, v16u *hi, v16u *lo)
+{
+#if defined(__AVX512F__)
+    __m512i mv = _mm512_set1_epi32((int)m);
+    __m512i ev = _mm512_mul_epu32((__m512i)a, mv);                         /* even lanes, 64-bit */
+    __m512i od = _mm512_mul_epu32(_mm512_srli_epi64((__m512i)a, 32), mv); /* odd lanes */
+    *hi = (v16u)_mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(ev, 32), od);
+    *lo = (v16u)_mm512_mask_blend_epi32(0xAAAA, ev, _mm512_slli_epi64(od, 32));
+#else
+    for (int i = 0; i < 16; i++) {
+        uint64_t p = (uint64_t)m * a[i];
+        (*hi)[i] = (uint32_t)(p >> 32);
+        (*lo)[i] = (uint32_t)p;
+    }
+#endif
+}
+
+/* c[0..3] = counter words in, random words out; (k0, k1) = per-lane key. */
+MZ_INLINE void v_philox(v16u c[4], v16u k0, v16u k1)
+{
+    v16u c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3];
+    for (int r = 0; r < 10; r++) {
+        v16u hi0, lo0, hi1, lo1;
+        v_mulhilo(c0, 0xD2511F53u, &hi0, &lo0);
+        v_mulhilo(c2, 0xCD9E8D57u, &hi1, &lo1);
+        c0 = hi1 ^ c1 ^ k0;
+        c1 = lo1;
+        c2 = hi0 ^ c3 ^ k1;
+        c3 = lo0;
+        k0 += 0x9E3779B9u;
+        k1 += 0xBB67AE85u;
+    }
+    c[0] = c0;
+    c[1] = c1;
+    c[2] = c2;
+    c[3] = c3;
+}
+
+#endif

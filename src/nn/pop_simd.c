@@ -25,20 +25,21 @@
 #include "core/banned.h"
 
 #define UNROLL _Pragma("GCC unroll 32")
+#define NOINLINE __attribute__((noinline)) /* keeps layers apart in profiles; calls are per layer */
 #define PAD 32 /* vectors of slack on both sides of the gradient buffers (dx tiles read past rows) */
 
 /* ---- convolution forward ----
- * One tile: y[co0 .. co0+CB)[oy][ox0 .. ox0+RB) of one sample, every lane.
- *   x [in_c][in_h][in_w], W [out_c][in_c][k][k], bias [out_c], y [out_c][out_h][out_w]
+ * One tile: y[co0 .. co0+CB)[oy][ox0 .. ox0+RB) of one sample, every lane, kernel size K.
+ *   x [in_c][in_h][in_w], W [out_c][in_c][K][K], bias [out_c], y [out_c][out_h][out_w]
  * Per output: acc = 0; acc = fma(W, x, acc) over (ci, ky, kx) ascending; y = acc + bias. */
 typedef void (*conv_fwd_fn)(const mz_layer *l, const v16f *W, const v16f *bias, const v16f *x,
                             v16f *y, int co0, int oy, int ox0);
 
-#define DEF_CONV_FWD(CB, RB)                                                                       \
-    static void conv_fwd_##CB##x##RB(const mz_layer *l, const v16f *W, const v16f *bias,            \
-                                     const v16f *x, v16f *y, int co0, int oy, int ox0)              \
+#define DEF_CONV_FWD(CB, RB, K)                                                                    \
+    static void conv_fwd_##CB##x##RB##k##K(const mz_layer *l, const v16f *W, const v16f *bias,      \
+                                           const v16f *x, v16f *y, int co0, int oy, int ox0)        \
     {                                                                                              \
-        const int K = l->k, in_c = l->in_c, in_h = l->in_h, in_w = l->in_w;                        \
+        const int in_c = l->in_c, in_h = l->in_h, in_w = l->in_w;                                  \
         const int wstride = in_c * K * K;                                                          \
         v16f acc[CB][RB];                                                                          \
         UNROLL for (int c = 0; c < CB; c++) UNROLL for (int r = 0; r < RB; r++) acc[c][r] =        \
@@ -47,7 +48,8 @@ typedef void (*conv_fwd_fn)(const mz_layer *l, const v16f *W, const v16f *bias, 
             for (int ky = 0; ky < K; ky++) {                                                       \
                 const v16f *xr = x + (ci * in_h + oy + ky) * in_w + ox0;                           \
                 const v16f *wr = W + (co0 * in_c + ci) * K * K + ky * K;                           \
-                for (int kx = 0; kx < K; kx++) {                                                   \
+                UNROLL for (int kx = 0; kx < K; kx++)                                              \
+                {                                                                                  \
                     UNROLL for (int c = 0; c < CB; c++)                                            \
                     {                                                                              \
                         v16f w = wr[c * wstride + kx];                                             \
@@ -64,26 +66,40 @@ typedef void (*conv_fwd_fn)(const mz_layer *l, const v16f *W, const v16f *bias, 
         }                                                                                          \
     }
 
-DEF_CONV_FWD(2, 13)
-DEF_CONV_FWD(4, 6)
-DEF_CONV_FWD(6, 4)
-DEF_CONV_FWD(8, 3)
-DEF_CONV_FWD(5, 4)
-DEF_CONV_FWD(4, 4)
-DEF_CONV_FWD(2, 8)
-DEF_CONV_FWD(4, 3)
-DEF_CONV_FWD(1, 8)
-DEF_CONV_FWD(1, 1)
+DEF_CONV_FWD(4, 6, 5) /* CNN-s conv1 */
+DEF_CONV_FWD(6, 4, 5) /* CNN-s conv2 */
+DEF_CONV_FWD(4, 3, 2) /* CNN-s conv3 */
+DEF_CONV_FWD(4, 6, 3) /* CNN-l conv1 */
+DEF_CONV_FWD(4, 5, 3) /* CNN-l conv2: 13 = 5 + 5 + 3 */
+DEF_CONV_FWD(4, 3, 3)
+DEF_CONV_FWD(5, 4, 3) /* CNN-l conv3 */
 
 typedef struct fwd_tile {
-    int cb, rb;
+    int cb, rb, k;
     conv_fwd_fn fn;
 } fwd_tile;
 static const fwd_tile fwd_tiles[] = {
-    {2, 13, conv_fwd_2x13}, {4, 6, conv_fwd_4x6}, {6, 4, conv_fwd_6x4}, {8, 3, conv_fwd_8x3},
-    {5, 4, conv_fwd_5x4},   {4, 4, conv_fwd_4x4}, {2, 8, conv_fwd_2x8}, {4, 3, conv_fwd_4x3},
-    {1, 8, conv_fwd_1x8},   {1, 1, conv_fwd_1x1},
+    {4, 6, 5, conv_fwd_4x6k5}, {6, 4, 5, conv_fwd_6x4k5}, {4, 3, 2, conv_fwd_4x3k2},
+    {4, 6, 3, conv_fwd_4x6k3}, {4, 5, 3, conv_fwd_4x5k3}, {4, 3, 3, conv_fwd_4x3k3},
+    {5, 4, 3, conv_fwd_5x4k3},
 };
+
+/* Any shape: one output at a time, same chain. */
+static void conv_fwd_any(const mz_layer *l, const v16f *W, const v16f *bias, const v16f *x, v16f *y)
+{
+    const int K = l->k;
+    for (int co = 0; co < l->out_c; co++)
+        for (int oy = 0; oy < l->out_h; oy++)
+            for (int ox = 0; ox < l->out_w; ox++) {
+                v16f acc = vf(0.0f);
+                for (int ci = 0; ci < l->in_c; ci++)
+                    for (int ky = 0; ky < K; ky++)
+                        for (int kx = 0; kx < K; kx++)
+                            acc = vfma(W[((co * l->in_c + ci) * K + ky) * K + kx],
+                                       x[(ci * l->in_h + oy + ky) * l->in_w + ox + kx], acc);
+                y[(co * l->out_h + oy) * l->out_w + ox] = acc + bias[co];
+            }
+}
 
 /* ---- convolution weight and bias gradients (accumulated over the samples of a step) ----
  * One tile: dW[co0 .. co0+CB)[ci][ky][0 .. K) += sum over (oy, ox) ascending of dy * x, one fma per
@@ -157,21 +173,80 @@ static void conv_dw_any(const mz_layer *l, const v16f *x, const v16f *dy, v16f *
 }
 
 /* ---- convolution input gradient (gather form) ----
- * One tile: dx[ci0 .. ci0+CB)[iy][ix0 .. ix0+RB) = sum over (co, ky, kx) ascending of dy * W, terms
- * whose output position (iy-ky, ix-kx) is outside dy skipped (masked fma: the accumulator is kept).
- *   dy [out_c][out_h][out_w] (with PAD vectors of readable slack around it), W as above,
- *   dx [in_c][in_h][in_w] */
+ * dx[ci][iy][ix] = sum over (co, ky, kx) ascending of dy[co][iy-ky][ix-kx] * W[co][ci][ky][kx], the
+ * terms whose output position falls outside dy skipped, one fma per term.
+ *   dy [out_c][out_h][out_w], W [out_c][in_c][K][K], dx [in_c][in_h][in_w]
+ * Rows: the valid ky are a range, the loop bounds. Columns: for ix in [K-1, out_w-1] ("interior")
+ * every kx is valid, so tiles of RB such columns need no test; the other columns (borders and the
+ * interior's remainder) go one at a time with their own kx range. */
 typedef void (*conv_dx_fn)(const mz_layer *l, const v16f *W, const v16f *dy, v16f *dx, int ci0,
                            int iy, int ix0);
 
-#define DEF_CONV_DX(CB, RB)                                                                        \
-    static void conv_dx_##CB##x##RB(const mz_layer *l, const v16f *W, const v16f *dy, v16f *dx,     \
-                                    int ci0, int iy, int ix0)                                      \
+/* Interior tile: dx[ci0 .. ci0+CB)[iy][ix0 .. ix0+RB), K - 1 <= ix0, ix0 + RB <= out_w. */
+#define DEF_CONV_DX_IN(CB, RB, K)                                                                  \
+    static void conv_dx_in_##CB##x##RB##k##K(const mz_layer *l, const v16f *W, const v16f *dy,      \
+                                             v16f *dx, int ci0, int iy, int ix0)                   \
     {                                                                                              \
-        const int K = l->k, in_c = l->in_c, oh = l->out_h, ow = l->out_w;                          \
+        const int in_c = l->in_c, oh = l->out_h, ow = l->out_w;                                    \
+        int ky0 = iy - oh + 1 > 0 ? iy - oh + 1 : 0, ky1 = iy < K - 1 ? iy : K - 1;                \
+        v16f acc[CB][RB];                                                                          \
+        UNROLL for (int c = 0; c < CB; c++) UNROLL for (int r = 0; r < RB; r++) acc[c][r] =        \
+            vf(0.0f);                                                                              \
+        for (int co = 0; co < l->out_c; co++)                                                      \
+            for (int ky = ky0; ky <= ky1; ky++) {                                                  \
+                const v16f *dyr = dy + (co * oh + iy - ky) * ow + ix0;                             \
+                const v16f *wr = W + ((co * in_c + ci0) * K + ky) * K;                             \
+                UNROLL for (int kx = 0; kx < K; kx++)                                              \
+                {                                                                                  \
+                    UNROLL for (int c = 0; c < CB; c++)                                            \
+                    {                                                                              \
+                        v16f w = wr[c * K * K + kx];                                               \
+                        UNROLL for (int r = 0; r < RB; r++) acc[c][r] =                            \
+                            vfma(dyr[r - kx], w, acc[c][r]);                                       \
+                    }                                                                              \
+                }                                                                                  \
+            }                                                                                      \
+        UNROLL for (int c = 0; c < CB; c++) UNROLL for (int r = 0; r < RB; r++)                    \
+            dx[((ci0 + c) * l->in_h + iy) * l->in_w + ix0 + r] = acc[c][r];                        \
+    }
+
+/* One column ix, its own kx range: dx[ci0 .. ci0+CB)[iy][ix]. */
+#define DEF_CONV_DX_COL(CB, K)                                                                     \
+    static void conv_dx_col_##CB##k##K(const mz_layer *l, const v16f *W, const v16f *dy, v16f *dx,  \
+                                       int ci0, int iy, int ix)                                    \
+    {                                                                                              \
+        const int in_c = l->in_c, oh = l->out_h, ow = l->out_w;                                    \
+        int ky0 = iy - oh + 1 > 0 ? iy - oh + 1 : 0, ky1 = iy < K - 1 ? iy : K - 1;                \
+        int kx0 = ix - ow + 1 > 0 ? ix - ow + 1 : 0, kx1 = ix < K - 1 ? ix : K - 1;                \
+        v16f acc[CB];                                                                              \
+        UNROLL for (int c = 0; c < CB; c++) acc[c] = vf(0.0f);                                     \
+        for (int co = 0; co < l->out_c; co++)                                                      \
+            for (int ky = ky0; ky <= ky1; ky++) {                                                  \
+                const v16f *dyr = dy + (co * oh + iy - ky) * ow + ix;                              \
+                const v16f *wr = W + ((co * in_c + ci0) * K + ky) * K;                             \
+                for (int kx = kx0; kx <= kx1; kx++) {                                              \
+                    v16f d = dyr[-kx];                                                             \
+                    UNROLL for (int c = 0; c < CB; c++) acc[c] = vfma(d, wr[c * K * K + kx], acc[c]); \
+                }                                                                                  \
+            }                                                                                      \
+        UNROLL for (int c = 0; c < CB; c++) dx[((ci0 + c) * l->in_h + iy) * l->in_w + ix] = acc[c]; \
+    }
+
+/* Edge tile: RB border columns ix0.., kx over the union of their ranges; a term outside one
+ * column's range is a masked fma (the accumulator is kept: the term is skipped). dy must have
+ * readable slack around it (PAD) for the masked-off loads. */
+#define DEF_CONV_DX_EDGE(CB, RB, K)                                                                \
+    static void conv_dx_edge_##CB##x##RB##k##K(const mz_layer *l, const v16f *W, const v16f *dy,    \
+                                               v16f *dx, int ci0, int iy, int ix0)                 \
+    {                                                                                              \
+        const int in_c = l->in_c, oh = l->out_h, ow = l->out_w;                                    \
         int ky0 = iy - oh + 1 > 0 ? iy - oh + 1 : 0, ky1 = iy < K - 1 ? iy : K - 1;                \
         int kx0 = ix0 - ow + 1 > 0 ? ix0 - ow + 1 : 0;                                             \
         int kx1 = ix0 + RB - 1 < K - 1 ? ix0 + RB - 1 : K - 1;                                     \
+        int on[K][RB];                                                                             \
+        for (int kx = 0; kx < K; kx++)                                                             \
+            for (int r = 0; r < RB; r++)                                                           \
+                on[kx][r] = (unsigned)(ix0 + r - kx) < (unsigned)ow;                               \
         v16f acc[CB][RB];                                                                          \
         UNROLL for (int c = 0; c < CB; c++) UNROLL for (int r = 0; r < RB; r++) acc[c][r] =        \
             vf(0.0f);                                                                              \
@@ -180,13 +255,11 @@ typedef void (*conv_dx_fn)(const mz_layer *l, const v16f *W, const v16f *dy, v16
                 const v16f *dyr = dy + (co * oh + iy - ky) * ow + ix0;                             \
                 const v16f *wr = W + ((co * in_c + ci0) * K + ky) * K;                             \
                 for (int kx = kx0; kx <= kx1; kx++) {                                              \
-                    int on[RB];                                                                    \
-                    UNROLL for (int r = 0; r < RB; r++) on[r] = (unsigned)(ix0 + r - kx) < (unsigned)ow; \
                     UNROLL for (int c = 0; c < CB; c++)                                            \
                     {                                                                              \
                         v16f w = wr[c * K * K + kx];                                               \
                         UNROLL for (int r = 0; r < RB; r++) acc[c][r] =                            \
-                            vfma_if(on[r], dyr[r - kx], w, acc[c][r]);                             \
+                            vfma_if(on[kx][r], dyr[r - kx], w, acc[c][r]);                         \
                     }                                                                              \
                 }                                                                                  \
             }                                                                                      \
@@ -194,69 +267,133 @@ typedef void (*conv_dx_fn)(const mz_layer *l, const v16f *W, const v16f *dy, v16
             dx[((ci0 + c) * l->in_h + iy) * l->in_w + ix0 + r] = acc[c][r];                        \
     }
 
-DEF_CONV_DX(8, 3)
-DEF_CONV_DX(6, 4)
-DEF_CONV_DX(4, 6)
-DEF_CONV_DX(8, 2)
-DEF_CONV_DX(4, 4)
-DEF_CONV_DX(4, 3)
-DEF_CONV_DX(2, 4)
-DEF_CONV_DX(1, 1)
+DEF_CONV_DX_EDGE(8, 2, 5) /* CNN-s conv2 */
+DEF_CONV_DX_EDGE(8, 2, 3) /* CNN-l conv2, conv3 */
+DEF_CONV_DX_IN(4, 4, 5) /* CNN-s conv2 */
+DEF_CONV_DX_COL(8, 5)
+DEF_CONV_DX_IN(6, 2, 2) /* CNN-s conv3 */
+DEF_CONV_DX_COL(6, 2)
+DEF_CONV_DX_IN(8, 3, 3) /* CNN-l conv2 */
+DEF_CONV_DX_IN(8, 2, 3) /* CNN-l conv3 */
+DEF_CONV_DX_COL(16, 3)
+DEF_CONV_DX_COL(8, 3)
+DEF_CONV_DX_COL(1, 5)
+DEF_CONV_DX_COL(1, 3)
+DEF_CONV_DX_COL(1, 2)
 
 typedef struct dx_tile {
-    int cb, rb;
+    int cb, rb, k; /* rb = 0: a column kernel */
     conv_dx_fn fn;
 } dx_tile;
+static const dx_tile dx_edge_tiles[] = {
+    {8, 2, 5, conv_dx_edge_8x2k5},
+    {8, 2, 3, conv_dx_edge_8x2k3},
+};
 static const dx_tile dx_tiles[] = {
-    {8, 3, conv_dx_8x3}, {6, 4, conv_dx_6x4}, {4, 6, conv_dx_4x6}, {8, 2, conv_dx_8x2},
-    {4, 4, conv_dx_4x4}, {4, 3, conv_dx_4x3}, {2, 4, conv_dx_2x4}, {1, 1, conv_dx_1x1},
+    {4, 4, 5, conv_dx_in_4x4k5}, {6, 2, 2, conv_dx_in_6x2k2}, {8, 3, 3, conv_dx_in_8x3k3},
+    {8, 2, 3, conv_dx_in_8x2k3}, {16, 0, 3, conv_dx_col_16k3}, {8, 0, 5, conv_dx_col_8k5},
+    {8, 0, 3, conv_dx_col_8k3},  {6, 0, 2, conv_dx_col_6k2},   {1, 0, 5, conv_dx_col_1k5},
+    {1, 0, 3, conv_dx_col_1k3},  {1, 0, 2, conv_dx_col_1k2},
 };
 
-/* Per conv layer: the tiles chosen for its shape. */
+/* Any shape: one input element at a time, same chain. */
+static void conv_dx_any(const mz_layer *l, const v16f *W, const v16f *dy, v16f *dx)
+{
+    const int K = l->k, oh = l->out_h, ow = l->out_w;
+    for (int ci = 0; ci < l->in_c; ci++)
+        for (int iy = 0; iy < l->in_h; iy++)
+            for (int ix = 0; ix < l->in_w; ix++) {
+                v16f acc = vf(0.0f);
+                for (int co = 0; co < l->out_c; co++)
+                    for (int ky = 0; ky < K; ky++) {
+                        int oy = iy - ky;
+                        if (oy < 0 || oy >= oh)
+                            continue;
+                        for (int kx = 0; kx < K; kx++) {
+                            int ox = ix - kx;
+                            if (ox < 0 || ox >= ow)
+                                continue;
+                            acc = vfma(dy[(co * oh + oy) * ow + ox], W[((co * l->in_c + ci) * K + ky) * K + kx], acc);
+                        }
+                    }
+                dx[(ci * l->in_h + iy) * l->in_w + ix] = acc;
+            }
+}
+
+/* Per conv layer: the tiles chosen for its shape (NULL: the one-at-a-time fallback). */
 typedef struct conv_plan {
-    conv_fwd_fn fwd;
-    int fcb, frb;
-    conv_dw_fn dw; /* NULL: conv_dw_any */
+    conv_fwd_fn fwd, fwd_rem; /* rows: tiles of frb outputs, then one of frem */
+    int fcb, frb, frem;
+    conv_dw_fn dw;
     int wcb;
-    conv_dx_fn dx;
-    int xcb, xrb;
+    conv_dx_fn dx_in, dx_col; /* interior tiles of xrb columns, other columns one by one */
+    conv_dx_fn dx_edge;       /* or, where it fits, edge tiles of erb columns */
+    int xcb, xrb, ccb, ecb, erb;
 } conv_plan;
 
 static void plan_conv(const mz_layer *l, conv_plan *pl)
 {
-    for (size_t i = 0; i < sizeof fwd_tiles / sizeof fwd_tiles[0]; i++)
-        if (l->out_c % fwd_tiles[i].cb == 0 && l->out_w % fwd_tiles[i].rb == 0) {
-            pl->fwd = fwd_tiles[i].fn, pl->fcb = fwd_tiles[i].cb, pl->frb = fwd_tiles[i].rb;
-            break;
-        }
-    pl->dw = NULL;
-    for (size_t i = 0; i < sizeof dw_tiles / sizeof dw_tiles[0]; i++)
-        if (l->k == dw_tiles[i].k && l->out_c % dw_tiles[i].cb == 0) {
+    const size_t nf = sizeof fwd_tiles / sizeof fwd_tiles[0];
+    memset(pl, 0, sizeof *pl);
+    for (size_t i = 0; i < nf && !pl->fwd; i++) {
+        const fwd_tile *t = &fwd_tiles[i];
+        if (t->k != l->k || l->out_c % t->cb || t->rb > l->out_w)
+            continue;
+        int rem = l->out_w % t->rb;
+        conv_fwd_fn rf = NULL;
+        for (size_t j = 0; j < nf && rem && !rf; j++)
+            if (fwd_tiles[j].k == l->k && fwd_tiles[j].cb == t->cb && fwd_tiles[j].rb == rem)
+                rf = fwd_tiles[j].fn;
+        if (rem && !rf)
+            continue;
+        pl->fwd = t->fn, pl->fwd_rem = rf, pl->fcb = t->cb, pl->frb = t->rb, pl->frem = rem;
+    }
+    for (size_t i = 0; i < sizeof dw_tiles / sizeof dw_tiles[0] && !pl->dw; i++)
+        if (l->k == dw_tiles[i].k && l->out_c % dw_tiles[i].cb == 0)
             pl->dw = dw_tiles[i].fn, pl->wcb = dw_tiles[i].cb;
-            break;
-        }
-    for (size_t i = 0; i < sizeof dx_tiles / sizeof dx_tiles[0]; i++)
-        if (l->in_c % dx_tiles[i].cb == 0 && l->in_w % dx_tiles[i].rb == 0) {
-            pl->dx = dx_tiles[i].fn, pl->xcb = dx_tiles[i].cb, pl->xrb = dx_tiles[i].rb;
-            break;
-        }
+    int interior = l->out_w - l->k + 1; /* columns K-1 .. out_w-1 */
+    for (size_t i = 0; i < sizeof dx_tiles / sizeof dx_tiles[0]; i++) {
+        const dx_tile *t = &dx_tiles[i];
+        if (t->k != l->k || l->in_c % t->cb)
+            continue;
+        if (t->rb && !pl->dx_in && t->rb <= interior)
+            pl->dx_in = t->fn, pl->xcb = t->cb, pl->xrb = t->rb;
+        if (!t->rb && !pl->dx_col)
+            pl->dx_col = t->fn, pl->ccb = t->cb;
+    }
+    if (!pl->dx_col)
+        pl->dx_in = NULL;
+    for (size_t i = 0; i < sizeof dx_edge_tiles / sizeof dx_edge_tiles[0] && !pl->dx_edge; i++)
+        if (dx_edge_tiles[i].k == l->k && l->in_c % dx_edge_tiles[i].cb == 0 && pl->dx_col)
+            pl->dx_edge = dx_edge_tiles[i].fn, pl->ecb = dx_edge_tiles[i].cb, pl->erb = dx_edge_tiles[i].rb;
 }
 
 /* conv forward of one sample: x [in_c][in_h][in_w] -> y [out_c][out_h][out_w] */
-static void conv_forward(const mz_layer *l, const conv_plan *pl, const v16f *P, const v16f *x, v16f *y)
+NOINLINE static void conv_forward(const mz_layer *l, const conv_plan *pl, const v16f *P, const v16f *x,
+                                  v16f *y)
 {
+    const v16f *W = P + l->w_off, *bias = P + l->b_off;
+    if (!pl->fwd) {
+        conv_fwd_any(l, W, bias, x, y);
+        return;
+    }
+    int full = l->out_w - pl->frem;
     for (int co0 = 0; co0 < l->out_c; co0 += pl->fcb)
-        for (int oy = 0; oy < l->out_h; oy++)
-            for (int ox0 = 0; ox0 < l->out_w; ox0 += pl->frb)
-                pl->fwd(l, P + l->w_off, P + l->b_off, x, y, co0, oy, ox0);
+        for (int oy = 0; oy < l->out_h; oy++) {
+            for (int ox0 = 0; ox0 < full; ox0 += pl->frb)
+                pl->fwd(l, W, bias, x, y, co0, oy, ox0);
+            if (pl->frem)
+                pl->fwd_rem(l, W, bias, x, y, co0, oy, full);
+        }
 }
 
 /* conv backward of one sample: adds dW, db of this sample to G; dx [in_c][in_h][in_w] if not NULL.
  *   x [in_c][in_h][in_w], dy [out_c][out_h][out_w] */
-static void conv_backward(const mz_layer *l, const conv_plan *pl, const v16f *P, const v16f *x,
-                          const v16f *dy, v16f *dx, v16f *G)
+NOINLINE static void conv_backward(const mz_layer *l, const conv_plan *pl, const v16f *P,
+                                   const v16f *x, const v16f *dy, v16f *dx, v16f *G)
 {
     const int osz = l->out_h * l->out_w;
+    const v16f *W = P + l->w_off;
     v16f *db = G + l->b_off, *dW = G + l->w_off;
     for (int co0 = 0; co0 < l->out_c; co0 += 4) { /* bias: plain sums over (oy, ox) */
         int n = l->out_c - co0 < 4 ? l->out_c - co0 : 4;
@@ -279,15 +416,47 @@ static void conv_backward(const mz_layer *l, const conv_plan *pl, const v16f *P,
     }
     if (!dx)
         return;
-    for (int ci0 = 0; ci0 < l->in_c; ci0 += pl->xcb)
-        for (int iy = 0; iy < l->in_h; iy++)
-            for (int ix0 = 0; ix0 < l->in_w; ix0 += pl->xrb)
-                pl->dx(l, P + l->w_off, dy, dx, ci0, iy, ix0);
+    if (!pl->dx_col) {
+        conv_dx_any(l, W, dy, dx);
+        return;
+    }
+    const int K = l->k;
+    int in_end = K - 1; /* interior columns done by tiles: [K-1, in_end) */
+    if (pl->dx_in) {
+        int interior = l->out_w - K + 1;
+        in_end = K - 1 + interior / pl->xrb * pl->xrb;
+        for (int ci0 = 0; ci0 < l->in_c; ci0 += pl->xcb)
+            for (int iy = 0; iy < l->in_h; iy++)
+                for (int ix0 = K - 1; ix0 < in_end; ix0 += pl->xrb)
+                    pl->dx_in(l, W, dy, dx, ci0, iy, ix0);
+    }
+    /* border columns [0, K-1) and [in_end, in_w): edge tiles, then single columns */
+    int lo_end = K - 1 < l->in_w ? K - 1 : l->in_w, left = 0, right = in_end > lo_end ? in_end : lo_end;
+    if (pl->dx_edge) {
+        int er = pl->erb;
+        left = lo_end / er * er;
+        int rcount = (l->in_w - right) / er * er;
+        for (int ci0 = 0; ci0 < l->in_c; ci0 += pl->ecb)
+            for (int iy = 0; iy < l->in_h; iy++) {
+                for (int ix0 = 0; ix0 < left; ix0 += er)
+                    pl->dx_edge(l, W, dy, dx, ci0, iy, ix0);
+                for (int ix0 = right; ix0 < right + rcount; ix0 += er)
+                    pl->dx_edge(l, W, dy, dx, ci0, iy, ix0);
+            }
+        right += rcount;
+    }
+    for (int ci0 = 0; ci0 < l->in_c; ci0 += pl->ccb)
+        for (int iy = 0; iy < l->in_h; iy++) {
+            for (int ix = left; ix < lo_end; ix++)
+                pl->dx_col(l, W, dy, dx, ci0, iy, ix);
+            for (int ix = right; ix < l->in_w; ix++)
+                pl->dx_col(l, W, dy, dx, ci0, iy, ix);
+        }
 }
 
 /* ---- linear ----
  * forward: y[o] = (sum over i ascending of fma(W[o][i], x[i])) + b[o];  x [in_c], W [out_c][in_c] */
-static void linear_forward(const mz_layer *l, const v16f *P, const v16f *x, v16f *y)
+NOINLINE static void linear_forward(const mz_layer *l, const v16f *P, const v16f *x, v16f *y)
 {
     const v16f *W = P + l->w_off, *bias = P + l->b_off;
     const int n_in = l->in_c;
@@ -311,7 +480,7 @@ static void linear_forward(const mz_layer *l, const v16f *P, const v16f *x, v16f
 
 /* backward of one sample: db[o] += dy[o]; dW[o][i] = fma(dy[o], x[i], dW[o][i]);
  * dx[i] = sum over o ascending of fma(dy[o], W[o][i]) if dx is not NULL.  dy [out_c], x [in_c] */
-static void linear_backward(const mz_layer *l, const v16f *P, const v16f *x, const v16f *dy,
+NOINLINE static void linear_backward(const mz_layer *l, const v16f *P, const v16f *x, const v16f *dy,
                             v16f *dx, v16f *G)
 {
     const v16f *W = P + l->w_off;
@@ -346,7 +515,7 @@ static void linear_backward(const mz_layer *l, const v16f *P, const v16f *x, con
 /* ---- max pooling (k x k windows, stride k, floor) ----
  * forward: y = the first strict maximum of the window in (ky, kx) order, a NaN winning at once;
  * arg = its window index per lane.  x [c][in_h][in_w], y and arg [c][out_h][out_w] */
-static void pool_forward(const mz_layer *l, const v16f *x, v16f *y, v16b *arg)
+NOINLINE static void pool_forward(const mz_layer *l, const v16f *x, v16f *y, v16b *arg)
 {
     const int k = l->k;
     for (int c = 0; c < l->out_c; c++)
@@ -373,7 +542,7 @@ static void pool_forward(const mz_layer *l, const v16f *x, v16f *y, v16b *arg)
 }
 
 /* backward: dx = dy at each window's arg, 0 elsewhere.  dy, arg [c][out_h][out_w], dx [c][in_h][in_w] */
-static void pool_backward(const mz_layer *l, const v16b *arg, const v16f *dy, v16f *dx)
+NOINLINE static void pool_backward(const mz_layer *l, const v16b *arg, const v16f *dy, v16f *dx)
 {
     const int k = l->k;
     memset(dx, 0, sizeof(v16f) * (size_t)l->in_size);
@@ -390,17 +559,55 @@ static void pool_backward(const mz_layer *l, const v16b *arg, const v16f *dy, v1
             }
 }
 
-/* ---- activation: y = f(x), dx = dy * f'(x, y), elementwise over n ---- */
+/* ---- activation: y = f(x), dx = dy * f'(x, y), elementwise over n ----
+ * GELU and SiLU keep a by-product of the forward pass in aux [n] (erf(x / sqrt 2), resp.
+ * 1 + exp(-x)): the derivative computes the same value again in the same way, so reusing it gives
+ * the same bits for half the work. Loops take 4 vectors at a time: the functions are long serial
+ * chains (polynomials, a division), and independent chains side by side keep the FP units busy. */
+MZ_INLINE v16f act_fwd1(mz_activation act, v16f x, v16f *aux)
+{
+    if (act == MZ_ACT_GELU) {
+        v16f e = v_erf(x * MZF_SQRT1_2);
+        *aux = e;
+        return x * 0.5f * (1.0f + e);
+    }
+    if (act == MZ_ACT_SILU) {
+        v16f d = 1.0f + v_exp(-x);
+        *aux = d;
+        return x / d;
+    }
+    return v_act_forward(act, x);
+}
+
+MZ_INLINE v16f act_bwd1(mz_activation act, v16f x, v16f y, v16f aux)
+{
+    if (act == MZ_ACT_GELU) { /* v_gelu_grad with erf from the forward pass */
+        v16f cdf = 0.5f * (1.0f + aux);
+        v16f pdf = v_exp(-0.5f * x * x) * MZF_INV_SQRT_2PI;
+        return cdf + x * pdf;
+    }
+    if (act == MZ_ACT_SILU) { /* v_silu_grad with 1 + exp(-x) from the forward pass */
+        v16f sg = 1.0f / aux;
+        return sg * (1.0f + x * (1.0f - sg));
+    }
+    return v_act_backward(act, x, y);
+}
+
 #define ACT_CASES(X)                                                                               \
     X(MZ_ACT_TANH) X(MZ_ACT_RELU) X(MZ_ACT_SIGMOID) X(MZ_ACT_GELU) X(MZ_ACT_LEAKYRELU) X(MZ_ACT_SILU)
 
-static void act_forward(mz_activation act, const v16f *x, v16f *y, int64_t n)
+/* x, y, aux [n] */
+NOINLINE static void act_forward(mz_activation act, const v16f *x, v16f *y, v16f *aux, int64_t n)
 {
+    int64_t n4 = n & ~(int64_t)3;
     switch (act) {
 #define X(A)                                                                                       \
     case A:                                                                                        \
-        for (int64_t e = 0; e < n; e++)                                                            \
-            y[e] = v_act_forward(A, x[e]);                                                         \
+        for (int64_t e = 0; e < n4; e += 4) {                                                      \
+            UNROLL for (int j = 0; j < 4; j++) y[e + j] = act_fwd1(A, x[e + j], &aux[e + j]);      \
+        }                                                                                          \
+        for (int64_t e = n4; e < n; e++)                                                           \
+            y[e] = act_fwd1(A, x[e], &aux[e]);                                                     \
         break;
         ACT_CASES(X)
 #undef X
@@ -408,14 +615,20 @@ static void act_forward(mz_activation act, const v16f *x, v16f *y, int64_t n)
     }
 }
 
-static void act_backward(mz_activation act, const v16f *x, const v16f *y, const v16f *dy, v16f *dx,
-                         int64_t n)
+/* x, y, aux (as the forward left them), dy, dx [n] */
+NOINLINE static void act_backward(mz_activation act, const v16f *x, const v16f *y, const v16f *aux,
+                                  const v16f *dy, v16f *dx, int64_t n)
 {
+    int64_t n4 = n & ~(int64_t)3;
     switch (act) {
 #define X(A)                                                                                       \
     case A:                                                                                        \
-        for (int64_t e = 0; e < n; e++)                                                            \
-            dx[e] = dy[e] * v_act_backward(A, x[e], y[e]);                                         \
+        for (int64_t e = 0; e < n4; e += 4) {                                                      \
+            UNROLL for (int j = 0; j < 4; j++) dx[e + j] =                                         \
+                dy[e + j] * act_bwd1(A, x[e + j], y[e + j], aux[e + j]);                           \
+        }                                                                                          \
+        for (int64_t e = n4; e < n; e++)                                                           \
+            dx[e] = dy[e] * act_bwd1(A, x[e], y[e], aux[e]);                                       \
         break;
         ACT_CASES(X)
 #undef X
@@ -432,6 +645,7 @@ typedef struct simd_state {
     v16f *act[MZ_MAX_LAYERS + 1]; /* one sample: act[0] = input, act[i + 1] = output of layer i */
     v16f *mask[MZ_MAX_LAYERS];    /* dropout layers: the sample's keep-scale mask */
     v16b *arg[MZ_MAX_LAYERS];     /* maxpool layers: window index of each max */
+    v16f *aux[MZ_MAX_LAYERS];     /* activation layers: forward by-product for the derivative */
     v16f *gbuf[2];                /* gradient ping-pong buffers (PAD vectors of slack each side) */
     conv_plan plan[MZ_MAX_LAYERS];
     void *blocks[3 * MZ_MAX_LAYERS + 8];
@@ -482,6 +696,8 @@ static mz_status simd_create(mz_pop *p, mz_error *err)
         ok = (s->act[i + 1] = block(s, l->out_size)) != NULL;
         if (ok && l->kind == MZ_LAYER_DROPOUT)
             ok = (s->mask[i] = block(s, l->out_size)) != NULL;
+        if (ok && l->kind == MZ_LAYER_ACT)
+            ok = (s->aux[i] = block(s, l->out_size)) != NULL;
         if (ok && l->kind == MZ_LAYER_MAXPOOL)
             ok = (s->arg[i] = block(s, (l->out_size + 3) / 4)) != NULL;
         if (l->kind == MZ_LAYER_CONV)
@@ -530,7 +746,7 @@ static void simd_get_lane(const mz_pop *p, int lane, float *params, float *opt_s
 /* Dropout keep-scale mask of sample b of layer l for every lane: element j is draw
  * e = b * out_size + j of Philox(seed, DROPOUT, epoch, step, ordinal), as mz_dropout_mask.
  * mask [out_size] */
-static void dropout_mask(const mz_layer *l, const lane_vec *lv, int epoch, int step, int b, v16f *mask)
+NOINLINE static void dropout_mask(const mz_layer *l, const lane_vec *lv, int epoch, int step, int b, v16f *mask)
 {
     int64_t n = l->out_size, e0 = (int64_t)b * n, e1 = e0 + n;
     uint32_t c1 = ((uint32_t)MZ_RNG_DROPOUT << 24) ^ (uint32_t)l->dropout_ordinal;
@@ -549,7 +765,7 @@ static void dropout_mask(const mz_layer *l, const lane_vec *lv, int epoch, int s
 
 /* Forward pass of the sample in act[0] through every layer (train: dropout active for the lanes
  * with drop_on; the masks are kept for the backward pass). */
-static void forward_sample(simd_state *s, const mz_pop *p, const lane_vec *lv, int train, int epoch,
+NOINLINE static void forward_sample(simd_state *s, const mz_pop *p, const lane_vec *lv, int train, int epoch,
                            int step, int b)
 {
     const mz_arch *a = p->arch;
@@ -562,7 +778,7 @@ static void forward_sample(simd_state *s, const mz_pop *p, const lane_vec *lv, i
         case MZ_LAYER_CONV: conv_forward(l, &s->plan[i], s->P, in, out); break;
         case MZ_LAYER_LINEAR: linear_forward(l, s->P, in, out); break;
         case MZ_LAYER_MAXPOOL: pool_forward(l, in, out, s->arg[i]); break;
-        case MZ_LAYER_ACT: act_forward(p->act, in, out, n); break;
+        case MZ_LAYER_ACT: act_forward(p->act, in, out, s->aux[i], n); break;
         case MZ_LAYER_DROPOUT:
             if (train) {
                 v16f *m = s->mask[i];
@@ -581,7 +797,7 @@ static void forward_sample(simd_state *s, const mz_pop *p, const lane_vec *lv, i
 /* Loss of one sample per lane, as mz_ref_loss for that sample: z [K] logits, y labels;
  * *total += the log-probability of the label, *hits += argmax == y (first max wins);
  * dl [K] = (softmax - onehot) * invB if dl is not NULL. */
-static void loss_sample(const v16f *z, v16i y, int K, float invB, v16f *total, v16i *hits, v16f *dl)
+NOINLINE static void loss_sample(const v16f *z, v16i y, int K, float invB, v16f *total, v16i *hits, v16f *dl)
 {
     v16f m = z[0];
     v16i arg = vi(0);
@@ -607,7 +823,7 @@ static void loss_sample(const v16f *z, v16i y, int K, float invB, v16f *total, v
 
 /* Backward pass of the sample whose forward is in act[], from dlogits in gbuf[0]; adds its
  * parameter gradients to G. */
-static void backward_sample(simd_state *s, const mz_pop *p, const lane_vec *lv)
+NOINLINE static void backward_sample(simd_state *s, const mz_pop *p, const lane_vec *lv)
 {
     const mz_arch *a = p->arch;
     v16f *g_out = s->gbuf[0], *g_in = s->gbuf[1];
@@ -625,7 +841,7 @@ static void backward_sample(simd_state *s, const mz_pop *p, const lane_vec *lv)
             break;
         case MZ_LAYER_ACT:
             if (dx)
-                act_backward(p->act, in, out, g_out, dx, n);
+                act_backward(p->act, in, out, s->aux[i], g_out, dx, n);
             break;
         case MZ_LAYER_DROPOUT:
             if (dx) {
@@ -648,7 +864,7 @@ static void backward_sample(simd_state *s, const mz_pop *p, const lane_vec *lv)
 }
 
 /* One optimizer update of every active lane (mz_optim_step per lane; inactive lanes unchanged). */
-static void optim_step(simd_state *s, mz_pop *p)
+NOINLINE static void optim_step(simd_state *s, mz_pop *p)
 {
     v16f wd = vf(0), b1 = vf(0), b2 = vf(0), omb1 = vf(0), omb2 = vf(0), neg_step = vf(0);
     v16f bc2 = vf(1), eps = vf(1), mu = vf(0), neg_lr = vf(0);

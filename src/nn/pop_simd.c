@@ -523,17 +523,17 @@ NOINLINE static void pool_forward(const mz_layer *l, const v16f *x, v16f *y, v16
             for (int ox = 0; ox < l->out_w; ox++) {
                 const v16f *xw = x + (c * l->in_h + oy * k) * l->in_w + ox * k;
                 v16f m = xw[0];
-                v16i best = vi(0), done = visnan(m);
+                v16i best = vi(0);
                 for (int ky = 0; ky < k; ky++)
                     for (int kx = 0; kx < k; kx++) {
                         if (ky == 0 && kx == 0)
                             continue;
+                        /* (v > m || isnan(v)) while no NaN has been taken, i.e. m is not NaN
+                         * (a NaN m is the NaN that won) */
                         v16f v = xw[ky * l->in_w + kx];
-                        v16i nan = visnan(v);
-                        v16i upd = ~done & ((v > m) | nan);
+                        v16i upd = ~(v <= m) & (m == m);
                         m = vsel(upd, v, m);
                         best = vseli(upd, vi(ky * k + kx), best);
-                        done |= upd & nan;
                     }
                 int o = (c * l->out_h + oy) * l->out_w + ox;
                 y[o] = m;
@@ -545,7 +545,8 @@ NOINLINE static void pool_forward(const mz_layer *l, const v16f *x, v16f *y, v16
 NOINLINE static void pool_backward(const mz_layer *l, const v16b *arg, const v16f *dy, v16f *dx)
 {
     const int k = l->k;
-    memset(dx, 0, sizeof(v16f) * (size_t)l->in_size);
+    if (l->in_h != l->out_h * k || l->in_w != l->out_w * k) /* floor mode left rows/columns out */
+        memset(dx, 0, sizeof(v16f) * (size_t)l->in_size);
     for (int c = 0; c < l->out_c; c++)
         for (int oy = 0; oy < l->out_h; oy++)
             for (int ox = 0; ox < l->out_w; ox++) {
@@ -944,19 +945,39 @@ static void simd_train_step(mz_pop *p, const uint8_t *images, const int32_t *lab
         /* gather: lane l's sample b, through the byte -> float table; inactive lanes get zeros */
         v16f *x = s->act[0];
         v16i y = vi(0);
+        const uint8_t *img[MZ_LANES];
         for (int l = 0; l < MZ_LANES; l++) {
-            if (!p->lane[l].active) {
-                for (int64_t j = 0; j < chw; j++)
-                    x[j][l] = 0.0f;
-                continue;
+            img[l] = NULL;
+            if (p->lane[l].active) {
+                uint32_t i = idx[l * B + b];
+                img[l] = images + (int64_t)i * chw;
+                y[l] = labels[i];
             }
-            uint32_t i = idx[l * B + b];
-            const uint8_t *img = images + (int64_t)i * chw;
-            for (int ch = 0; ch < a->in_c; ch++)
-                for (int64_t j = 0; j < hw; j++)
-                    x[ch * hw + j][l] = p->lut[ch * 256 + img[ch * hw + j]];
-            y[l] = labels[i];
         }
+        if (b + 1 < B) /* the next sample's images: random rows of the split, likely not cached */
+            for (int l = 0; l < MZ_LANES; l++)
+                if (p->lane[l].active) {
+                    const uint8_t *nx = images + (int64_t)idx[l * B + b + 1] * chw;
+                    for (int64_t j = 0; j < chw; j += 64)
+                        __builtin_prefetch(nx + j);
+                    __builtin_prefetch(nx + chw - 1);
+                }
+        /* in blocks of 128 elements (8 KB of x), so the lane-strided stores stay in L1 */
+        for (int ch = 0; ch < a->in_c; ch++)
+            for (int64_t j0 = ch * hw; j0 < (ch + 1) * hw; j0 += 128) {
+                int64_t j1 = j0 + 128 < (ch + 1) * hw ? j0 + 128 : (ch + 1) * hw;
+                const float *lut = p->lut + ch * 256;
+                for (int l = 0; l < MZ_LANES; l++) {
+                    const uint8_t *im = img[l];
+                    if (!im) {
+                        for (int64_t j = j0; j < j1; j++)
+                            x[j][l] = 0.0f;
+                        continue;
+                    }
+                    for (int64_t j = j0; j < j1; j++)
+                        x[j][l] = lut[im[j]];
+                }
+            }
         forward_sample(s, p, &lv, 1, epoch, step, b);
         loss_sample(s->act[a->n_layers], y, K, invB, &total, &hits, s->gbuf[0]);
         backward_sample(s, p, &lv);

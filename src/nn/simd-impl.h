@@ -24,6 +24,11 @@
 #include "mzoo/nn.h"
 #include "nn/mathf-impl.h"
 
+#if defined(__GNUC__) && !defined(__clang__)
+/* v16f values passed between this file's static functions: no ABI is involved. */
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+
 typedef float v16f __attribute__((vector_size(64)));
 typedef int32_t v16i __attribute__((vector_size(64)));
 typedef uint32_t v16u __attribute__((vector_size(64)));

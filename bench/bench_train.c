@@ -5,9 +5,9 @@
  *
  * One population (16 models in the lanes of one pop) per thread, all threads timed together
  * (released by a barrier). Per config it measures the wall time of one group train step at batch 10
- * (every lane on its own random batch) and of evaluating images (the same image for every lane), and
- * prints one JSON line on stdout; progress goes to stderr. Data are random bytes of the right shapes,
- * with train, val and test splits held in memory as the reference does.
+ * (every lane on its own random batch) and of evaluating images (the same image for every lane),
+ * and prints one JSON line on stdout; progress goes to stderr. Data are random bytes of the right
+ * shapes, with train, val and test splits held in memory as the reference does.
  *
  * Layouts: fmnist-seed and cifar-cnnl: 16 lanes of the same settings, seeds 0..15 (different
  * weights and batches). fmnist-hyp: one pop per activation (tanh, relu, sigmoid, gelu), whose 16
@@ -99,7 +99,8 @@ static const mz_activation hyp_acts[4] = {MZ_ACT_TANH, MZ_ACT_RELU, MZ_ACT_SIGMO
 static const char *const hyp_act_names[4] = {"tanh", "relu", "sigmoid", "gelu"};
 
 /* Lane settings of lane l for the config (see the header comment). */
-static void lane_setup(const config *cfg, int rank, int l, mz_lane_cfg *lc, mz_init *init, double *dropout)
+static void lane_setup(const config *cfg, int rank, int l, mz_lane_cfg *lc, mz_init *init,
+                       double *dropout)
 {
     memset(lc, 0, sizeof *lc);
     lc->active = 1;
@@ -267,7 +268,8 @@ static int run_config(const config *cfg, int threads, int steps, int eval_images
             t_step += sh->t_step[ph][r];
             t_eval += sh->t_eval[ph][r];
             if (hyp && pos < sizeof per_run)
-                pos += (size_t)snprintf(per_run + pos, sizeof per_run - pos, "%s{\"act\":\"%s\",\"t_step\":%.6g,\"t_eval_img\":%.6g}",
+                pos += (size_t)snprintf(per_run + pos, sizeof per_run - pos,
+                                        "%s{\"act\":\"%s\",\"t_step\":%.6g,\"t_eval_img\":%.6g}",
                                         pos ? "," : "", hyp_act_names[(ph + r * 4 / threads) % 4],
                                         sh->t_step[ph][r], sh->t_eval[ph][r]);
         }
@@ -290,9 +292,11 @@ static int run_config(const config *cfg, int threads, int steps, int eval_images
     getrusage(RUSAGE_SELF, &ru);
     printf("{\"config\":\"%s\",\"side\":\"mzoo\",\"backend\":\"%s\",\"arch\":\"%s\",\"lanes\":%d,"
            "\"models_per_group\":%d,\"threads\":%d,\"n_procs\":%d,\"batch\":%d,"
-           "\"t_step\":%.6g,\"t_step_per_model\":%.6g,\"t_eval_img\":%.6g,\"t_eval_img_per_model\":%.6g,"
+           "\"t_step\":%.6g,\"t_step_per_model\":%.6g,\"t_eval_img\":%.6g,\"t_eval_img_per_model\":"
+           "%.6g,"
            "\"steps_per_model\":%.0f,\"eval_images_per_model\":%.0f,\"seconds_per_model\":%.4g,"
-           "\"models_per_hour\":%.4g,\"flops_step\":%.0f,\"flops_eval_img\":%.0f,\"flops_per_model\":%.6g,"
+           "\"models_per_hour\":%.4g,\"flops_step\":%.0f,\"flops_eval_img\":%.0f,\"flops_per_"
+           "model\":%.6g,"
            "\"gflops\":%.4g,\"gflops_step_per_thread\":%.4g,\"gflops_eval_per_thread\":%.4g,"
            "\"peak_rss_mb\":%.1f,\"steps_per_worker\":%d,\"eval_images_per_worker\":%d,"
            "\"wall_seconds\":%.2f,\"quick\":%s,\"layout\":\"%s\"%s%s%s}\n",
@@ -302,7 +306,8 @@ static int run_config(const config *cfg, int threads, int steps, int eval_images
            flops_step * MZ_LANES / t_step / 1e9, flops_eval / t_eval / 1e9,
            (double)ru.ru_maxrss / 1024.0, sh->steps * sh->phases, sh->eval_images * sh->phases,
            t_wall, quick ? "true" : "false",
-           hyp ? "one pop per activation (tanh, relu, sigmoid, gelu); 16 lanes = dropout {0,0.5} x {adam, sgd m0.9} x 4 inits, lr/wd mixed"
+           hyp ? "one pop per activation (tanh, relu, sigmoid, gelu); 16 lanes = dropout {0,0.5} x "
+                 "{adam, sgd m0.9} x 4 inits, lr/wd mixed"
                : "16 lanes of the same settings, different seeds and batches",
            hyp ? ",\"per_run\":[" : "", hyp ? per_run : "", hyp ? "]" : "");
     fflush(stdout);
@@ -330,8 +335,9 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--backend") && i + 1 < argc)
             be_name = argv[++i];
         else {
-            fprintf(stderr, "usage: bench_train [--quick] [--configs a,b,c] [--threads N] [--steps N] "
-                            "[--eval-images N] [--backend simd|ref]\n");
+            fprintf(stderr,
+                    "usage: bench_train [--quick] [--configs a,b,c] [--threads N] [--steps N] "
+                    "[--eval-images N] [--backend simd|ref]\n");
             return 2;
         }
     }

@@ -1,9 +1,10 @@
-/* kernel_choice: the measurement behind the population engine's kernel choice (docs/PERFORMANCE.md).
+/* kernel_choice: the measurement behind the population engine's kernel choice
+ * (docs/PERFORMANCE.md).
  *
  * usage: kernel_choice [--seconds S]
  *
- * CNN-s conv1 (1x28x28 -> 8x24x24, 5x5) forward for 16 models x a batch of 10, three ways, one thread:
- *  scalar:  the reference's loops per model, fmaf over (ci, ky, kx) (bit-exact order);
+ * CNN-s conv1 (1x28x28 -> 8x24x24, 5x5) forward for 16 models x a batch of 10, three ways, one
+ * thread: scalar:  the reference's loops per model, fmaf over (ci, ky, kx) (bit-exact order);
  *  sgemm:   per model, im2col of the batch then OpenBLAS cblas_sgemm W[8x25] x cols[25x5760]
  *           (a library's order of operations: not bit-exact, shown as the library bound);
  *  lanes:   the 16 models in the 16 lanes of a vector, tiles of 4 channels x 6 columns held in
@@ -45,7 +46,8 @@ static void scalar(void)
                         float acc = 0.0f;
                         for (int ky = 0; ky < K; ky++)
                             for (int kx = 0; kx < K; kx++)
-                                acc = fmaf(W[m][co][ky * K + kx], X[m][b][(oy + ky) * IH + ox + kx], acc);
+                                acc = fmaf(W[m][co][ky * K + kx], X[m][b][(oy + ky) * IH + ox + kx],
+                                           acc);
                         Y[m][b][co][oy * OH + ox] = acc + bias[m][co];
                     }
 }
@@ -57,13 +59,13 @@ static void sgemm(void)
             for (int kx = 0; kx < K; kx++)
                 for (int b = 0; b < B; b++)
                     for (int oy = 0; oy < OH; oy++)
-                        memcpy(&cols[ky * K + kx][(b * OH + oy) * OH], &X[m][b][(oy + ky) * IH + kx],
-                               sizeof(float) * OH);
+                        memcpy(&cols[ky * K + kx][(b * OH + oy) * OH],
+                               &X[m][b][(oy + ky) * IH + kx], sizeof(float) * OH);
         for (int co = 0; co < CO; co++)
             for (int j = 0; j < B * OH * OH; j++)
                 Yg[m][co][j] = bias[m][co];
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, CO, B * OH * OH, K * K, 1.0f, W[m][0],
-                    K * K, cols[0], B * OH * OH, 1.0f, Yg[m][0], B * OH * OH);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, CO, B * OH * OH, K * K, 1.0f,
+                    W[m][0], K * K, cols[0], B * OH * OH, 1.0f, Yg[m][0], B * OH * OH);
     }
 }
 
@@ -91,7 +93,8 @@ static void lanes(void)
                     }
                     for (int c = 0; c < 4; c++)
                         for (int r = 0; r < 6; r++)
-                            Yl[b][(co0 + c) * OH * OH + oy * OH + ox0 + r] = acc[c][r] + bl[co0 + c];
+                            Yl[b][(co0 + c) * OH * OH + oy * OH + ox0 + r] =
+                                acc[c][r] + bl[co0 + c];
                 }
 }
 
@@ -118,7 +121,8 @@ int main(int argc, char **argv)
     for (int m = 0; m < M; m++) {
         for (int i = 0; i < CO * K * K; i++) {
             s = s * 6364136223846793005ull + 1442695040888963407ull;
-            W[m][i / (K * K)][i % (K * K)] = (float)((int64_t)(s >> 40) - (1 << 23)) / (float)(1 << 26);
+            W[m][i / (K * K)][i % (K * K)] =
+                (float)((int64_t)(s >> 40) - (1 << 23)) / (float)(1 << 26);
         }
         for (int c = 0; c < CO; c++)
             bias[m][c] = 0.01f;

@@ -18,7 +18,10 @@
 #include "mzoo/pop.h"
 #include "nn/simd-impl.h"
 
-static int same_bits(const void *a, const void *b, size_t n) { return memcmp(a, b, n) == 0; }
+static int same_bits(const void *a, const void *b, size_t n)
+{
+    return memcmp(a, b, n) == 0;
+}
 
 /* Elementwise results: identical bits, except that any NaN matches any NaN. When an operation
  * meets two NaNs, x86 returns the first operand's, and C lets the compiler commute a * b, so the
@@ -38,50 +41,93 @@ static float from_bits(uint32_t u)
     return f;
 }
 
-
 #define N_FUN 9
 static float scalar_fun(int f, float x)
 {
     switch (f) {
-    case 0: return mzf_exp(x);
-    case 1: return mzf_log(x);
-    case 2: return mzf_tanh(x);
-    case 3: return mzf_erf(x);
-    case 4: return mzf_sigmoid(x);
-    case 5: return mzf_gelu(x);
-    case 6: return mzf_gelu_grad(x);
-    case 7: return mzf_silu(x);
-    case 8: return mzf_silu_grad(x);
-    default: return x;
+    case 0:
+        return mzf_exp(x);
+    case 1:
+        return mzf_log(x);
+    case 2:
+        return mzf_tanh(x);
+    case 3:
+        return mzf_erf(x);
+    case 4:
+        return mzf_sigmoid(x);
+    case 5:
+        return mzf_gelu(x);
+    case 6:
+        return mzf_gelu_grad(x);
+    case 7:
+        return mzf_silu(x);
+    case 8:
+        return mzf_silu_grad(x);
+    default:
+        return x;
     }
 }
 
 static v16f vector_fun(int f, v16f x)
 {
     switch (f) {
-    case 0: return v_exp(x);
-    case 1: return v_log(x);
-    case 2: return v_tanh(x);
-    case 3: return v_erf(x);
-    case 4: return v_sigmoid(x);
-    case 5: return v_gelu(x);
-    case 6: return v_gelu_grad(x);
-    case 7: return v_silu(x);
-    case 8: return v_silu_grad(x);
-    default: return x;
+    case 0:
+        return v_exp(x);
+    case 1:
+        return v_log(x);
+    case 2:
+        return v_tanh(x);
+    case 3:
+        return v_erf(x);
+    case 4:
+        return v_sigmoid(x);
+    case 5:
+        return v_gelu(x);
+    case 6:
+        return v_gelu_grad(x);
+    case 7:
+        return v_silu(x);
+    case 8:
+        return v_silu_grad(x);
+    default:
+        return x;
     }
 }
 
 static void test_elementwise(void)
 {
-    /* inputs: special values, then a strided walk over all bit patterns (every binade, both signs) */
+    /* inputs: special values, then a strided walk over all bit patterns (every binade, both signs)
+     */
     static float xs[1 << 16];
     int n = 0;
-    const float special[] = {0.0f,      -0.0f,      1.0f,       -1.0f,     0.55f,     -0.55f,
-                             4.0f,      -4.0f,      88.7228394f, 88.73f,   89.0f,     -103.972084f,
-                             -104.0f,   -110.0f,    1e-45f,     -1e-45f,   1.17549435e-38f,
-                             1e-40f,    INFINITY,   -INFINITY,  NAN,       -NAN,      2.5f,
-                             1.41421356f, 0.70710678f, 3e38f,   -3e38f,    1.0f + 1e-7f};
+    const float special[] = {0.0f,
+                             -0.0f,
+                             1.0f,
+                             -1.0f,
+                             0.55f,
+                             -0.55f,
+                             4.0f,
+                             -4.0f,
+                             88.7228394f,
+                             88.73f,
+                             89.0f,
+                             -103.972084f,
+                             -104.0f,
+                             -110.0f,
+                             1e-45f,
+                             -1e-45f,
+                             1.17549435e-38f,
+                             1e-40f,
+                             INFINITY,
+                             -INFINITY,
+                             NAN,
+                             -NAN,
+                             2.5f,
+                             1.41421356f,
+                             0.70710678f,
+                             3e38f,
+                             -3e38f,
+                             1.0f + 1e-7f};
     for (size_t i = 0; i < sizeof special / sizeof special[0]; i++)
         xs[n++] = special[i];
     for (uint64_t u = 0x12345; u < 0x100000000ull && n < (1 << 16); u += 65519)
@@ -107,14 +153,14 @@ static void test_elementwise(void)
                 yy[l] = mz_act_forward((mz_activation)act, x[l]);
             for (int l = 0; l < 16; l++)
                 if (!same_value_bits(y[l], yy[l]) && bad_act++ < 3)
-                    fprintf(stderr, "activation %d at %a: vector %a, scalar %a\n", act, (double)x[l],
-                            (double)y[l], (double)yy[l]);
+                    fprintf(stderr, "activation %d at %a: vector %a, scalar %a\n", act,
+                            (double)x[l], (double)y[l], (double)yy[l]);
             v16f d = v_act_backward((mz_activation)act, x, yy);
             for (int l = 0; l < 16; l++) {
                 float r = mz_act_backward((mz_activation)act, x[l], yy[l]);
                 if (!same_value_bits(r, d[l]) && bad_bwd++ < 3)
-                    fprintf(stderr, "activation %d derivative at %a (y %a): vector %a, scalar %a\n", act,
-                            (double)x[l], (double)yy[l], (double)d[l], (double)r);
+                    fprintf(stderr, "activation %d derivative at %a (y %a): vector %a, scalar %a\n",
+                            act, (double)x[l], (double)yy[l], (double)d[l], (double)r);
             }
         }
     }
@@ -213,16 +259,17 @@ typedef struct pop_result {
 typedef struct scenario {
     const char *arch;
     int c, hw;
-    double dropout; /* arch built with this dropout (CNN-s: layers present if > 0); lanes up to it */
-    int n_models;   /* lanes filled */
+    double
+        dropout;  /* arch built with this dropout (CNN-s: layers present if > 0); lanes up to it */
+    int n_models; /* lanes filled */
     int steps;
 } scenario;
 
 /* Runs a pop: model model_of[l] in lane l (-1: lane unused). Steps: full batches of B, the last
  * one partial; model 2 (if present) deactivated after the first step; lanes of models 3 and 5
  * resume from a nonzero optimizer state at t = 4. */
-static void run_pop(const mz_pop_backend *be, const scenario *sc, mz_activation act, const dataset *d,
-                    const int *model_of, pop_result *res)
+static void run_pop(const mz_pop_backend *be, const scenario *sc, mz_activation act,
+                    const dataset *d, const int *model_of, pop_result *res)
 {
     mz_arch a;
     mz_error err;
@@ -231,7 +278,8 @@ static void run_pop(const mz_pop_backend *be, const scenario *sc, mz_activation 
     mz_pop pop;
     CHECK_OK(mz_pop_init(&pop, be, &a, act, B, d->lut, &err), &err);
     int64_t np = a.n_params;
-    float *params = malloc(sizeof(float) * (size_t)np), *st = malloc(sizeof(float) * 2 * (size_t)np);
+    float *params = malloc(sizeof(float) * (size_t)np),
+          *st = malloc(sizeof(float) * 2 * (size_t)np);
     for (int l = 0; l < MZ_LANES; l++) {
         int m = model_of[l];
         res->params[l] = calloc((size_t)np, sizeof(float));
@@ -249,7 +297,8 @@ static void run_pop(const mz_pop_backend *be, const scenario *sc, mz_activation 
         if (m == 3 || m == 5) {
             uint64_t r = 77 + (uint64_t)m;
             for (int64_t i = 0; i < 2 * np; i++)
-                st[i] = (float)(rnd(&r) % 2000) * 1e-7f * (lc.opt.type == MZ_OPT_ADAM && i < np ? -1.0f : 1.0f);
+                st[i] = (float)(rnd(&r) % 2000) * 1e-7f *
+                        (lc.opt.type == MZ_OPT_ADAM && i < np ? -1.0f : 1.0f);
             opt = st;
             lc.t = 4;
         }
@@ -308,8 +357,9 @@ static int compare_model(const char *what, const scenario *sc, int act, int m, c
     bad += !same_bits(A->params[la], B->params[lb], sizeof(float) * (size_t)np);
     bad += !same_bits(A->opt[la], B->opt[lb], sizeof(float) * 2 * (size_t)np);
     if (bad)
-        fprintf(stderr, "%s: %s/c%d dropout %g act %d: model %d (lanes %d, %d) differs (%d items)\n",
-                what, sc->arch, sc->c, sc->dropout, act, m, la, lb, bad);
+        fprintf(stderr,
+                "%s: %s/c%d dropout %g act %d: model %d (lanes %d, %d) differs (%d items)\n", what,
+                sc->arch, sc->c, sc->dropout, act, m, la, lb, bad);
     return bad == 0;
 }
 
@@ -346,7 +396,8 @@ static void test_scenario(const scenario *sc, const int *acts, int n_acts)
         ok = 1;
         for (int m = 0; m < sc->n_models && m < 8; m++)
             ok &= compare_model("lane moved", sc, act, m, &simd2, 15 - 2 * m, &simd, m, np, m != 2);
-        CHECK_MSG(ok, "%s c%d dropout %g act %d: lane independence", sc->arch, sc->c, sc->dropout, act);
+        CHECK_MSG(ok, "%s c%d dropout %g act %d: lane independence", sc->arch, sc->c, sc->dropout,
+                  act);
         free_result(&ref);
         free_result(&simd);
         free_result(&simd2);
@@ -360,7 +411,8 @@ int main(void)
     CHECK(mz_pop_backend_by_name("simd") == mz_pop_backend_simd());
     test_elementwise();
 
-    const int all[] = {MZ_ACT_TANH, MZ_ACT_RELU, MZ_ACT_SIGMOID, MZ_ACT_GELU, MZ_ACT_LEAKYRELU, MZ_ACT_SILU};
+    const int all[] = {MZ_ACT_TANH, MZ_ACT_RELU,      MZ_ACT_SIGMOID,
+                       MZ_ACT_GELU, MZ_ACT_LEAKYRELU, MZ_ACT_SILU};
     const scenario s_c1 = {"cnn-s", 1, 28, 0.0, 16, 4};
     const scenario s_c1d = {"cnn-s", 1, 28, 0.5, 13, 3};
     const scenario s_c3d = {"cnn-s", 3, 28, 0.3, 9, 3};

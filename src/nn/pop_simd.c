@@ -25,8 +25,10 @@
 #include "core/banned.h"
 
 #define UNROLL _Pragma("GCC unroll 32")
-#define NOINLINE __attribute__((noinline)) /* keeps layers apart in profiles; calls are per layer */
-#define PAD 32 /* vectors of slack on both sides of the gradient buffers (dx tiles read past rows) */
+#define NOINLINE __attribute__((noinline)) /* keeps layers apart in profiles; calls are per layer  \
+                                            */
+#define PAD                                                                                        \
+    32 /* vectors of slack on both sides of the gradient buffers (dx tiles read past rows) */
 
 /* ---- convolution forward ----
  * One tile: y[co0 .. co0+CB)[oy][ox0 .. ox0+RB) of one sample, every lane, kernel size K.
@@ -36,8 +38,8 @@ typedef void (*conv_fwd_fn)(const mz_layer *l, const v16f *W, const v16f *bias, 
                             v16f *y, int co0, int oy, int ox0);
 
 #define DEF_CONV_FWD(CB, RB, K)                                                                    \
-    static void conv_fwd_##CB##x##RB##k##K(const mz_layer *l, const v16f *W, const v16f *bias,      \
-                                           const v16f *x, v16f *y, int co0, int oy, int ox0)        \
+    static void conv_fwd_##CB##x##RB##k##K(const mz_layer *l, const v16f *W, const v16f *bias,     \
+                                           const v16f *x, v16f *y, int co0, int oy, int ox0)       \
     {                                                                                              \
         const int in_c = l->in_c, in_h = l->in_h, in_w = l->in_w;                                  \
         const int wstride = in_c * K * K;                                                          \
@@ -109,7 +111,7 @@ typedef void (*conv_dw_fn)(const mz_layer *l, const v16f *x, const v16f *dy, v16
                            int ci, int ky);
 
 #define DEF_CONV_DW(CB, K)                                                                         \
-    static void conv_dw_##CB##x##K(const mz_layer *l, const v16f *x, const v16f *dy, v16f *dW,      \
+    static void conv_dw_##CB##x##K(const mz_layer *l, const v16f *x, const v16f *dy, v16f *dW,     \
                                    int co0, int ci, int ky)                                        \
     {                                                                                              \
         const int in_c = l->in_c, in_h = l->in_h, in_w = l->in_w;                                  \
@@ -184,7 +186,7 @@ typedef void (*conv_dx_fn)(const mz_layer *l, const v16f *W, const v16f *dy, v16
 
 /* Interior tile: dx[ci0 .. ci0+CB)[iy][ix0 .. ix0+RB), K - 1 <= ix0, ix0 + RB <= out_w. */
 #define DEF_CONV_DX_IN(CB, RB, K)                                                                  \
-    static void conv_dx_in_##CB##x##RB##k##K(const mz_layer *l, const v16f *W, const v16f *dy,      \
+    static void conv_dx_in_##CB##x##RB##k##K(const mz_layer *l, const v16f *W, const v16f *dy,     \
                                              v16f *dx, int ci0, int iy, int ix0)                   \
     {                                                                                              \
         const int in_c = l->in_c, oh = l->out_h, ow = l->out_w;                                    \
@@ -212,7 +214,7 @@ typedef void (*conv_dx_fn)(const mz_layer *l, const v16f *W, const v16f *dy, v16
 
 /* One column ix, its own kx range: dx[ci0 .. ci0+CB)[iy][ix]. */
 #define DEF_CONV_DX_COL(CB, K)                                                                     \
-    static void conv_dx_col_##CB##k##K(const mz_layer *l, const v16f *W, const v16f *dy, v16f *dx,  \
+    static void conv_dx_col_##CB##k##K(const mz_layer *l, const v16f *W, const v16f *dy, v16f *dx, \
                                        int ci0, int iy, int ix)                                    \
     {                                                                                              \
         const int in_c = l->in_c, oh = l->out_h, ow = l->out_w;                                    \
@@ -226,17 +228,19 @@ typedef void (*conv_dx_fn)(const mz_layer *l, const v16f *W, const v16f *dy, v16
                 const v16f *wr = W + ((co * in_c + ci0) * K + ky) * K;                             \
                 for (int kx = kx0; kx <= kx1; kx++) {                                              \
                     v16f d = dyr[-kx];                                                             \
-                    UNROLL for (int c = 0; c < CB; c++) acc[c] = vfma(d, wr[c * K * K + kx], acc[c]); \
+                    UNROLL for (int c = 0; c < CB; c++) acc[c] =                                   \
+                        vfma(d, wr[c * K * K + kx], acc[c]);                                       \
                 }                                                                                  \
             }                                                                                      \
-        UNROLL for (int c = 0; c < CB; c++) dx[((ci0 + c) * l->in_h + iy) * l->in_w + ix] = acc[c]; \
+        UNROLL for (int c = 0; c < CB; c++) dx[((ci0 + c) * l->in_h + iy) * l->in_w + ix] =        \
+            acc[c];                                                                                \
     }
 
 /* Edge tile: RB border columns ix0.., kx over the union of their ranges; a term outside one
  * column's range is a masked fma (the accumulator is kept: the term is skipped). dy must have
  * readable slack around it (PAD) for the masked-off loads. */
 #define DEF_CONV_DX_EDGE(CB, RB, K)                                                                \
-    static void conv_dx_edge_##CB##x##RB##k##K(const mz_layer *l, const v16f *W, const v16f *dy,    \
+    static void conv_dx_edge_##CB##x##RB##k##K(const mz_layer *l, const v16f *W, const v16f *dy,   \
                                                v16f *dx, int ci0, int iy, int ix0)                 \
     {                                                                                              \
         const int in_c = l->in_c, oh = l->out_h, ow = l->out_w;                                    \
@@ -269,7 +273,7 @@ typedef void (*conv_dx_fn)(const mz_layer *l, const v16f *W, const v16f *dy, v16
 
 DEF_CONV_DX_EDGE(8, 2, 5) /* CNN-s conv2 */
 DEF_CONV_DX_EDGE(8, 2, 3) /* CNN-l conv2, conv3 */
-DEF_CONV_DX_IN(4, 4, 5) /* CNN-s conv2 */
+DEF_CONV_DX_IN(4, 4, 5)   /* CNN-s conv2 */
 DEF_CONV_DX_COL(8, 5)
 DEF_CONV_DX_IN(6, 2, 2) /* CNN-s conv3 */
 DEF_CONV_DX_COL(6, 2)
@@ -290,7 +294,7 @@ static const dx_tile dx_edge_tiles[] = {
     {8, 2, 3, conv_dx_edge_8x2k3},
 };
 static const dx_tile dx_tiles[] = {
-    {4, 4, 5, conv_dx_in_4x4k5}, {6, 2, 2, conv_dx_in_6x2k2}, {8, 3, 3, conv_dx_in_8x3k3},
+    {4, 4, 5, conv_dx_in_4x4k5}, {6, 2, 2, conv_dx_in_6x2k2},  {8, 3, 3, conv_dx_in_8x3k3},
     {8, 2, 3, conv_dx_in_8x2k3}, {16, 0, 3, conv_dx_col_16k3}, {8, 0, 5, conv_dx_col_8k5},
     {8, 0, 3, conv_dx_col_8k3},  {6, 0, 2, conv_dx_col_6k2},   {1, 0, 5, conv_dx_col_1k5},
     {1, 0, 3, conv_dx_col_1k3},  {1, 0, 2, conv_dx_col_1k2},
@@ -313,7 +317,8 @@ static void conv_dx_any(const mz_layer *l, const v16f *W, const v16f *dy, v16f *
                             int ox = ix - kx;
                             if (ox < 0 || ox >= ow)
                                 continue;
-                            acc = vfma(dy[(co * oh + oy) * ow + ox], W[((co * l->in_c + ci) * K + ky) * K + kx], acc);
+                            acc = vfma(dy[(co * oh + oy) * ow + ox],
+                                       W[((co * l->in_c + ci) * K + ky) * K + kx], acc);
                         }
                     }
                 dx[(ci * l->in_h + iy) * l->in_w + ix] = acc;
@@ -365,12 +370,13 @@ static void plan_conv(const mz_layer *l, conv_plan *pl)
         pl->dx_in = NULL;
     for (size_t i = 0; i < sizeof dx_edge_tiles / sizeof dx_edge_tiles[0] && !pl->dx_edge; i++)
         if (dx_edge_tiles[i].k == l->k && l->in_c % dx_edge_tiles[i].cb == 0 && pl->dx_col)
-            pl->dx_edge = dx_edge_tiles[i].fn, pl->ecb = dx_edge_tiles[i].cb, pl->erb = dx_edge_tiles[i].rb;
+            pl->dx_edge = dx_edge_tiles[i].fn, pl->ecb = dx_edge_tiles[i].cb,
+            pl->erb = dx_edge_tiles[i].rb;
 }
 
 /* conv forward of one sample: x [in_c][in_h][in_w] -> y [out_c][out_h][out_w] */
-NOINLINE static void conv_forward(const mz_layer *l, const conv_plan *pl, const v16f *P, const v16f *x,
-                                  v16f *y)
+NOINLINE static void conv_forward(const mz_layer *l, const conv_plan *pl, const v16f *P,
+                                  const v16f *x, v16f *y)
 {
     const v16f *W = P + l->w_off, *bias = P + l->b_off;
     if (!pl->fwd) {
@@ -431,7 +437,8 @@ NOINLINE static void conv_backward(const mz_layer *l, const conv_plan *pl, const
                     pl->dx_in(l, W, dy, dx, ci0, iy, ix0);
     }
     /* border columns [0, K-1) and [in_end, in_w): edge tiles, then single columns */
-    int lo_end = K - 1 < l->in_w ? K - 1 : l->in_w, left = 0, right = in_end > lo_end ? in_end : lo_end;
+    int lo_end = K - 1 < l->in_w ? K - 1 : l->in_w, left = 0,
+        right = in_end > lo_end ? in_end : lo_end;
     if (pl->dx_edge) {
         int er = pl->erb;
         left = lo_end / er * er;
@@ -455,7 +462,8 @@ NOINLINE static void conv_backward(const mz_layer *l, const conv_plan *pl, const
 }
 
 /* ---- linear ----
- * forward: y[o] = (sum over i ascending of fma(W[o][i], x[i])) + b[o];  x [in_c], W [out_c][in_c] */
+ * forward: y[o] = (sum over i ascending of fma(W[o][i], x[i])) + b[o];  x [in_c], W [out_c][in_c]
+ */
 NOINLINE static void linear_forward(const mz_layer *l, const v16f *P, const v16f *x, v16f *y)
 {
     const v16f *W = P + l->w_off, *bias = P + l->b_off;
@@ -480,8 +488,8 @@ NOINLINE static void linear_forward(const mz_layer *l, const v16f *P, const v16f
 
 /* backward of one sample: db[o] += dy[o]; dW[o][i] = fma(dy[o], x[i], dW[o][i]);
  * dx[i] = sum over o ascending of fma(dy[o], W[o][i]) if dx is not NULL.  dy [out_c], x [in_c] */
-NOINLINE static void linear_backward(const mz_layer *l, const v16f *P, const v16f *x, const v16f *dy,
-                            v16f *dx, v16f *G)
+NOINLINE static void linear_backward(const mz_layer *l, const v16f *P, const v16f *x,
+                                     const v16f *dy, v16f *dx, v16f *G)
 {
     const v16f *W = P + l->w_off;
     v16f *dW = G + l->w_off, *db = G + l->b_off;
@@ -541,7 +549,8 @@ NOINLINE static void pool_forward(const mz_layer *l, const v16f *x, v16f *y, v16
             }
 }
 
-/* backward: dx = dy at each window's arg, 0 elsewhere.  dy, arg [c][out_h][out_w], dx [c][in_h][in_w] */
+/* backward: dx = dy at each window's arg, 0 elsewhere.  dy, arg [c][out_h][out_w], dx
+ * [c][in_h][in_w] */
 NOINLINE static void pool_backward(const mz_layer *l, const v16b *arg, const v16f *dy, v16f *dx)
 {
     const int k = l->k;
@@ -595,7 +604,8 @@ MZ_INLINE v16f act_bwd1(mz_activation act, v16f x, v16f y, v16f aux)
 }
 
 #define ACT_CASES(X)                                                                               \
-    X(MZ_ACT_TANH) X(MZ_ACT_RELU) X(MZ_ACT_SIGMOID) X(MZ_ACT_GELU) X(MZ_ACT_LEAKYRELU) X(MZ_ACT_SILU)
+    X(MZ_ACT_TANH)                                                                                 \
+    X(MZ_ACT_RELU) X(MZ_ACT_SIGMOID) X(MZ_ACT_GELU) X(MZ_ACT_LEAKYRELU) X(MZ_ACT_SILU)
 
 /* x, y, aux [n] */
 NOINLINE static void act_forward(mz_activation act, const v16f *x, v16f *y, v16f *aux, int64_t n)
@@ -612,7 +622,8 @@ NOINLINE static void act_forward(mz_activation act, const v16f *x, v16f *y, v16f
         break;
         ACT_CASES(X)
 #undef X
-    default: memcpy(y, x, sizeof(v16f) * (size_t)n);
+    default:
+        memcpy(y, x, sizeof(v16f) * (size_t)n);
     }
 }
 
@@ -642,7 +653,7 @@ NOINLINE static void act_backward(mz_activation act, const v16f *x, const v16f *
 /* ---- backend state ---- */
 
 typedef struct simd_state {
-    v16f *P, *G, *M, *V;          /* [n_params]: parameters, gradients, exp_avg / momentum, exp_avg_sq */
+    v16f *P, *G, *M, *V; /* [n_params]: parameters, gradients, exp_avg / momentum, exp_avg_sq */
     v16f *act[MZ_MAX_LAYERS + 1]; /* one sample: act[0] = input, act[i + 1] = output of layer i */
     v16f *mask[MZ_MAX_LAYERS];    /* dropout layers: the sample's keep-scale mask */
     v16b *arg[MZ_MAX_LAYERS];     /* maxpool layers: window index of each max */
@@ -656,9 +667,9 @@ typedef struct simd_state {
 /* Per-step lane settings as vectors. */
 typedef struct lane_vec {
     v16i active;
-    v16i drop_on;       /* train && dropout > 0 */
+    v16i drop_on; /* train && dropout > 0 */
     v16f drop_p, drop_scale;
-    v16u key0, key1;    /* model seeds (dropout streams) */
+    v16u key0, key1; /* model seeds (dropout streams) */
 } lane_vec;
 
 static void *block(simd_state *s, int64_t n_vectors)
@@ -747,7 +758,8 @@ static void simd_get_lane(const mz_pop *p, int lane, float *params, float *opt_s
 /* Dropout keep-scale mask of sample b of layer l for every lane: element j is draw
  * e = b * out_size + j of Philox(seed, DROPOUT, epoch, step, ordinal), as mz_dropout_mask.
  * mask [out_size] */
-NOINLINE static void dropout_mask(const mz_layer *l, const lane_vec *lv, int epoch, int step, int b, v16f *mask)
+NOINLINE static void dropout_mask(const mz_layer *l, const lane_vec *lv, int epoch, int step, int b,
+                                  v16f *mask)
 {
     int64_t n = l->out_size, e0 = (int64_t)b * n, e1 = e0 + n;
     uint32_t c1 = ((uint32_t)MZ_RNG_DROPOUT << 24) ^ (uint32_t)l->dropout_ordinal;
@@ -766,8 +778,8 @@ NOINLINE static void dropout_mask(const mz_layer *l, const lane_vec *lv, int epo
 
 /* Forward pass of the sample in act[0] through every layer (train: dropout active for the lanes
  * with drop_on; the masks are kept for the backward pass). */
-NOINLINE static void forward_sample(simd_state *s, const mz_pop *p, const lane_vec *lv, int train, int epoch,
-                           int step, int b)
+NOINLINE static void forward_sample(simd_state *s, const mz_pop *p, const lane_vec *lv, int train,
+                                    int epoch, int step, int b)
 {
     const mz_arch *a = p->arch;
     for (int i = 0; i < a->n_layers; i++) {
@@ -776,10 +788,18 @@ NOINLINE static void forward_sample(simd_state *s, const mz_pop *p, const lane_v
         v16f *out = s->act[i + 1];
         int64_t n = l->out_size;
         switch (l->kind) {
-        case MZ_LAYER_CONV: conv_forward(l, &s->plan[i], s->P, in, out); break;
-        case MZ_LAYER_LINEAR: linear_forward(l, s->P, in, out); break;
-        case MZ_LAYER_MAXPOOL: pool_forward(l, in, out, s->arg[i]); break;
-        case MZ_LAYER_ACT: act_forward(p->act, in, out, s->aux[i], n); break;
+        case MZ_LAYER_CONV:
+            conv_forward(l, &s->plan[i], s->P, in, out);
+            break;
+        case MZ_LAYER_LINEAR:
+            linear_forward(l, s->P, in, out);
+            break;
+        case MZ_LAYER_MAXPOOL:
+            pool_forward(l, in, out, s->arg[i]);
+            break;
+        case MZ_LAYER_ACT:
+            act_forward(p->act, in, out, s->aux[i], n);
+            break;
         case MZ_LAYER_DROPOUT:
             if (train) {
                 v16f *m = s->mask[i];
@@ -790,7 +810,9 @@ NOINLINE static void forward_sample(simd_state *s, const mz_pop *p, const lane_v
                 memcpy(out, in, sizeof(v16f) * (size_t)n);
             }
             break;
-        case MZ_LAYER_FLATTEN: memcpy(out, in, sizeof(v16f) * (size_t)n); break;
+        case MZ_LAYER_FLATTEN:
+            memcpy(out, in, sizeof(v16f) * (size_t)n);
+            break;
         }
     }
 }
@@ -798,7 +820,8 @@ NOINLINE static void forward_sample(simd_state *s, const mz_pop *p, const lane_v
 /* Loss of one sample per lane, as mz_ref_loss for that sample: z [K] logits, y labels;
  * *total += the log-probability of the label, *hits += argmax == y (first max wins);
  * dl [K] = (softmax - onehot) * invB if dl is not NULL. */
-NOINLINE static void loss_sample(const v16f *z, v16i y, int K, float invB, v16f *total, v16i *hits, v16f *dl)
+NOINLINE static void loss_sample(const v16f *z, v16i y, int K, float invB, v16f *total, v16i *hits,
+                                 v16f *dl)
 {
     v16f m = z[0];
     v16i arg = vi(0);
@@ -834,8 +857,12 @@ NOINLINE static void backward_sample(simd_state *s, const mz_pop *p, const lane_
         int64_t n = l->out_size;
         v16f *dx = i > 0 ? g_in : NULL; /* no gradient w.r.t. the input images */
         switch (l->kind) {
-        case MZ_LAYER_CONV: conv_backward(l, &s->plan[i], s->P, in, g_out, dx, s->G); break;
-        case MZ_LAYER_LINEAR: linear_backward(l, s->P, in, g_out, dx, s->G); break;
+        case MZ_LAYER_CONV:
+            conv_backward(l, &s->plan[i], s->P, in, g_out, dx, s->G);
+            break;
+        case MZ_LAYER_LINEAR:
+            linear_backward(l, s->P, in, g_out, dx, s->G);
+            break;
         case MZ_LAYER_MAXPOOL:
             if (dx)
                 pool_backward(l, s->arg[i], g_out, dx);
@@ -929,7 +956,8 @@ static void lane_vectors(const mz_pop *p, int train, lane_vec *lv)
 }
 
 static void simd_train_step(mz_pop *p, const uint8_t *images, const int32_t *labels,
-                            const uint32_t *idx, int B, int epoch, int step, float *loss, int *correct)
+                            const uint32_t *idx, int B, int epoch, int step, float *loss,
+                            int *correct)
 {
     simd_state *s = p->impl;
     const mz_arch *a = p->arch;
@@ -1025,4 +1053,7 @@ static const mz_pop_backend simd_backend = {
     "simd", simd_create, simd_destroy, simd_set_lane, simd_get_lane, simd_train_step, simd_eval,
 };
 
-const mz_pop_backend *mz_pop_backend_simd(void) { return &simd_backend; }
+const mz_pop_backend *mz_pop_backend_simd(void)
+{
+    return &simd_backend;
+}

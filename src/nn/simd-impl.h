@@ -36,13 +36,28 @@ typedef int8_t v16b __attribute__((vector_size(16)));
 
 #define MZ_INLINE static inline __attribute__((always_inline))
 
-MZ_INLINE v16f vf(float c) { return (v16f){c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c}; }
-MZ_INLINE v16i vi(int32_t c) { return (v16i){c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c}; }
-MZ_INLINE v16u vu(uint32_t c) { return (v16u){c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c}; }
+MZ_INLINE v16f vf(float c)
+{
+    return (v16f){c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c};
+}
+MZ_INLINE v16i vi(int32_t c)
+{
+    return (v16i){c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c};
+}
+MZ_INLINE v16u vu(uint32_t c)
+{
+    return (v16u){c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c};
+}
 
 /* m ? a : b per lane; m is a comparison result (all ones or all zeros per lane). */
-MZ_INLINE v16f vsel(v16i m, v16f a, v16f b) { return (v16f)((m & (v16i)a) | (~m & (v16i)b)); }
-MZ_INLINE v16i vseli(v16i m, v16i a, v16i b) { return (m & a) | (~m & b); }
+MZ_INLINE v16f vsel(v16i m, v16f a, v16f b)
+{
+    return (v16f)((m & (v16i)a) | (~m & (v16i)b));
+}
+MZ_INLINE v16i vseli(v16i m, v16i a, v16i b)
+{
+    return (m & a) | (~m & b);
+}
 
 /* fmaf(a, b, c) per lane. */
 MZ_INLINE v16f vfma(v16f a, v16f b, v16f c)
@@ -61,7 +76,7 @@ MZ_INLINE v16f vfma(v16f a, v16f b, v16f c)
 MZ_INLINE v16f vfma_if(int on, v16f a, v16f b, v16f c)
 {
 #if defined(__AVX512F__)
-    return (v16f)_mm512_mask3_fmadd_ps((__m512)a, (__m512)b, (__m512)c, (__mmask16)-(on != 0));
+    return (v16f)_mm512_mask3_fmadd_ps((__m512)a, (__m512)b, (__m512)c, (__mmask16) - (on != 0));
 #else
     return on ? vfma(a, b, c) : c;
 #endif
@@ -92,13 +107,19 @@ MZ_INLINE v16f vrint(v16f x)
 #endif
 }
 
-MZ_INLINE v16f vabs(v16f x) { return (v16f)((v16i)x & vi(0x7fffffff)); }
+MZ_INLINE v16f vabs(v16f x)
+{
+    return (v16f)((v16i)x & vi(0x7fffffff));
+}
 /* copysignf(mag, sgn) */
 MZ_INLINE v16f vcopysign(v16f mag, v16f sgn)
 {
     return (v16f)(((v16i)mag & vi(0x7fffffff)) | ((v16i)sgn & vi((int32_t)0x80000000u)));
 }
-MZ_INLINE v16i visnan(v16f x) { return x != x; }
+MZ_INLINE v16i visnan(v16f x)
+{
+    return x != x;
+}
 
 /* ---- elementary functions: lane-wise copies of mathf-impl.h ---- */
 
@@ -221,15 +242,24 @@ MZ_INLINE v16f v_erf(v16f x)
     return vsel(x != x, x, r);
 }
 
-MZ_INLINE v16f v_sigmoid(v16f x) { return 1.0f / (1.0f + v_exp(-x)); }
-MZ_INLINE v16f v_gelu(v16f x) { return x * 0.5f * (1.0f + v_erf(x * MZF_SQRT1_2)); }
+MZ_INLINE v16f v_sigmoid(v16f x)
+{
+    return 1.0f / (1.0f + v_exp(-x));
+}
+MZ_INLINE v16f v_gelu(v16f x)
+{
+    return x * 0.5f * (1.0f + v_erf(x * MZF_SQRT1_2));
+}
 MZ_INLINE v16f v_gelu_grad(v16f x)
 {
     v16f cdf = 0.5f * (1.0f + v_erf(x * MZF_SQRT1_2));
     v16f pdf = v_exp(-0.5f * x * x) * MZF_INV_SQRT_2PI;
     return cdf + x * pdf;
 }
-MZ_INLINE v16f v_silu(v16f x) { return x / (1.0f + v_exp(-x)); }
+MZ_INLINE v16f v_silu(v16f x)
+{
+    return x / (1.0f + v_exp(-x));
+}
 MZ_INLINE v16f v_silu_grad(v16f x)
 {
     v16f sg = 1.0f / (1.0f + v_exp(-x));
@@ -240,13 +270,20 @@ MZ_INLINE v16f v_silu_grad(v16f x)
 MZ_INLINE v16f v_act_forward(mz_activation act, v16f x)
 {
     switch (act) {
-    case MZ_ACT_TANH: return v_tanh(x);
-    case MZ_ACT_RELU: return vsel(x > vf(0.0f), x, vf(0.0f));
-    case MZ_ACT_SIGMOID: return v_sigmoid(x);
-    case MZ_ACT_GELU: return v_gelu(x);
-    case MZ_ACT_LEAKYRELU: return vsel(x > vf(0.0f), x, x * 0.01f);
-    case MZ_ACT_SILU: return v_silu(x);
-    default: return x;
+    case MZ_ACT_TANH:
+        return v_tanh(x);
+    case MZ_ACT_RELU:
+        return vsel(x > vf(0.0f), x, vf(0.0f));
+    case MZ_ACT_SIGMOID:
+        return v_sigmoid(x);
+    case MZ_ACT_GELU:
+        return v_gelu(x);
+    case MZ_ACT_LEAKYRELU:
+        return vsel(x > vf(0.0f), x, x * 0.01f);
+    case MZ_ACT_SILU:
+        return v_silu(x);
+    default:
+        return x;
     }
 }
 
@@ -254,13 +291,20 @@ MZ_INLINE v16f v_act_forward(mz_activation act, v16f x)
 MZ_INLINE v16f v_act_backward(mz_activation act, v16f x, v16f y)
 {
     switch (act) {
-    case MZ_ACT_TANH: return 1.0f - y * y;
-    case MZ_ACT_RELU: return vsel(y > vf(0.0f), vf(1.0f), vf(0.0f));
-    case MZ_ACT_SIGMOID: return (1.0f - y) * y;
-    case MZ_ACT_GELU: return v_gelu_grad(x);
-    case MZ_ACT_LEAKYRELU: return vsel(x > vf(0.0f), vf(1.0f), vf(0.01f));
-    case MZ_ACT_SILU: return v_silu_grad(x);
-    default: return vf(1.0f);
+    case MZ_ACT_TANH:
+        return 1.0f - y * y;
+    case MZ_ACT_RELU:
+        return vsel(y > vf(0.0f), vf(1.0f), vf(0.0f));
+    case MZ_ACT_SIGMOID:
+        return (1.0f - y) * y;
+    case MZ_ACT_GELU:
+        return v_gelu_grad(x);
+    case MZ_ACT_LEAKYRELU:
+        return vsel(x > vf(0.0f), vf(1.0f), vf(0.01f));
+    case MZ_ACT_SILU:
+        return v_silu_grad(x);
+    default:
+        return vf(1.0f);
     }
 }
 
@@ -271,7 +315,7 @@ MZ_INLINE void v_mulhilo(v16u a, uint32_t m, v16u *hi, v16u *lo)
 {
 #if defined(__AVX512F__)
     __m512i mv = _mm512_set1_epi32((int)m);
-    __m512i ev = _mm512_mul_epu32((__m512i)a, mv);                         /* even lanes, 64-bit */
+    __m512i ev = _mm512_mul_epu32((__m512i)a, mv);                        /* even lanes, 64-bit */
     __m512i od = _mm512_mul_epu32(_mm512_srli_epi64((__m512i)a, 32), mv); /* odd lanes */
     *hi = (v16u)_mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(ev, 32), od);
     *lo = (v16u)_mm512_mask_blend_epi32(0xAAAA, ev, _mm512_slli_epi64(od, 32));

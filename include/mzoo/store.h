@@ -2,7 +2,7 @@
  *
  * Tables: meta(key, value), models(id, variant, <hyperparameters>, status, epochs_done, message),
  * epochs(model_id, epoch, metrics..., weights BLOB), layout(variant, idx, name, shape, offset,
- * count), resume(model_id, epoch, step, opt_state BLOB).
+ * count), resume(model_id, epoch, opt_step, opt_state BLOB).
  *
  * Threading: an mz_store handle is used by one thread at a time (the single writer). Readers in
  * other processes may read concurrently (WAL mode).

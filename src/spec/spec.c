@@ -13,7 +13,7 @@
 #include "mzoo/spec.h"
 #include "core/banned.h"
 
-#define MAX_MODELS 10000000    /* a larger grid is almost certainly a typo */
+#define MAX_MODELS 10000000 /* a larger grid is almost certainly a typo */
 #define MAX_EPOCHS 100000
 #define MAX_BATCH 1000000
 #define MAX_SPEC_BYTES (64 << 20)
@@ -59,7 +59,10 @@ const char *mz_activation_name(mz_activation a)
 {
     return name_of(activation_names, MZ_ACT_COUNT, (int)a);
 }
-const char *mz_init_name(mz_init i) { return name_of(init_names, MZ_INIT_COUNT, (int)i); }
+const char *mz_init_name(mz_init i)
+{
+    return name_of(init_names, MZ_INIT_COUNT, (int)i);
+}
 const char *mz_optimizer_name(mz_optimizer o)
 {
     return name_of(optimizer_names, MZ_OPT_COUNT, (int)o);
@@ -68,10 +71,22 @@ const char *mz_scheduler_name(mz_scheduler s)
 {
     return name_of(scheduler_names, N_SCHEDULERS, (int)s);
 }
-int mz_activation_parse(const char *s) { return index_of(activation_names, MZ_ACT_COUNT, s); }
-int mz_init_parse(const char *s) { return index_of(init_names, MZ_INIT_COUNT, s); }
-int mz_optimizer_parse(const char *s) { return index_of(optimizer_names, MZ_OPT_COUNT, s); }
-int mz_scheduler_parse(const char *s) { return index_of(scheduler_names, N_SCHEDULERS, s); }
+int mz_activation_parse(const char *s)
+{
+    return index_of(activation_names, MZ_ACT_COUNT, s);
+}
+int mz_init_parse(const char *s)
+{
+    return index_of(init_names, MZ_INIT_COUNT, s);
+}
+int mz_optimizer_parse(const char *s)
+{
+    return index_of(optimizer_names, MZ_OPT_COUNT, s);
+}
+int mz_scheduler_parse(const char *s)
+{
+    return index_of(scheduler_names, N_SCHEDULERS, s);
+}
 
 /* Shortest %g form that reads back as the same double. */
 static void fmt_real(double x, char *buf, size_t cap)
@@ -133,14 +148,21 @@ bad(const pctx *c, const char *path, const char *fmt, ...)
 static const char *type_name(const json_t *v)
 {
     switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "a list";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a real number";
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "a list";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+        return "an integer";
+    case JSON_REAL:
+        return "a real number";
     case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    case JSON_NULL: return "null";
+    case JSON_FALSE:
+        return "a boolean";
+    case JSON_NULL:
+        return "null";
     }
     return "?";
 }
@@ -192,9 +214,9 @@ static mz_status get_int(const pctx *c, const json_t *v, const char *path, json_
 
 enum { G_ACT, G_INIT, G_OPT, G_LR, G_WD, G_DROPOUT, G_MOM, G_NEST, G_SEED, G_COUNT };
 /* Index order = expansion order (activation outermost, seed innermost). */
-static const char *const grid_keys[G_COUNT] = {"activation", "init",     "optimizer",
+static const char *const grid_keys[G_COUNT] = {"activation", "init",         "optimizer",
                                                "lr",         "weight_decay", "dropout",
-                                               "momentum",   "nesterov", "seed"};
+                                               "momentum",   "nesterov",     "seed"};
 
 typedef enum { K_NAME, K_REAL, K_BOOL } key_kind;
 
@@ -202,7 +224,7 @@ typedef struct key_def {
     key_kind kind;
     const char *const *names; /* K_NAME */
     int n_names;
-    double lo, hi;            /* K_REAL: valid iff lo <(=) x <(=) hi */
+    double lo, hi; /* K_REAL: valid iff lo <(=) x <(=) hi */
     int lo_open, hi_open;
     const char *expect; /* one value, for messages */
     double dflt;
@@ -212,8 +234,7 @@ static const key_def key_defs[G_SEED] = {
     [G_ACT] = {K_NAME, activation_names, MZ_ACT_COUNT, 0, 0, 0, 0, "an activation name",
                MZ_ACT_TANH},
     [G_INIT] = {K_NAME, init_names, MZ_INIT_COUNT, 0, 0, 0, 0, "an init name", MZ_INIT_UNIFORM},
-    [G_OPT] = {K_NAME, optimizer_names, MZ_OPT_COUNT, 0, 0, 0, 0, "an optimizer name",
-               MZ_OPT_ADAM},
+    [G_OPT] = {K_NAME, optimizer_names, MZ_OPT_COUNT, 0, 0, 0, 0, "an optimizer name", MZ_OPT_ADAM},
     [G_LR] = {K_REAL, NULL, 0, 0, HUGE_VAL, 1, 1, "a finite number > 0", 3e-4},
     [G_WD] = {K_REAL, NULL, 0, 0, HUGE_VAL, 0, 1, "a finite number >= 0", 0},
     [G_DROPOUT] = {K_REAL, NULL, 0, 0, 1, 0, 1, "a number p with 0 <= p < 1", 0},
@@ -230,9 +251,9 @@ typedef struct vlist {
 enum { SEEDS_LIST, SEEDS_RANGE, SEEDS_RANDOM };
 typedef struct seeds {
     int kind;
-    int64_t *list, n_list;     /* SEEDS_LIST */
-    int64_t a, b;              /* SEEDS_RANGE, inclusive */
-    int64_t n_random;          /* SEEDS_RANDOM */
+    int64_t *list, n_list; /* SEEDS_LIST */
+    int64_t a, b;          /* SEEDS_RANGE, inclusive */
+    int64_t n_random;      /* SEEDS_RANDOM */
     int64_t master;
     uint64_t count;
 } seeds;
@@ -254,7 +275,8 @@ static mz_status parse_value(const pctx *c, int k, const json_t *v, const char *
 {
     const key_def *d = &key_defs[k];
     char expect[160];
-    snprintf(expect, sizeof expect, "%s%s", d->expect, single ? ", or a non-empty list of them" : "");
+    snprintf(expect, sizeof expect, "%s%s", d->expect,
+             single ? ", or a non-empty list of them" : "");
     if (d->kind == K_NAME) {
         if (!json_is_string(v))
             return wrong_type(c, path, v, expect);
@@ -337,8 +359,9 @@ static mz_status no_duplicates(const pctx *c, const char *key, const uint64_t *k
         fmt_real(vals[dup], val, sizeof val);
     else
         snprintf(val, sizeof val, "%lld", (long long)ints[dup]);
-    return bad(c, path, "duplicate value %s (already at grid.%s[%lld]; it would train the same "
-                        "models twice)",
+    return bad(c, path,
+               "duplicate value %s (already at grid.%s[%lld]; it would train the same "
+               "models twice)",
                val, key, (long long)first);
 }
 
@@ -368,8 +391,7 @@ static mz_status parse_key(const pctx *c, int k, const json_t *v, vlist *out)
     for (int64_t i = 0; st == MZ_OK && i < n; i++) {
         if (!single)
             snprintf(path, sizeof path, "grid.%s[%lld]", key, (long long)i);
-        st = parse_value(c, k, single ? v : json_array_get(v, (size_t)i), path, single,
-                         &out->v[i]);
+        st = parse_value(c, k, single ? v : json_array_get(v, (size_t)i), path, single, &out->v[i]);
         if (st == MZ_OK)
             memcpy(&bits[i], &out->v[i], sizeof bits[i]); /* no NaN, no -0: bits identify */
     }
@@ -488,7 +510,10 @@ static int put(json_t *o, const char *key, json_t *v)
     return json_object_set_new(o, key, v) == 0 ? 0 : -1;
 }
 
-static int append(json_t *a, json_t *v) { return json_array_append_new(a, v) == 0 ? 0 : -1; }
+static int append(json_t *a, json_t *v)
+{
+    return json_array_append_new(a, v) == 0 ? 0 : -1;
+}
 
 static json_t *seeds_json(const seeds *s)
 {
@@ -558,6 +583,9 @@ static json_t *grid_json(const grid *g)
     return o;
 }
 
+/* Every key but "data", defaults filled in, each grid value a list (seeds: a list, a range for a
+ * consecutive run, or the random form), reals as reals, sorted keys, no whitespace. train_subset
+ * appears only when given, so the recipe is itself a spec whose recipe is the recipe. */
 static char *make_recipe(const mz_spec *spec, const grid *g)
 {
     json_t *o = json_object();
@@ -567,7 +595,7 @@ static char *make_recipe(const mz_spec *spec, const grid *g)
         !put(o, "architecture", json_string(spec->architecture)) &&
         !put(o, "epochs", json_integer(spec->epochs)) &&
         !put(o, "batch_size", json_integer(spec->batch_size)) &&
-        !put(o, "train_subset", json_integer(spec->train_subset)) &&
+        !(spec->train_subset > 0 && put(o, "train_subset", json_integer(spec->train_subset))) &&
         !put(o, "scheduler", json_string(mz_scheduler_name(spec->scheduler))) &&
         !put(o, "grid", grid_json(g)))
         text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
@@ -623,8 +651,9 @@ static mz_status copy_string(const pctx *c, const json_t *v, const char *path, c
 
 static mz_status parse_root(mz_spec *spec, const pctx *c, const json_t *root)
 {
-    static const char *const top_keys[] = {"dataset", "data", "variant", "architecture", "epochs",
-                                           "batch_size", "train_subset", "scheduler", "grid"};
+    static const char *const top_keys[] = {"dataset",      "data",      "variant",
+                                           "architecture", "epochs",    "batch_size",
+                                           "train_subset", "scheduler", "grid"};
     static const char *const required[] = {"dataset", "architecture", "epochs", "batch_size",
                                            "grid"};
     mz_status st;
@@ -634,8 +663,9 @@ static mz_status parse_root(mz_spec *spec, const pctx *c, const json_t *root)
         return st;
     for (size_t i = 0; i < sizeof required / sizeof *required; i++)
         if (!json_object_get(root, required[i]))
-            return bad(c, required[i], "missing (required keys: dataset, architecture, epochs, "
-                                       "batch_size, grid)");
+            return bad(c, required[i],
+                       "missing (required keys: dataset, architecture, epochs, "
+                       "batch_size, grid)");
 
     const char *s;
     json_t *v = json_object_get(root, "dataset");

@@ -638,7 +638,7 @@ static int canonical_dataset(const char *name, char *out, size_t cap)
 static mz_status copy_string(const pctx *c, const json_t *v, const char *path, char *out,
                              size_t cap)
 {
-    const char *s;
+    const char *s = NULL;
     mz_status st = get_string(c, v, path, &s);
     if (st)
         return st;
@@ -667,7 +667,7 @@ static mz_status parse_root(mz_spec *spec, const pctx *c, const json_t *root)
                        "missing (required keys: dataset, architecture, epochs, "
                        "batch_size, grid)");
 
-    const char *s;
+    const char *s = NULL;
     json_t *v = json_object_get(root, "dataset");
     if ((st = get_string(c, v, "dataset", &s)))
         return st;

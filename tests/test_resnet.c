@@ -30,12 +30,12 @@
 #include "mzoo/optim.h"
 #include "mzoo/resnet.h"
 
-#define LOGIT_TOL 2e-5  /* of the largest |logit| of the case (measured: 3e-6) */
-#define LOSS_TOL 2e-5   /* relative */
-#define GRAD_TOL 5e-4   /* max element difference / tensor RMS (measured: 5e-5) */
-#define PROJ_TOL 1e-4   /* norm and projection difference / tensor norm (measured: 1e-6) */
-#define BUF_TOL 2e-5    /* running statistics: relative + absolute */
-#define DELTA_TOL 2e-3  /* weight change after 3 updates: max difference / RMS (measured: 3e-4) */
+#define LOGIT_TOL 2e-5 /* of the largest |logit| of the case (measured: 3e-6) */
+#define LOSS_TOL 2e-5  /* relative */
+#define GRAD_TOL 5e-4  /* max element difference / tensor RMS (measured: 5e-5) */
+#define PROJ_TOL 1e-4  /* norm and projection difference / tensor norm (measured: 1e-6) */
+#define BUF_TOL 2e-5   /* running statistics: relative + absolute */
+#define DELTA_TOL 2e-3 /* weight change after 3 updates: max difference / RMS (measured: 3e-4) */
 
 static int verbose;
 
@@ -89,7 +89,8 @@ static const float *golden_array(const golden *g, const char *name, long count)
     long off = (long)json_integer_value(json_object_get(a, "offset"));
     long n = (long)json_integer_value(json_object_get(a, "count"));
     if ((count >= 0 && n != count) || off < 0 || off + n > g->n_floats) {
-        fprintf(stderr, "golden: array '%s': %ld floats at %ld (expected %ld)\n", name, n, off, count);
+        fprintf(stderr, "golden: array '%s': %ld floats at %ld (expected %ld)\n", name, n, off,
+                count);
         return NULL;
     }
     return g->blob + off;
@@ -128,7 +129,8 @@ static void fill_state(const mz_resnet *net, int64_t case_seed, float *state)
             else if (!strcmp(d->name, "fc.bias"))
                 a = 0.1 * (2 * u - 1);
             else if (d->ndim >= 2)
-                a = sqrt(6.0 / (double)(d->shape[1] * (d->ndim == 4 ? d->shape[2] * d->shape[3] : 1))) *
+                a = sqrt(6.0 /
+                         (double)(d->shape[1] * (d->ndim == 4 ? d->shape[2] * d->shape[3] : 1))) *
                     (2 * u - 1);
             else if (ends_with(d->name, ".weight"))
                 a = 0.75 + 0.5 * u;
@@ -196,11 +198,12 @@ static void compare_tensor(const golden *g, const char *array, json_t *stats, co
     }
     CHECK_MSG(worst <= tol * rms, "%s: element %lld differs by %.3g = %.3g RMS (tol %g; ours %.9g)",
               array, (long long)worst_i, worst, worst / rms, tol, (double)v[worst_i]);
-    CHECK_MSG(fabs(norm - norm_ref) <= proj_tol * norm_ref, "%s: norm %.9g vs %.9g", array, norm, norm_ref);
+    CHECK_MSG(fabs(norm - norm_ref) <= proj_tol * norm_ref, "%s: norm %.9g vs %.9g", array, norm,
+              norm_ref);
     if (!full) {
         double proj_ref = json_real_value(json_object_get(stats, "proj"));
-        CHECK_MSG(fabs(proj - proj_ref) <= proj_tol * norm_ref, "%s: projection %.9g vs %.9g (norm %.6g)",
-                  array, proj, proj_ref, norm_ref);
+        CHECK_MSG(fabs(proj - proj_ref) <= proj_tol * norm_ref,
+                  "%s: projection %.9g vs %.9g (norm %.6g)", array, proj, proj_ref, norm_ref);
     }
     if (verbose)
         printf("  %-50s max diff %.2e RMS, norm rel %.2e\n", array, worst / rms,
@@ -217,12 +220,14 @@ static void compare_logits(const golden *g, const char *array, const float *logi
     for (long i = 0; i < n; i++)
         if (fabs((double)logits[i] - ref[i]) > worst)
             worst = fabs((double)logits[i] - ref[i]);
-    CHECK_MSG(worst <= LOGIT_TOL * scale, "%s: differs by %.3g (largest |logit| %.4g)", array, worst, scale);
+    CHECK_MSG(worst <= LOGIT_TOL * scale, "%s: differs by %.3g (largest |logit| %.4g)", array,
+              worst, scale);
     if (verbose)
         printf("  %-50s max diff %.2e of max|logit| %.3g\n", array, worst / scale, scale);
 }
 
-static void compare_buffers(const golden *g, const mz_resnet *net, const char *prefix, const float *state)
+static void compare_buffers(const golden *g, const mz_resnet *net, const char *prefix,
+                            const float *state)
 {
     double worst = 0;
     for (int t = 0; t < net->n_tensors; t++) {
@@ -269,8 +274,8 @@ static void test_layouts(const golden *g)
             const char *name = json_string_value(json_array_get(e, 0));
             json_t *shape = json_array_get(e, 1);
             const mz_tensor_desc *d = &net.tensors[t];
-            CHECK_MSG(name && !strcmp(d->name, name), "%s tensor %d: '%s' vs torch '%s'", key, t, d->name,
-                      name ? name : "?");
+            CHECK_MSG(name && !strcmp(d->name, name), "%s tensor %d: '%s' vs torch '%s'", key, t,
+                      d->name, name ? name : "?");
             CHECK_EQ_INT(d->ndim, (long)json_array_size(shape));
             int64_t count = 1;
             for (int k = 0; k < d->ndim; k++) {
@@ -322,7 +327,8 @@ static void test_init(void)
     mz_resnet net;
     mz_error err = {0};
     CHECK_OK(mz_resnet_init(&net, 3, 32, 32, 10, &err), &err);
-    float *s = malloc(sizeof(float) * (size_t)net.n_state), *s2 = malloc(sizeof(float) * (size_t)net.n_state);
+    float *s = malloc(sizeof(float) * (size_t)net.n_state),
+          *s2 = malloc(sizeof(float) * (size_t)net.n_state);
     mz_resnet_init_params(&net, MZ_INIT_KAIMING_UNIFORM, 7, s);
     mz_resnet_init_params(&net, MZ_INIT_KAIMING_UNIFORM, 7, s2);
     CHECK(!memcmp(s, s2, sizeof(float) * (size_t)net.n_state));
@@ -340,10 +346,13 @@ static void test_init(void)
                     mx = fabs(v[i]);
             }
             double n = (double)d->count, mean = sum / n, var = sq / n - mean * mean;
-            double var_ref = b * b / 3, se_mean = sqrt(var_ref / n), se_var = var_ref * sqrt(0.8 / n);
-            CHECK_MSG(mx <= (float)b && mx > b * (1 - 20.0 / n), "%s: max |w| %.9g, bound %.9g", d->name, mx, b);
+            double var_ref = b * b / 3, se_mean = sqrt(var_ref / n),
+                   se_var = var_ref * sqrt(0.8 / n);
+            CHECK_MSG(mx <= (float)b && mx > b * (1 - 20.0 / n), "%s: max |w| %.9g, bound %.9g",
+                      d->name, mx, b);
             CHECK_MSG(fabs(mean) <= 5 * se_mean, "%s: mean %.3g (se %.3g)", d->name, mean, se_mean);
-            CHECK_MSG(fabs(var - var_ref) <= 5 * se_var, "%s: var %.6g vs %.6g", d->name, var, var_ref);
+            CHECK_MSG(fabs(var - var_ref) <= 5 * se_var, "%s: var %.6g vs %.6g", d->name, var,
+                      var_ref);
         } else {
             float want = 0;
             if (!strcmp(d->name, "fc.bias"))
@@ -448,8 +457,8 @@ static void test_case(const golden *g, json_t *c)
     snprintf(name, sizeof name, "%s/logits_train", tag);
     compare_logits(g, name, m.logits, (long)B * K);
     double loss_ref = json_real_value(json_object_get(c, "loss"));
-    CHECK_MSG(fabs(loss - loss_ref) <= LOSS_TOL * fabs(loss_ref), "%s: loss %.9g vs %.9g", tag, (double)loss,
-              loss_ref);
+    CHECK_MSG(fabs(loss - loss_ref) <= LOSS_TOL * fabs(loss_ref), "%s: loss %.9g vs %.9g", tag,
+              (double)loss, loss_ref);
     json_t *gstats = json_object_get(c, "grads");
     for (int t = 0; t < m.net.n_tensors; t++) {
         const mz_tensor_desc *d = &m.net.tensors[t];
@@ -461,8 +470,8 @@ static void test_case(const golden *g, json_t *c)
             continue;
         }
         snprintf(name, sizeof name, "%s/grad/%s", tag, d->name);
-        compare_tensor(g, name, json_object_get(gstats, d->name), m.grads + d->offset, d->count, GRAD_TOL,
-                       PROJ_TOL);
+        compare_tensor(g, name, json_object_get(gstats, d->name), m.grads + d->offset, d->count,
+                       GRAD_TOL, PROJ_TOL);
     }
     snprintf(name, sizeof name, "%s/after_forward", tag);
     compare_buffers(g, &m.net, name, m.state);
@@ -486,20 +495,22 @@ static void test_case(const golden *g, json_t *c)
         oc.type = MZ_OPT_SGD;
         oc.weight_decay = 5e-4;
         oc.momentum = 0.9;
-        float *mom = calloc((size_t)mz_optim_state_floats(MZ_OPT_SGD, m.net.n_trainable), sizeof(float));
+        float *mom =
+            calloc((size_t)mz_optim_state_floats(MZ_OPT_SGD, m.net.n_trainable), sizeof(float));
         for (size_t s = 0; s < json_array_size(seeds); s++) {
             make_batch(json_integer_value(json_array_get(seeds, s)), B, C, H, W, m.x);
             labels_from(json_array_get(json_object_get(steps, "labels"), s), m.y, B);
             double lr, mo;
             mz_onecycle(max_lr, total, (int64_t)s, &lr, &mo);
             CHECK_NEAR(lr, json_real_value(json_array_get(json_object_get(steps, "lr"), s)), 1e-12);
-            CHECK_NEAR(mo, json_real_value(json_array_get(json_object_get(steps, "momentum"), s)), 1e-12);
+            CHECK_NEAR(mo, json_real_value(json_array_get(json_object_get(steps, "momentum"), s)),
+                       1e-12);
             oc.lr = lr;
             oc.momentum = mo;
             float l = train_pass(&m);
             double lref = json_real_value(json_array_get(json_object_get(steps, "losses"), s));
-            CHECK_MSG(fabs(l - lref) <= 1e-4 * fabs(lref), "%s step %zu: loss %.9g vs %.9g", tag, s, (double)l,
-                      lref);
+            CHECK_MSG(fabs(l - lref) <= 1e-4 * fabs(lref), "%s step %zu: loss %.9g vs %.9g", tag, s,
+                      (double)l, lref);
             mz_resnet_optim_step(&m.net, &oc, m.state, m.grads, mom, (int64_t)s + 1);
         }
         json_t *dstats = json_object_get(steps, "delta");
@@ -511,8 +522,8 @@ static void test_case(const golden *g, json_t *c)
             if (!m.net.trainable[t])
                 continue;
             snprintf(name, sizeof name, "%s/delta/%s", tag, d->name);
-            compare_tensor(g, name, json_object_get(dstats, d->name), delta + d->offset, d->count, DELTA_TOL,
-                           DELTA_TOL);
+            compare_tensor(g, name, json_object_get(dstats, d->name), delta + d->offset, d->count,
+                           DELTA_TOL, DELTA_TOL);
         }
         snprintf(name, sizeof name, "%s/after_steps", tag);
         compare_buffers(g, &m.net, name, m.state);
@@ -550,9 +561,14 @@ static void test_finite_differences(void)
     float *scratch = malloc(sizeof(float) * (size_t)m.net.n_state);
     memcpy(base, m.state, sizeof(float) * (size_t)m.net.n_state);
     train_pass(&m); /* gradients at base (the forward moved m.state's buffers only) */
-    static const char *const names[] = {"conv1.weight", "bn1.weight", "layer1.1.conv2.weight",
-                                        "layer2.0.downsample.0.weight", "layer3.0.bn2.bias",
-                                        "layer4.1.bn1.weight", "fc.weight", "fc.bias"};
+    static const char *const names[] = {"conv1.weight",
+                                        "bn1.weight",
+                                        "layer1.1.conv2.weight",
+                                        "layer2.0.downsample.0.weight",
+                                        "layer3.0.bn2.bias",
+                                        "layer4.1.bn1.weight",
+                                        "fc.weight",
+                                        "fc.bias"};
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
         const mz_tensor_desc *d = NULL;
         for (int t = 0; t < m.net.n_tensors; t++)
@@ -579,7 +595,8 @@ static void test_finite_differences(void)
         double lm = loss_at(&m, probe, scratch);
         double fd = (lp - lm) / (2 * h);
         double tol = 3e-2 * dot + 1e-3;
-        CHECK_MSG(fabs(fd - dot) <= tol, "%s: finite difference %.6g vs <grad, v> %.6g", names[k], fd, dot);
+        CHECK_MSG(fabs(fd - dot) <= tol, "%s: finite difference %.6g vs <grad, v> %.6g", names[k],
+                  fd, dot);
         if (verbose)
             printf("  fd %-30s %.6g vs %.6g\n", names[k], fd, dot);
     }

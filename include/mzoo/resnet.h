@@ -44,10 +44,10 @@ extern "C" {
 typedef struct mz_resnet_conv {
     int cin, cout, k, stride, pad;
     int in_h, in_w, out_h, out_w;
-    int64_t w;                    /* offset of the weight [cout][cin][k][k] */
-    int64_t bn_w, bn_b;           /* BN weight, bias [cout] (trainable) */
-    int64_t bn_mean, bn_var;      /* running_mean, running_var [cout] */
-    int64_t bn_count;             /* num_batches_tracked (one float) */
+    int64_t w;               /* offset of the weight [cout][cin][k][k] */
+    int64_t bn_w, bn_b;      /* BN weight, bias [cout] (trainable) */
+    int64_t bn_mean, bn_var; /* running_mean, running_var [cout] */
+    int64_t bn_count;        /* num_batches_tracked (one float) */
 } mz_resnet_conv;
 
 /* A BasicBlock: indices into mz_resnet.convs; down = -1 when the shortcut is the identity. */
@@ -56,17 +56,17 @@ typedef struct mz_resnet_block {
 } mz_resnet_block;
 
 typedef struct mz_resnet {
-    char variant[64];          /* layout variant, e.g. "resnet18/c3/k10" */
+    char variant[64]; /* layout variant, e.g. "resnet18/c3/k10" */
     int in_c, in_h, in_w;
     int n_classes;
-    int n_tensors;             /* 122 */
-    mz_tensor_desc tensors[MZ_RESNET_TENSORS]; /* state_dict order, torch's names and shapes */
+    int n_tensors;                              /* 122 */
+    mz_tensor_desc tensors[MZ_RESNET_TENSORS];  /* state_dict order, torch's names and shapes */
     unsigned char trainable[MZ_RESNET_TENSORS]; /* 1 for parameters, 0 for BN buffers */
-    int64_t n_state;           /* floats in the state vector (all 122 tensors) */
-    int64_t n_trainable;       /* floats of the trainable tensors (= optimizer state floats) */
-    mz_resnet_conv convs[MZ_RESNET_CONVS];  /* [0] = stem, then per block conv1, conv2, [down] */
+    int64_t n_state;                            /* floats in the state vector (all 122 tensors) */
+    int64_t n_trainable; /* floats of the trainable tensors (= optimizer state floats) */
+    mz_resnet_conv convs[MZ_RESNET_CONVS]; /* [0] = stem, then per block conv1, conv2, [down] */
     mz_resnet_block blocks[MZ_RESNET_BLOCKS];
-    int64_t fc_w, fc_b;        /* fc.weight [K][512], fc.bias [K] */
+    int64_t fc_w, fc_b; /* fc.weight [K][512], fc.bias [K] */
 } mz_resnet;
 
 /* Builds the layout for `channels` input channels, h x w images (both >= 8 and multiples of 8

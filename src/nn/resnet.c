@@ -82,7 +82,8 @@ mz_status mz_resnet_init(mz_resnet *net, int channels, int h, int w, int n_class
     if (channels < 1 || channels > 3)
         return mz_fail(err, MZ_EINVAL, "resnet18: %d input channels (expected 1 to 3)", channels);
     if (h < 1 || w < 1 || h > 4096 || w > 4096)
-        return mz_fail(err, MZ_EINVAL, "resnet18: %dx%d inputs (expected 1 to 4096 pixels a side)", h, w);
+        return mz_fail(err, MZ_EINVAL, "resnet18: %dx%d inputs (expected 1 to 4096 pixels a side)",
+                       h, w);
     if (n_classes < 1 || n_classes > 100000)
         return mz_fail(err, MZ_EINVAL, "resnet18: %d classes (expected 1 to 100000)", n_classes);
     net->in_c = channels;
@@ -130,13 +131,27 @@ static void init_weight(float *w, int64_t n, double fan_in, double fan_out, mz_i
     double bound = 0, std = 0;
     int normal = 0;
     switch (init) {
-    case MZ_INIT_UNIFORM: bound = -1; break;
-    case MZ_INIT_NORMAL: normal = 1, std = 1.0; break;
-    case MZ_INIT_KAIMING_UNIFORM: bound = sqrt(6.0 / fan_in); break;
-    case MZ_INIT_KAIMING_NORMAL: normal = 1, std = sqrt(2.0 / fan_in); break;
-    case MZ_INIT_XAVIER_UNIFORM: bound = sqrt(6.0 / (fan_in + fan_out)); break;
-    case MZ_INIT_XAVIER_NORMAL: normal = 1, std = sqrt(2.0 / (fan_in + fan_out)); break;
-    default: bound = 1.0 / sqrt(fan_in); break; /* PyTorch's default init */
+    case MZ_INIT_UNIFORM:
+        bound = -1;
+        break;
+    case MZ_INIT_NORMAL:
+        normal = 1, std = 1.0;
+        break;
+    case MZ_INIT_KAIMING_UNIFORM:
+        bound = sqrt(6.0 / fan_in);
+        break;
+    case MZ_INIT_KAIMING_NORMAL:
+        normal = 1, std = sqrt(2.0 / fan_in);
+        break;
+    case MZ_INIT_XAVIER_UNIFORM:
+        bound = sqrt(6.0 / (fan_in + fan_out));
+        break;
+    case MZ_INIT_XAVIER_NORMAL:
+        normal = 1, std = sqrt(2.0 / (fan_in + fan_out));
+        break;
+    default:
+        bound = 1.0 / sqrt(fan_in);
+        break; /* PyTorch's default init */
     }
     if (normal) {
         mz_rng_normal(s, w, (size_t)n);
@@ -205,13 +220,13 @@ static void gemm(int ta, int tb, int M, int N, int K, const float *A, int lda, c
 
 struct mz_resnet_ws {
     int max_batch, B, train;
-    float *x;                        /* input [C][B][H][W] */
-    float *conv_out[MZ_RESNET_CONVS];/* each conv's output before its BN, [cout][B][oh][ow] */
-    float *act[MZ_RESNET_CONVS];     /* stem and conv1: ReLU(BN); conv2: the block's output */
+    float *x;                         /* input [C][B][H][W] */
+    float *conv_out[MZ_RESNET_CONVS]; /* each conv's output before its BN, [cout][B][oh][ow] */
+    float *act[MZ_RESNET_CONVS];      /* stem and conv1: ReLU(BN); conv2: the block's output */
     float *mean[MZ_RESNET_CONVS], *invstd[MZ_RESNET_CONVS]; /* BN batch statistics [cout] */
-    float *pooled, *dpooled;         /* [512][B] */
-    float *g[4];                     /* gradient buffers, each of the largest activation */
-    float *col;                      /* im2col columns */
+    float *pooled, *dpooled;                                /* [512][B] */
+    float *g[4]; /* gradient buffers, each of the largest activation */
+    float *col;  /* im2col columns */
     float *mem;
 };
 
@@ -372,8 +387,8 @@ static void conv_forward(const mz_resnet_conv *c, const float *W, const float *x
     for (int b0 = 0; b0 < B; b0 += (int)chunk) {
         int nb = (int)(B - b0 < chunk ? B - b0 : chunk);
         im2col(c, x, B, b0, nb, col);
-        gemm(0, 0, c->cout, (int)(nb * ohw), kdim, W, kdim, col, (int)(nb * ohw), 0.0f, y + b0 * ohw,
-             (int)(B * ohw));
+        gemm(0, 0, c->cout, (int)(nb * ohw), kdim, W, kdim, col, (int)(nb * ohw), 0.0f,
+             y + b0 * ohw, (int)(B * ohw));
     }
 }
 
@@ -480,8 +495,8 @@ static int64_t conv_out_count(const mz_resnet_conv *c, int B)
 }
 
 /* conv -> BN into act (ReLU if relu): the stem's and every block's first unit */
-static void unit_forward(const mz_resnet *net, mz_resnet_ws *ws, float *state, int i, const float *in,
-                         int B, int train, float *act, int relu)
+static void unit_forward(const mz_resnet *net, mz_resnet_ws *ws, float *state, int i,
+                         const float *in, int B, int train, float *act, int relu)
 {
     const mz_resnet_conv *c = &net->convs[i];
     int64_t n = (int64_t)B * c->out_h * c->out_w;
@@ -587,13 +602,13 @@ void mz_resnet_backward(const mz_resnet *net, mz_resnet_ws *ws, const float *sta
         int64_t n2 = (int64_t)B * c2->out_h * c2->out_w, n1 = (int64_t)B * c1->out_h * c1->out_w;
         relu_backward_inplace(gout, ws->act[blk->conv2], (int64_t)c2->cout * n2);
         float *gt = free_buffer(ws, gout, NULL, NULL);
-        bn_backward(c2, state, ws->conv_out[blk->conv2], ws->mean[blk->conv2], ws->invstd[blk->conv2],
-                    n2, gout, grads + c2->bn_w, grads + c2->bn_b, gt);
+        bn_backward(c2, state, ws->conv_out[blk->conv2], ws->mean[blk->conv2],
+                    ws->invstd[blk->conv2], n2, gout, grads + c2->bn_w, grads + c2->bn_b, gt);
         float *gin;
         if (blk->down >= 0) {
             const mz_resnet_conv *cd = &net->convs[blk->down];
-            bn_backward(cd, state, ws->conv_out[blk->down], ws->mean[blk->down], ws->invstd[blk->down],
-                        n2, gout, grads + cd->bn_w, grads + cd->bn_b, gout);
+            bn_backward(cd, state, ws->conv_out[blk->down], ws->mean[blk->down],
+                        ws->invstd[blk->down], n2, gout, grads + cd->bn_w, grads + cd->bn_b, gout);
             gin = free_buffer(ws, gout, gt, NULL);
             memset(gin, 0, sizeof(float) * (size_t)(cd->cin * (int64_t)B * cd->in_h * cd->in_w));
             conv_backward(cd, state + cd->w, in, B, gout, grads + cd->w, gin, ws->col);
@@ -604,8 +619,8 @@ void mz_resnet_backward(const mz_resnet *net, mz_resnet_ws *ws, const float *sta
         memset(gu, 0, sizeof(float) * (size_t)(c1->cout * n1));
         conv_backward(c2, state + c2->w, ws->act[blk->conv1], B, gt, grads + c2->w, gu, ws->col);
         relu_backward_inplace(gu, ws->act[blk->conv1], (int64_t)c1->cout * n1);
-        bn_backward(c1, state, ws->conv_out[blk->conv1], ws->mean[blk->conv1], ws->invstd[blk->conv1],
-                    n1, gu, grads + c1->bn_w, grads + c1->bn_b, gu);
+        bn_backward(c1, state, ws->conv_out[blk->conv1], ws->mean[blk->conv1],
+                    ws->invstd[blk->conv1], n1, gu, grads + c1->bn_w, grads + c1->bn_b, gu);
         conv_backward(c1, state + c1->w, in, B, gu, grads + c1->w, gin, ws->col);
         gout = gin;
     }

@@ -371,8 +371,12 @@ static void col2im(const mz_resnet_conv *c, const float *col, int B, int b0, int
                         if (iy < 0 || iy >= h)
                             continue;
                         float *row = dst + (int64_t)iy * w + kx - p;
-                        for (int ox = lo; ox < hi; ox++)
-                            row[ox * s] += src[ox];
+                        if (s == 1)
+                            for (int ox = lo; ox < hi; ox++)
+                                row[ox] += src[ox];
+                        else
+                            for (int ox = lo; ox < hi; ox++)
+                                row[ox * s] += src[ox];
                     }
                 }
             }

@@ -13,6 +13,7 @@
 #include "mzoo/pop.h"
 #include "mzoo/store.h"
 #include "mzoo/train.h"
+#include "train/train_resnet-impl.h"
 #include "core/banned.h"
 
 #define MAX_VARIANTS 8
@@ -511,6 +512,8 @@ static void run_release(run *r)
 mz_status mz_train_run(const mz_spec *spec, const char *zoo_path, const mz_train_opts *opts,
                        mz_error *err)
 {
+    if (!strcmp(spec->architecture, "resnet18")) /* one model per thread: train_resnet.c */
+        return mz_train_resnet_run(spec, zoo_path, opts, err);
     run R;
     memset(&R, 0, sizeof R);
     R.spec = spec;

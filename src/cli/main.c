@@ -1,9 +1,12 @@
 /* mzoo: the command-line client of libmzoo. One file per subcommand; this table dispatches. */
+#define _POSIX_C_SOURCE 200809L /* execv */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mzoo/core.h"
+#include "mzoo/resnet.h"
 #include "cli/commands.h"
 #include "core/banned.h"
 
@@ -40,6 +43,11 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    /* OpenBLAS picks its kernel when it is loaded: on an AVX-512 CPU it did not recognise, restart
+     * once with OPENBLAS_CORETYPE=SkylakeX (mz_blas_prefer_avx512 sets it, so this cannot loop).
+     * If execv fails we go on with the kernel we have. */
+    if (mz_blas_prefer_avx512())
+        execv("/proc/self/exe", argv);
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

@@ -3,6 +3,7 @@
  * epoch. Epoch-0 weights must equal the initialisation, epoch-1 weights must equal plain
  * forward/backward/step over the model's own shuffled batches bit for bit, and the stored train and
  * test metrics must match. */
+#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -335,14 +335,14 @@ static void im2col(const mz_resnet_conv *c, const float *x, int B, int b0, int n
                             memset(dst, 0, sizeof(float) * (size_t)ow);
                             continue;
                         }
-                        const float *row = src + (int64_t)iy * w + kx - p;
+                        const float *row = src + (int64_t)iy * w; /* input column ox*s + kx - p */
                         for (int ox = 0; ox < lo; ox++)
                             dst[ox] = 0.0f;
                         if (s == 1)
-                            memcpy(dst + lo, row + lo, sizeof(float) * (size_t)(hi - lo));
+                            memcpy(dst + lo, row + lo + kx - p, sizeof(float) * (size_t)(hi - lo));
                         else
                             for (int ox = lo; ox < hi; ox++)
-                                dst[ox] = row[ox * s];
+                                dst[ox] = row[ox * s + kx - p];
                         for (int ox = hi; ox < ow; ox++)
                             dst[ox] = 0.0f;
                     }
@@ -370,13 +370,16 @@ static void col2im(const mz_resnet_conv *c, const float *col, int B, int b0, int
                         int iy = oy * s + ky - p;
                         if (iy < 0 || iy >= h)
                             continue;
-                        float *row = dst + (int64_t)iy * w + kx - p;
-                        if (s == 1)
+                        float *row = dst + (int64_t)iy * w;
+                        if (s == 1) {
+                            float *r1 = row + lo + kx - p; /* lo + kx - p >= 0 */
+                            const float *s1 = src + lo;
+                            for (int ox = 0; ox < hi - lo; ox++)
+                                r1[ox] += s1[ox];
+                        } else {
                             for (int ox = lo; ox < hi; ox++)
-                                row[ox] += src[ox];
-                        else
-                            for (int ox = lo; ox < hi; ox++)
-                                row[ox * s] += src[ox];
+                                row[ox * s + kx - p] += src[ox];
+                        }
                     }
                 }
             }

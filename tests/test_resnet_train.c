@@ -11,7 +11,10 @@
  *    after 6 updates the running statistics are far from the batch statistics);
  *  - a run stopped after a few commits and resumed on one thread gives the same zoo, bit for bit,
  *    as the uninterrupted run;
- *  - a model with an absurd learning rate is marked diverged, the other finishes.
+ *  - a model with an absurd learning rate is marked diverged, the other finishes;
+ *  - with the Tiny-ImageNet augmentation (flip + rotation) and a constant lr, epoch 1 recomputed
+ *    by hand equals the stored one;
+ *  - mz_train_run hands resnet18 specs to this path.
  */
 #define _POSIX_C_SOURCE 200809L /* mkstemp */
 #include <math.h>
@@ -145,9 +148,10 @@ static void stop_after(void *ctx, const mz_train_progress *p)
         s->stop = 1;
 }
 
-/* Epoch 1 of model m by hand, from its initialisation. */
+/* Epoch 1 of model m by hand, from its initialisation; augmentation as for CIFAR (crop 4 + flip)
+ * or, with rotate set, as for Tiny-ImageNet (flip + rotation by up to 20 degrees). */
 static void epoch1_by_hand(const mz_spec *spec, const mz_dataset *ds, const mz_model_spec *m,
-                           float *state, double *train_loss)
+                           int rotate, float *state, double *train_loss)
 {
     mz_resnet net;
     mz_error err = {0};
@@ -158,7 +162,7 @@ static void epoch1_by_hand(const mz_spec *spec, const mz_dataset *ds, const mz_m
     float *mom = calloc((size_t)net.n_trainable, sizeof(float));
     float *x = malloc(sizeof(float) * BATCH * 3 * HW * HW), logits[BATCH * NCLS], dl[BATCH * NCLS];
     int32_t y[BATCH];
-    uint8_t img[3 * HW * HW];
+    uint8_t img[3 * HW * HW], tmp[3 * HW * HW];
     mz_resnet_init_params(&net, m->init, m->seed, state);
     int64_t N = ds->train.n, steps = (N + BATCH - 1) / BATCH;
     uint32_t perm[48];
@@ -170,14 +174,19 @@ static void epoch1_by_hand(const mz_spec *spec, const mz_dataset *ds, const mz_m
     for (int64_t step = 0; step < steps; step++) {
         for (int b = 0; b < BATCH; b++) {
             int64_t pos = step * BATCH + b, i = perm[pos];
-            mz_aug_crop_flip(ds->train.x + i * 3 * HW * HW, 3, HW, HW, 4, (uint64_t)m->seed, 1,
-                             (uint32_t)pos, img);
+            if (rotate)
+                mz_aug_flip_rotate(ds->train.x + i * 3 * HW * HW, 3, HW, HW, 20.0f,
+                                   (uint64_t)m->seed, 1, (uint32_t)pos, tmp, img);
+            else
+                mz_aug_crop_flip(ds->train.x + i * 3 * HW * HW, 3, HW, HW, 4, (uint64_t)m->seed, 1,
+                                 (uint32_t)pos, img);
             for (int ch = 0; ch < 3; ch++)
                 for (int p = 0; p < HW * HW; p++)
                     x[(b * 3 + ch) * HW * HW + p] = ds->lut[ch][img[ch * HW * HW + p]];
             y[b] = ds->train.y[i];
         }
-        mz_onecycle(m->lr, steps * spec->epochs, step, &oc.lr, &oc.momentum);
+        if (spec->scheduler == MZ_SCHED_ONECYCLE)
+            mz_onecycle(m->lr, steps * spec->epochs, step, &oc.lr, &oc.momentum);
         mz_resnet_forward(&net, ws, state, x, BATCH, 1, logits);
         float loss = mz_ref_loss(logits, y, BATCH, NCLS, dl, NULL);
         mz_resnet_backward(&net, ws, state, dl, grads);
@@ -269,7 +278,7 @@ int main(void)
             CHECK(isfinite(r2.v[k]));
         if (id == 0) {
             double tl = 0;
-            epoch1_by_hand(&spec, &ds, m, p, &tl);
+            epoch1_by_hand(&spec, &ds, m, 0, p, &tl);
             CHECK_OK(mz_store_read_weights(store, id, 1, w, net.n_state, &err), &err);
             CHECK_MSG(!memcmp(p, w, sizeof(float) * (size_t)net.n_state),
                       "model 0: stored epoch 1 differs from the recomputation");
@@ -330,6 +339,32 @@ int main(void)
     mz_spec_release(&dspec);
     printf("divergence run: %.2f s\n", mz_now() - t0);
 
+    /* Tiny-ImageNet's augmentation (flip + rotation), constant lr, one model, one epoch */
+    mz_spec tspec;
+    char zoo_t[128];
+    temp_path(zoo_t, sizeof zoo_t, "t");
+    CHECK_OK(
+        mz_spec_parse(
+            &tspec,
+            "{\"dataset\": \"tiny-imagenet\", \"architecture\": \"resnet18\", \"epochs\": 1, "
+            "\"batch_size\": 16, \"grid\": {\"init\": \"kaiming_uniform\", \"optimizer\": "
+            "\"sgd\", \"lr\": 0.01, \"momentum\": 0.9, \"weight_decay\": 0.0005, \"seed\": 9}}",
+            "tiny spec", &err),
+        &err);
+    CHECK_OK(mz_train_resnet_run_ds(&tspec, &ds, zoo_t, &opts, &err), &err);
+    CHECK_OK(mz_store_open(&store, zoo_t, MZ_STORE_READ, &err), &err);
+    if (store) {
+        double tl = 0;
+        epoch1_by_hand(&tspec, &ds, &tspec.models[0], 1, p, &tl);
+        CHECK_OK(mz_store_read_weights(store, 0, 1, w, net.n_state, &err), &err);
+        CHECK_MSG(!memcmp(p, w, sizeof(float) * (size_t)net.n_state),
+                  "tiny-imagenet augmentation: stored epoch 1 differs from the recomputation");
+        CHECK_NEAR(metrics(store, 0, 1).v[0], tl, 1e-12);
+        mz_store_close(store);
+    }
+    mz_spec_release(&tspec);
+    remove_zoo(zoo_t);
+
     /* mz_train_run hands resnet18 to this path (no "unknown architecture" from the CNN builder):
      * here it fails on the missing CIFAR-10 files, before creating the zoo file */
     mz_spec mspec;
@@ -338,7 +373,8 @@ int main(void)
     CHECK_OK(mz_spec_parse(
                  &mspec,
                  "{\"dataset\": \"cifar10\", \"data\": \"/nonexistent-mzoo-dir\", \"variant\": "
-                 "\"resnet\", \"architecture\": \"resnet18\", \"epochs\": 1, \"batch_size\": 8, \"grid\": {}}",
+                 "\"resnet\", \"architecture\": \"resnet18\", \"epochs\": 1, \"batch_size\": 8, "
+                 "\"grid\": {}}",
                  "missing data", &err),
              &err);
     st = mz_train_run(&mspec, zoo_m, &opts, &err);

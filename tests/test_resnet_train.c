@@ -1,7 +1,7 @@
-/* The ResNet-18 training path (src/train/train_resnet.c) on a small synthetic dataset: 3x16x16
- * images whose class sets the mean colour, 64 train / 16 val / 16 test images, 10 classes, with
- * the CIFAR augmentation (the spec says cifar10), batch 16, SGD + OneCycle, 3 epochs, 2 models on 2
- * threads.
+/* The ResNet-18 training path (src/train/train_resnet.c) on a small synthetic dataset: 3x8x8
+ * images whose class sets the mean colour, 48 train / 16 val / 16 test images, 10 classes, with
+ * the CIFAR augmentation (the spec says cifar10), batch 16, SGD + OneCycle, 2 epochs, 2 models on
+ * 2 threads. Small, because every commit of a ResNet-18 epoch writes 90 MB (weights, momentum).
  *
  *  - every epoch row exists, epoch-0 weights are the initialisation, statuses are done;
  *  - epoch 1 of model 0 recomputed by hand (Philox shuffle, augmentation by position, OneCycle,

@@ -365,6 +365,48 @@ static void test_init(void)
             CHECK_MSG(ok, "%s: expected every element %g", d->name, (double)want);
         }
     }
+    /* every init type: per weight tensor, mean and variance of the reference's distribution */
+    for (int init = 0; init < MZ_INIT_COUNT; init++) {
+        mz_resnet_init_params(&net, (mz_init)init, 3, s);
+        for (int t = 0; t < net.n_tensors; t++) {
+            const mz_tensor_desc *d = &net.tensors[t];
+            if (d->ndim < 2)
+                continue;
+            double kk = d->ndim == 4 ? (double)(d->shape[2] * d->shape[3]) : 1;
+            double fi = (double)d->shape[1] * kk, fo = (double)d->shape[0] * kk, mean_ref = 0,
+                   var_ref;
+            switch ((mz_init)init) {
+            case MZ_INIT_UNIFORM:
+                mean_ref = 0.5, var_ref = 1.0 / 12;
+                break;
+            case MZ_INIT_NORMAL:
+                var_ref = 1;
+                break;
+            case MZ_INIT_KAIMING_UNIFORM:
+            case MZ_INIT_KAIMING_NORMAL:
+                var_ref = 2 / fi;
+                break;
+            case MZ_INIT_XAVIER_UNIFORM:
+            case MZ_INIT_XAVIER_NORMAL:
+                var_ref = 2 / (fi + fo);
+                break;
+            default: /* torchvision's kaiming_normal_(fan_out) after the stem; PyTorch's default
+                        else */
+                var_ref = d->ndim == 4 && t > 0 ? 2 / fo : 1 / (3 * fi);
+                break;
+            }
+            double sum = 0, sq = 0, n = (double)d->count;
+            for (int64_t i = 0; i < d->count; i++)
+                sum += s[d->offset + i], sq += (double)s[d->offset + i] * s[d->offset + i];
+            double mean = sum / n, var = sq / n - mean * mean;
+            CHECK_MSG(fabs(mean - mean_ref) <= 5 * sqrt(var_ref / n) &&
+                          fabs(var - var_ref) <= 6 * var_ref * sqrt(2 / n),
+                      "init %s, %s: mean %.4g var %.4g (expected %.4g, %.4g)",
+                      mz_init_name((mz_init)init), d->name, mean, var, mean_ref, var_ref);
+        }
+        CHECK(s[net.fc_b] == 0.01f && s[net.convs[3].bn_w] == 1.0f &&
+              s[net.convs[3].bn_var] == 1.0f);
+    }
     free(s);
     free(s2);
 }

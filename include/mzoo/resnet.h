@@ -77,7 +77,10 @@ mz_status mz_resnet_init(mz_resnet *net, int channels, int h, int w, int n_class
 /* The reference's initialisation (section 2, ResNet18): every conv weight (3x3 and 1x1) and the
  * fc weight drawn per `init` with fan_in = in_channels * kh * kw (fc: 512), fc.bias = 0.01, BN
  * weight 1, bias 0, running_mean 0, running_var 1, num_batches_tracked 0. Tensor t (state_dict
- * index) draws from Philox(seed, MZ_RNG_INIT, t). state: n_state floats. */
+ * index) draws from Philox(seed, MZ_RNG_INIT, t). state: n_state floats. With MZ_INIT_DEFAULT
+ * (the reference's fallback, which keeps the construction-time weights) the convs after the stem
+ * are N(0, 2/fan_out) (torchvision's kaiming_normal_, mode fan_out) and the stem and fc weights
+ * U(+-1/sqrt(fan_in)) (PyTorch's default). */
 void mz_resnet_init_params(const mz_resnet *net, mz_init init, int64_t seed, float *state);
 
 /* Per-model scratch for batches of up to max_batch samples (activations saved for backward,

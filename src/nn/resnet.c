@@ -181,8 +181,16 @@ void mz_resnet_init_params(const mz_resnet *net, mz_init init, int64_t seed, flo
             continue; /* BN tensors and fc.bias: constants */
         mz_rng_stream s = mz_rng_make((uint64_t)seed, MZ_RNG_INIT, (uint32_t)t, 0, 0);
         int64_t kk = d->ndim == 4 ? d->shape[2] * d->shape[3] : 1;
-        init_weight(state + d->offset, d->count, (double)(d->shape[1] * kk),
-                    (double)(d->shape[0] * kk), init, &s);
+        double fan_in = (double)(d->shape[1] * kk), fan_out = (double)(d->shape[0] * kk);
+        if (init == MZ_INIT_DEFAULT && d->ndim == 4 && t > 0) {
+            /* the reference keeps what construction drew: torchvision's kaiming_normal_(mode
+             * fan_out, relu) for every conv but the rebuilt stem (PyTorch's default init) */
+            mz_rng_normal(&s, state + d->offset, (size_t)d->count);
+            for (int64_t j = 0; j < d->count; j++)
+                state[d->offset + j] = (float)(state[d->offset + j] * sqrt(2.0 / fan_out));
+        } else {
+            init_weight(state + d->offset, d->count, fan_in, fan_out, init, &s);
+        }
     }
     for (int k = 0; k < net->n_classes; k++)
         state[net->fc_b + k] = 0.01f;

@@ -688,8 +688,8 @@ static void test_registry_errors(void)
               "--data DIR", "train-images-idx3-ubyte[.gz]");
     CHECK_ERR(mz_dataset_load(&ds, "MNIST", dir, "28px", &err), MZ_ENOTFOUND, &err,
               "no-such-dir/train-images-idx3-ubyte.gz not found", "no Debian package");
-    CHECK_ERR(mz_dataset_load(&ds, "mnist", dir, "32px", &err), MZ_EINVAL, &err, "mnist",
-              "unknown variant '32px'");
+    CHECK_ERR(mz_dataset_load(&ds, "mnist", dir, "64px", &err), MZ_EINVAL, &err, "mnist",
+              "unknown variant '64px'", "28px or 32px");
 
     /* Images present, labels missing. */
     write_small_train(0, 5, 28, 5, -1);
@@ -900,6 +900,24 @@ static void test_real_fashion_mnist(void)
     CHECK(ds.train.n == 50000 && hash_u8(ds.train.x, 50000 * 784) == train_xhash);
     CHECK(ds.mean[0] == 0.1307f && strcmp(ds.name, "mnist") == 0);
     mz_dataset_release(&ds);
+
+    /* The 32px variant (for CNN-l): the same split, each image through PIL's bilinear 28 -> 32. */
+    mz_dataset d28, d32;
+    CHECK_OK(mz_dataset_load(&d28, "fashion-mnist", FMNIST_DIR, NULL, &err), &err);
+    CHECK_OK(mz_dataset_load(&d32, "fashion-mnist", FMNIST_DIR, "32px", &err), &err);
+    CHECK(d32.h == 32 && d32.w == 32 && d32.c == 1 && d32.train.n == 50000 && d32.val.n == 10000 &&
+          d32.test.n == 10000);
+    const mz_split *a[] = {&d28.train, &d28.val, &d28.test}, *b[] = {&d32.train, &d32.val, &d32.test};
+    int bad = 0;
+    for (int p = 0; p < 3; p++)
+        for (int64_t i = 0; i < a[p]->n; i += 997) {
+            uint8_t out[32 * 32];
+            CHECK_OK(mz_pil_resize(a[p]->x + i * 784, 1, 28, 28, out, 32, 32, &err), &err);
+            bad += memcmp(out, b[p]->x + i * 1024, sizeof out) != 0 || a[p]->y[i] != b[p]->y[i];
+        }
+    CHECK_MSG(bad == 0, "%d resized images differ", bad);
+    mz_dataset_release(&d28);
+    mz_dataset_release(&d32);
 }
 
 int main(void)

@@ -109,6 +109,11 @@ int mz_cmd_train(int argc, char **argv)
                 mz_cli_error("-j: expected a number of threads >= 1, got '%s'", argv[i]);
                 return 2;
             }
+        } else if (!strncmp(a, "-j", 2) && a[2]) { /* -jN, as make */
+            if (parse_int(a + 2, 1, 4096, &threads)) {
+                mz_cli_error("-j: expected a number of threads >= 1, got '%s'", a + 2);
+                return 2;
+            }
         } else if (!strcmp(a, "--dry-run")) {
             dry = 1;
         } else if (!strcmp(a, "--preset") && has_next) {

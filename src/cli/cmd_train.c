@@ -26,7 +26,8 @@ static void on_signal(int sig)
 static const char train_usage[] =
     "usage: mzoo train SPEC.json -o ZOO.db [options]\n"
     "       mzoo train --preset NAME -o ZOO.db [options]   (mzoo presets lists them)\n"
-    "Trains every model of the spec's grid into one SQLite zoo file, keeping every epoch's weights\n"
+    "Trains every model of the spec's grid into one SQLite zoo file, keeping every epoch's "
+    "weights\n"
     "and metrics. Running the same command again resumes an interrupted run.\n\n"
     "options:\n"
     "  -o, --output ZOO.db   zoo file to create or resume (required unless --dry-run)\n"
@@ -72,11 +73,13 @@ static void on_progress(void *vctx, const mz_train_progress *p)
     double pct = p->epochs_total ? 100.0 * (double)p->epochs_done / (double)p->epochs_total : 100.0;
     if (c->tty)
         fprintf(stderr, "\r\033[K");
-    fprintf(stderr,
-            "models %lld/%lld done | model-epochs %lld/%lld (%.1f%%) | last epoch %d, test acc %.3f | "
-            "%.0f samples/s | elapsed %s, ETA %s",
-            (long long)p->models_done, (long long)p->models_total, (long long)p->epochs_done,
-            (long long)p->epochs_total, pct, p->last_epoch, p->last_test_acc, p->samples_per_sec, el, eta);
+    fprintf(
+        stderr,
+        "models %lld/%lld done | model-epochs %lld/%lld (%.1f%%) | last epoch %d, test acc %.3f | "
+        "%.0f samples/s | elapsed %s, ETA %s",
+        (long long)p->models_done, (long long)p->models_total, (long long)p->epochs_done,
+        (long long)p->epochs_total, pct, p->last_epoch, p->last_test_acc, p->samples_per_sec, el,
+        eta);
     fputc(c->tty && !p->final ? ' ' : '\n', stderr);
     fflush(stderr);
 }
@@ -174,8 +177,8 @@ int mz_cmd_train(int argc, char **argv)
     if (data)
         snprintf(spec.data_dir, sizeof spec.data_dir, "%s", data);
     if (dry) {
-        printf("%lld models (%s, %s, %d epochs, batch %d)\n", (long long)spec.n_models, spec.dataset,
-               spec.architecture, spec.epochs, spec.batch_size);
+        printf("%lld models (%s, %s, %d epochs, batch %d)\n", (long long)spec.n_models,
+               spec.dataset, spec.architecture, spec.epochs, spec.batch_size);
         for (int64_t i = 0; i < spec.n_models; i++) {
             char line[512];
             mz_model_spec_describe(&spec.models[i], line, sizeof line);

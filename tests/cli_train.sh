@@ -74,6 +74,12 @@ check '[ "$(same_zoo "$T/a.db" "$T/c.db")" = 1 ]' "re-running a finished zoo cha
 "$BIN" train "$T/spec.json" -o "$T/d.db" -j 2 -q &
 pid=$!
 sleep 2
+# meanwhile a second writer on the same file is refused at once, naming the lock
+msg=$("$BIN" train "$T/spec.json" -o "$T/d.db" -q 2>&1)
+rc=$?
+if kill -0 $pid 2>/dev/null; then
+    check '[ $rc -ne 0 ] && echo "$msg" | grep -q "locked by another mzoo process"' "second writer: rc $rc, $msg"
+fi
 kill -9 $pid 2>/dev/null
 wait $pid 2>/dev/null
 "$BIN" train "$T/spec.json" -o "$T/d.db" -j 2 -q

@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "golden.h"
 #include "mzoo/nn.h"
 #include "mzoo/optim.h"
 
@@ -48,67 +49,6 @@ static int lookup(const char *const *names, int n, const char *s)
         if (!strcmp(names[i], s))
             return i;
     return -1;
-}
-
-typedef struct golden {
-    json_t *root, *arrays;
-    float *blob;
-    long n_floats;
-} golden;
-
-static int golden_load(golden *g, const char *dir)
-{
-    char path[4096];
-    json_error_t jerr;
-    snprintf(path, sizeof path, "%s/golden/nn.json", dir);
-    g->root = json_load_file(path, 0, &jerr);
-    if (!g->root) {
-        fprintf(stderr, "%s:%d: %s\n", path, jerr.line, jerr.text);
-        return 0;
-    }
-    g->arrays = json_object_get(g->root, "arrays");
-    snprintf(path, sizeof path, "%s/golden/nn.bin", dir);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        perror(path);
-        return 0;
-    }
-    fseek(f, 0, SEEK_END);
-    long bytes = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    g->n_floats = bytes / 4;
-    g->blob = malloc((size_t)bytes);
-    size_t got = g->blob ? fread(g->blob, 1, (size_t)bytes, f) : 0;
-    fclose(f);
-    if (got != (size_t)bytes) {
-        fprintf(stderr, "%s: short read\n", path);
-        return 0;
-    }
-    /* the file is little-endian float32; so is every machine this runs on, but say so if not */
-    const uint16_t probe = 1;
-    if (*(const uint8_t *)&probe != 1) {
-        fprintf(stderr, "big-endian host: golden file not supported\n");
-        return 0;
-    }
-    return 1;
-}
-
-/* The array `name`, which must have `count` floats. */
-static const float *golden_array(const golden *g, const char *name, long count)
-{
-    json_t *a = json_object_get(g->arrays, name);
-    if (!a) {
-        fprintf(stderr, "golden: no array '%s'\n", name);
-        return NULL;
-    }
-    long off = (long)json_integer_value(json_object_get(a, "offset"));
-    long n = (long)json_integer_value(json_object_get(a, "count"));
-    if (n != count || off < 0 || off + n > g->n_floats) {
-        fprintf(stderr, "golden: array '%s': %ld floats at %ld (expected %ld, file has %ld)\n",
-                name, n, off, count, g->n_floats);
-        return NULL;
-    }
-    return g->blob + off;
 }
 
 /* ---- inputs: the generator documented in tools/make_nn_golden.py ---- */
@@ -381,7 +321,7 @@ int main(void)
 {
     const char *dir = getenv("MZ_TEST_DATA");
     golden g = {0};
-    if (!dir || !golden_load(&g, dir)) {
+    if (!dir || !golden_load(&g, dir, "nn")) {
         CHECK_MSG(0, "cannot load golden files (MZ_TEST_DATA=%s)", dir ? dir : "unset");
         return check_summary("test_nn_golden");
     }

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "golden.h"
 #include "mzoo/nn.h"
 #include "mzoo/optim.h"
 #include "mzoo/resnet.h"
@@ -38,63 +39,6 @@
 #define DELTA_TOL 2e-3 /* weight change after 3 updates: max difference / RMS (measured: 3e-4) */
 
 static int verbose;
-
-/* ---- golden file ---- */
-
-typedef struct golden {
-    json_t *root, *arrays;
-    float *blob;
-    long n_floats;
-} golden;
-
-static int golden_load(golden *g, const char *dir)
-{
-    char path[4096];
-    json_error_t jerr;
-    snprintf(path, sizeof path, "%s/golden/resnet.json", dir);
-    g->root = json_load_file(path, 0, &jerr);
-    if (!g->root) {
-        fprintf(stderr, "%s:%d: %s\n", path, jerr.line, jerr.text);
-        return 0;
-    }
-    g->arrays = json_object_get(g->root, "arrays");
-    snprintf(path, sizeof path, "%s/golden/resnet.bin", dir);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        perror(path);
-        return 0;
-    }
-    fseek(f, 0, SEEK_END);
-    long bytes = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    g->n_floats = bytes / 4;
-    g->blob = malloc((size_t)bytes);
-    size_t got = g->blob ? fread(g->blob, 1, (size_t)bytes, f) : 0;
-    fclose(f);
-    const uint16_t probe = 1;
-    if (got != (size_t)bytes || *(const uint8_t *)&probe != 1) {
-        fprintf(stderr, "%s: short read or big-endian host\n", path);
-        return 0;
-    }
-    return 1;
-}
-
-static const float *golden_array(const golden *g, const char *name, long count)
-{
-    json_t *a = json_object_get(g->arrays, name);
-    if (!a) {
-        fprintf(stderr, "golden: no array '%s'\n", name);
-        return NULL;
-    }
-    long off = (long)json_integer_value(json_object_get(a, "offset"));
-    long n = (long)json_integer_value(json_object_get(a, "count"));
-    if ((count >= 0 && n != count) || off < 0 || off + n > g->n_floats) {
-        fprintf(stderr, "golden: array '%s': %ld floats at %ld (expected %ld)\n", name, n, off,
-                count);
-        return NULL;
-    }
-    return g->blob + off;
-}
 
 /* ---- the generators documented in tools/make_resnet_golden.py ---- */
 #define GOLD 0x9E3779B97F4A7C15ULL
@@ -674,7 +618,7 @@ int main(void)
     test_init();
     test_finite_differences();
     test_batch_independence();
-    if (!dir || !golden_load(&g, dir)) {
+    if (!dir || !golden_load(&g, dir, "resnet")) {
         CHECK_MSG(0, "golden file not found (MZ_TEST_DATA=%s)", dir ? dir : "(unset)");
         return check_summary("test_resnet");
     }

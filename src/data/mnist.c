@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data/readers-impl.h"
 #include "data/registry-impl.h"
 #include "core/banned.h"
 
@@ -140,23 +141,10 @@ static mz_status read_pair(const mz_dataset_entry *e, const char *dir, const cha
  * bilinear resize 28 -> 32, as transforms.Resize(32) would do it, before normalisation. */
 static mz_status resize_split(mz_split *s, int from, int to, mz_error *err)
 {
-    if (s->n == 0)
-        return MZ_OK;
-    uint8_t *out = malloc((size_t)s->n * (size_t)(to * to));
-    if (!out)
-        return mz_fail(err, MZ_ENOMEM, "out of memory resizing %lld images", (long long)s->n);
-    mz_pil_resampler r;
-    mz_status st = mz_pil_resampler_init(&r, from, from, to, to, err);
-    if (st) {
-        free(out);
-        return st;
-    }
-    for (int64_t i = 0; i < s->n; i++)
-        mz_pil_resample_plane(&r, s->x + i * from * from, out + i * to * to);
-    mz_pil_resampler_release(&r);
-    free(s->x);
-    s->x = out;
-    return MZ_OK;
+    mz_rd_images im = {s->n, s->n, (int64_t)from * from, s->x, NULL};
+    mz_status st = mz_rd_images_resize(&im, 1, from, from, to, to, err);
+    s->x = im.x;
+    return st;
 }
 
 static mz_status load_idx_family(mz_dataset *ds, const mz_dataset_entry *e, const char *dir,

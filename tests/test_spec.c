@@ -424,6 +424,13 @@ static void test_recipe(void)
     CHECK(strstr(r0, "\"variant\":\"\"") && strstr(r0, "\"scheduler\":\"none\""));
     CHECK(strstr(r0, "\"lr\":[1.0]"));
 
+    /* reals in their shortest exact form; values that need 17 digits keep them */
+    char *rs = recipe_of(SPEC("\"lr\": [3e-4, 0.30000000000000004, 1e-05, 0.1], \"dropout\": 0.5"));
+    CHECK_MSG(rs && strstr(rs, "\"lr\":[0.0003,0.30000000000000004,1e-05,0.1]") &&
+                  strstr(rs, "\"dropout\":[0.5]") && strstr(rs, "\"momentum\":[0.0]"),
+              "%s", rs ? rs : "(null)");
+    free(rs);
+
     /* a recipe is itself a spec with the same recipe */
     char *again = recipe_of(r0);
     CHECK_MSG(again && !strcmp(again, r0), "recipe is not a fixed point:\n%s\n%s", r0,

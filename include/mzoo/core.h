@@ -137,6 +137,9 @@ double mz_now(void);
 uint64_t mz_hash64(const void *data, size_t n);
 /* strdup that returns NULL on failure. */
 char *mz_strdup(const char *s);
+/* The shortest %g form of v that reads back as the same double (0.0003, not
+ * 0.00029999999999999997); at most 17 significant digits. Returns buf. */
+char *mz_format_double(char *buf, size_t cap, double v);
 /* Aligned allocation (64 bytes) that must be freed with mz_free_aligned. Returns NULL on failure. */
 void *mz_alloc_aligned(size_t bytes);
 void mz_free_aligned(void *p);

@@ -37,6 +37,16 @@ char *mz_strdup(const char *s)
     return d;
 }
 
+char *mz_format_double(char *buf, size_t cap, double v)
+{
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, cap, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    return buf;
+}
+
 void *mz_alloc_aligned(size_t bytes)
 {
     void *p = NULL;

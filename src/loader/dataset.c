@@ -75,17 +75,6 @@ static void csv_field(FILE *f, const char *s)
     fputc('"', f);
 }
 
-/* The shortest of %.15g/%.16g/%.17g that reads back as v (0.1 rather than 0.10000000000000001). */
-static const char *shortest(char *buf, size_t cap, double v)
-{
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(buf, cap, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v)
-            break;
-    }
-    return buf;
-}
-
 static mz_status write_csv(const char *path, const mz_sample_info *samples, int64_t n,
                            const mz_prop_column *pc, int np, mz_error *err)
 {
@@ -109,7 +98,7 @@ static mz_status write_csv(const char *path, const mz_sample_info *samples, int6
             if (pc[c].kind == MZ_PROP_CATEGORICAL)
                 csv_field(f, pc[c].levels[(int)v]);
             else
-                fprintf(f, "%s", shortest(buf, sizeof buf, v));
+                fprintf(f, "%s", mz_format_double(buf, sizeof buf, v));
         }
         fputc('\n', f);
     }

@@ -88,25 +88,15 @@ int mz_scheduler_parse(const char *s)
     return index_of(scheduler_names, N_SCHEDULERS, s);
 }
 
-/* Shortest %g form that reads back as the same double. */
-static void fmt_real(double x, char *buf, size_t cap)
-{
-    for (int p = 1; p <= 17; p++) {
-        snprintf(buf, cap, "%.*g", p, x);
-        if (strtod(buf, NULL) == x)
-            return;
-    }
-}
-
 void mz_model_spec_describe(const mz_model_spec *m, char *buf, size_t cap)
 {
     if (!buf || cap == 0)
         return;
     char lr[32], wd[32], dr[32], mo[32];
-    fmt_real(m->lr, lr, sizeof lr);
-    fmt_real(m->weight_decay, wd, sizeof wd);
-    fmt_real(m->dropout, dr, sizeof dr);
-    fmt_real(m->momentum, mo, sizeof mo);
+    mz_format_double(lr, sizeof lr, m->lr);
+    mz_format_double(wd, sizeof wd, m->weight_decay);
+    mz_format_double(dr, sizeof dr, m->dropout);
+    mz_format_double(mo, sizeof mo, m->momentum);
     snprintf(buf, cap,
              "id=%lld activation=%s init=%s optimizer=%s lr=%s weight_decay=%s dropout=%s "
              "momentum=%s nesterov=%d seed=%lld",
@@ -298,7 +288,7 @@ static mz_status parse_value(const pctx *c, int k, const json_t *v, const char *
         if (!isfinite(x) || (d->lo_open ? !(x > d->lo) : !(x >= d->lo)) ||
             (d->hi_open ? !(x < d->hi) : !(x <= d->hi))) {
             char num[32];
-            fmt_real(x, num, sizeof num);
+            mz_format_double(num, sizeof num, x);
             return bad(c, path, "%s is out of range (expected %s)", num, d->expect);
         }
         *out = x;
@@ -356,7 +346,7 @@ static mz_status no_duplicates(const pctx *c, const char *key, const uint64_t *k
     if (show)
         snprintf(val, sizeof val, "\"%s\"", show[(int)vals[dup]]);
     else if (vals)
-        fmt_real(vals[dup], val, sizeof val);
+        mz_format_double(val, sizeof val, vals[dup]);
     else
         snprintf(val, sizeof val, "%lld", (long long)ints[dup]);
     return bad(c, path,
@@ -612,13 +602,8 @@ static char *shortest_reals(const char *in)
             } else {
                 memcpy(tok, p, len);
                 tok[len] = 0;
-                double v = strtod(tok, NULL);
                 char buf[40];
-                for (int prec = 1; prec <= 17; prec++) {
-                    snprintf(buf, sizeof buf, "%.*g", prec, v);
-                    if (strtod(buf, NULL) == v)
-                        break;
-                }
+                mz_format_double(buf, sizeof buf, strtod(tok, NULL));
                 if (!strpbrk(buf, ".eEni")) /* "3" -> "3.0"; inf/nan never occur here */
                     snprintf(buf + strlen(buf), sizeof buf - strlen(buf), ".0");
                 size_t bl = strlen(buf);

@@ -112,6 +112,19 @@ void mz_train_report(const mz_train_opts *opts, mz_train_progress *p, double t0,
         opts->progress(opts->progress_ctx, p);
 }
 
+int mz_train_start_epoch(const mz_model_progress *p, int epochs, mz_train_progress *prog)
+{
+    if (p->status == MZ_MODEL_DONE || p->status == MZ_MODEL_DIVERGED || p->status == MZ_MODEL_FAILED) {
+        prog->models_skipped++;
+        return -1;
+    }
+    int start = p->epochs_done + 1;
+    if (start > epochs) /* every epoch committed: nothing left to train */
+        return -1;
+    prog->epochs_total += epochs - start + 1;
+    return start;
+}
+
 static void report_progress(run *r, int final)
 {
     mz_train_report(r->opts, &r->prog, r->t0, r->samples_trained, final);
@@ -601,18 +614,9 @@ mz_status mz_train_run(const mz_spec *spec, const char *zoo_path, const mz_train
         st = mz_store_progress(R.store, prog, n, err);
     int64_t todo = 0;
     for (int64_t i = 0; i < n && st == MZ_OK; i++) {
-        mz_model_status ms = prog[i].status;
-        start[i] = -1;
-        if (ms == MZ_MODEL_DONE || ms == MZ_MODEL_DIVERGED || ms == MZ_MODEL_FAILED) {
-            R.prog.models_skipped++;
+        start[i] = mz_train_start_epoch(&prog[i], spec->epochs, &R.prog);
+        if (start[i] < 0)
             continue;
-        }
-        start[i] = prog[i].epochs_done + 1;
-        if (start[i] > spec->epochs) { /* all epochs present but status not final: finish it */
-            start[i] = -1;
-            continue;
-        }
-        R.prog.epochs_total += spec->epochs - start[i] + 1;
         todo++;
         if (start[i] > 0) {
             const mz_arch *a = &R.arch[R.variant_of[i]];

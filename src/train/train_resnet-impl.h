@@ -5,6 +5,7 @@
 
 #include "mzoo/data.h"
 #include "mzoo/spec.h"
+#include "mzoo/store.h"
 #include "mzoo/train.h"
 
 /* mz_train_run for spec->architecture "resnet18": loads the spec's dataset and trains. */
@@ -19,6 +20,11 @@ mz_status mz_train_resnet_run_ds(const mz_spec *spec, const mz_dataset *ds, cons
 /* Augmentation applied to training images: 0 none, 1 RandomCrop(pad 4) + flip (CIFAR-10/100),
  * 2 flip + RandomRotation(20) (Tiny-ImageNet). */
 int mz_train_resnet_augmentation(const char *dataset);
+
+/* The first epoch still to train for a model with stored progress p (0 for a fresh model), or -1
+ * when there is none: a final status (counted in prog->models_skipped) or every epoch committed.
+ * Adds the epochs still to train to prog->epochs_total. */
+int mz_train_start_epoch(const mz_model_progress *p, int epochs, mz_train_progress *prog);
 
 /* Fills p's elapsed time, rate and ETA from the start time t0 and the samples trained so far, and
  * hands p to opts->progress (if any). Used by both trainers. */

@@ -431,18 +431,9 @@ mz_status mz_train_resnet_run_ds(const mz_spec *spec, const mz_dataset *ds, cons
     if (st == MZ_OK)
         st = mz_store_progress(R.store, prog, n, err);
     for (int64_t i = 0; i < n && st == MZ_OK; i++) {
-        mz_model_status ms = prog[i].status;
-        R.start[i] = -1;
-        if (ms == MZ_MODEL_DONE || ms == MZ_MODEL_DIVERGED || ms == MZ_MODEL_FAILED) {
-            R.prog.models_skipped++;
-            continue;
-        }
-        int s = prog[i].epochs_done + 1;
-        if (s > spec->epochs)
-            continue;
-        R.start[i] = s;
-        R.prog.epochs_total += spec->epochs - s + 1;
-        R.queue[R.n_queue++] = i;
+        R.start[i] = mz_train_start_epoch(&prog[i], spec->epochs, &R.prog);
+        if (R.start[i] >= 0)
+            R.queue[R.n_queue++] = i;
     }
     free(prog);
     R.prog.models_total = n;

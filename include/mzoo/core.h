@@ -47,7 +47,9 @@ typedef struct mz_error {
     char msg[MZ_ERROR_MSG_MAX];
 } mz_error;
 
-/* Records code and a printf-style message in err (if not NULL); returns code. */
+/* Records code and a printf-style message in err (if not NULL); returns code. The message is
+ * passed through mz_escape, so text quoted from input files (names, keys, values) can never put
+ * control characters or terminal escape sequences on the user's screen. */
 mz_status mz_fail(mz_error *err, mz_status code, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
@@ -60,6 +62,13 @@ mz_status mz_error_prefix(mz_error *err, const char *fmt, ...)
 #endif
     ;
 void mz_error_clear(mz_error *err);
+
+/* Copies src into dst[cap] (always NUL-terminated when cap > 0) with every byte that could
+ * control a terminal made visible: \n, \r and \t as those two-character escapes, other C0
+ * controls, DEL, C1 controls (U+0080..U+009F) and bytes that are not valid UTF-8 as \xNN.
+ * Printable ASCII and valid UTF-8 above U+009F are kept. Output is cut at a whole character or
+ * escape. Returns dst. */
+char *mz_escape(char *dst, size_t cap, const char *src);
 
 /* ---- Counter-based randomness (Philox4x32-10) ----
  * Every random number in mzoo is a pure function of (seed, purpose, a, b, c, index): there is no

@@ -40,7 +40,7 @@ static int collect(void *ctx, int ncol, const char *const *val, const char *cons
     }
     row *x = &r->v[r->n++];
     for (int i = 0; i < N_HP && i < ncol; i++)
-        snprintf(x->hp[i], sizeof x->hp[i], "%s", val[i] ? val[i] : "-");
+        mz_escape(x->hp[i], sizeof x->hp[i], val[i] ? val[i] : "-");
     x->epoch = val[N_HP] ? (int)strtol(val[N_HP], NULL, 10) : -1;
     x->test_acc = val[N_HP + 1] ? strtod(val[N_HP + 1], NULL) : NAN;
     return 0;
@@ -64,7 +64,9 @@ static double quantile(const double *v, size_t n, double q)
 
 static int print_status(void *ctx, int ncol, const char *const *val, const char *const *names)
 {
-    printf("  %-10s %s\n", val[0] ? val[0] : "?", val[1] ? val[1] : "0");
+    char status[64];
+    printf("  %-10s %s\n", mz_escape(status, sizeof status, val[0] ? val[0] : "?"),
+           val[1] ? val[1] : "0");
     return 0;
 }
 
@@ -83,15 +85,19 @@ int mz_cmd_info(int argc, char **argv)
         mz_cli_error("%s", err.msg);
         return 1;
     }
-    char buf[256];
-    printf("zoo %s\n", path);
+    char buf[256], esc[1024];
+    printf("zoo ");
+    mz_cli_print_escaped(stdout, path);
+    putchar('\n');
     const char *keys[] = {"generator", "dataset", "architecture", "epochs", "batch_size", "created_at"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (mz_store_meta(st, keys[i], buf, sizeof buf, NULL) == MZ_OK)
-            printf("  %-13s %s\n", keys[i], buf);
+            printf("  %-13s %s\n", keys[i], mz_escape(esc, sizeof esc, buf));
     char *recipe = NULL;
     if (mz_store_recipe(st, &recipe, NULL) == MZ_OK) {
-        printf("  recipe        %s\n", recipe);
+        printf("  recipe        ");
+        mz_cli_print_escaped(stdout, recipe);
+        putchar('\n');
         free(recipe);
     }
     printf("models by status:\n");

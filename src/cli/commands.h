@@ -9,11 +9,15 @@ int mz_cmd_presets(int argc, char **argv);
 int mz_cmd_dataset(int argc, char **argv);
 int mz_cmd_bench(int argc, char **argv);
 
-/* Prints "mzoo: <message>" to stderr. */
+#include <stdio.h>
+
+/* Prints "mzoo: <message>" to stderr, escaped (mz_escape): messages quote input. */
 void mz_cli_error(const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 1, 2)))
 #endif
     ;
+/* Writes s to f with control characters made visible (mz_escape), for text read from files. */
+void mz_cli_print_escaped(FILE *f, const char *s);
 
 #endif

@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L /* execv */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -26,12 +27,21 @@ static const command commands[] = {
 
 void mz_cli_error(const char *fmt, ...)
 {
+    char raw[2 * MZ_ERROR_MSG_MAX], msg[2 * MZ_ERROR_MSG_MAX];
     va_list ap;
     va_start(ap, fmt);
-    fputs("mzoo: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
+    fprintf(stderr, "mzoo: %s\n", mz_escape(msg, sizeof msg, raw));
+}
+
+void mz_cli_print_escaped(FILE *f, const char *s)
+{
+    size_t cap = 4 * strlen(s ? s : "") + 1;
+    char *e = malloc(cap);
+    if (e)
+        fputs(mz_escape(e, cap, s), f);
+    free(e);
 }
 
 static void usage(FILE *f)

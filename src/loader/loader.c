@@ -718,8 +718,10 @@ static mz_status build_layout(mz_loader *L, mz_error *err)
     free(names);
     free(tensors);
     free(counts);
-    if (st != MZ_OK)
-        return mz_error_prefix(err, "%s", L->path);
+    if (st != MZ_OK) {
+        mz_error_prefix(err, "%s", L->path);
+        return st;
+    }
     L->params_cap = 0;
     for (int s = 0; s < L->layout.n_sources; s++)
         if (L->layout.sources[s].n_params > L->params_cap)

@@ -401,8 +401,10 @@ mz_status mz_train_resnet_run_ds(const mz_spec *spec, const mz_dataset *ds, cons
     R.t0 = mz_now();
     R.aug = mz_train_resnet_augmentation(spec->dataset);
     mz_status st = mz_resnet_init(&R.net, ds->c, ds->h, ds->w, ds->n_classes, err);
-    if (st != MZ_OK)
-        return mz_error_prefix(err, "resnet18 with dataset %s", spec->dataset);
+    if (st != MZ_OK) {
+        mz_error_prefix(err, "resnet18 with dataset %s", spec->dataset);
+        return st;
+    }
     if (ds->train.n < 1 || ds->train.n > UINT32_MAX)
         return mz_fail(err, MZ_EINVAL, "resnet18: %lld training images", (long long)ds->train.n);
 

@@ -16,7 +16,7 @@ int main(void)
     check_escape("tab\there\r", "tab\\there\\r");
     check_escape("del\x7f", "del\\x7f");
     check_escape("caf\xc3\xa9 \xe2\x82\xac", "caf\xc3\xa9 \xe2\x82\xac"); /* valid UTF-8 kept */
-    check_escape("csi\xc2\x9b", "csi\\xc2\\x9b");                        /* C1 control U+009B */
+    check_escape("csi\xc2\x9b", "csi\\xc2\\x9b");                         /* C1 control U+009B */
     check_escape("raw\x9b", "raw\\x9b");                                  /* 8-bit CSI byte */
     check_escape("bad\xc3(", "bad\\xc3(");                                /* truncated sequence */
     check_escape("over\xc0\xaf", "over\\xc0\\xaf");                       /* overlong '/' */

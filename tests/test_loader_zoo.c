@@ -19,6 +19,7 @@
 #include "mzoo/probe.h"
 #include "mzoo/spec.h"
 #include "mzoo/store.h"
+#include "mzoo/train.h"
 
 #define N_MODELS 12
 #define N_EPOCHS 4
@@ -85,7 +86,9 @@ static void make_zoo(void)
     }
     mz_store *st = NULL;
     CHECK_OK(mz_store_open(&st, zoo_path, MZ_STORE_WRITE, &err), &err);
-    CHECK_OK(mz_store_attach(st, &spec, variant_of, layouts, 2, &err), &err);
+    mz_grid_desc gd;
+    CHECK_OK(mz_grid_desc_make(&gd, &spec, variant_of, layouts, 2, &err), &err);
+    CHECK_OK(mz_store_attach(st, &gd.desc, &err), &err);
     int64_t np = arch[0].n_params;
     float *w = malloc((size_t)np * sizeof *w);
     for (int m = 0; m < N_MODELS; m++) {
@@ -115,6 +118,7 @@ static void make_zoo(void)
         }
     }
     mz_store_close(st);
+    mz_grid_desc_release(&gd);
     free(w);
     free(spec.models);
     free(spec.recipe);

@@ -32,7 +32,7 @@
 #include "mzoo/spec.h"
 #include "mzoo/store.h"
 #include "mzoo/train.h"
-#include "train/train_resnet-impl.h"
+#include "train/train-impl.h"
 
 #define HW 8
 #define NCLS 10
@@ -261,7 +261,7 @@ int main(void)
     mz_train_opts opts = {0};
     opts.threads = 2;
     double t0 = mz_now();
-    mz_status st = mz_train_resnet_run_ds(&spec, &ds, zoo_a, &opts, &err);
+    mz_status st = mz_train_run_ds(&spec, &ds, zoo_a, &opts, &err);
     CHECK_OK(st, &err);
     printf("uninterrupted run: %.2f s (BLAS kernel %s)\n", mz_now() - t0, mz_blas_corename());
     if (st != MZ_OK)
@@ -303,7 +303,7 @@ int main(void)
     CHECK_EQ_INT(sum.n_epoch_rows, 2 * (EPOCHS + 1));
     mz_tensor_desc *lay = NULL;
     int nl = 0;
-    CHECK_OK(mz_store_layout(store, "resnet18/c3/k10", &lay, &nl, &err), &err);
+    CHECK_OK(mz_store_layout(store, "resnet18/c3/k10", &lay, &nl, NULL, &err), &err);
     CHECK_EQ_INT(nl, 122);
     if (lay && nl == 122)
         CHECK(!strcmp(lay[121].name, "fc.bias") && lay[5].ndim == 0 && lay[5].count == 1);
@@ -320,16 +320,16 @@ int main(void)
     o2.stop = &sp.stop;
     o2.progress = stop_after;
     o2.progress_ctx = &sp;
-    st = mz_train_resnet_run_ds(&spec, &ds, zoo_b, &o2, &err);
+    st = mz_train_run_ds(&spec, &ds, zoo_b, &o2, &err);
     CHECK_EQ_INT(st, MZ_EINTERRUPTED);
     mz_train_opts o3 = {0};
     o3.threads = 1;
-    st = mz_train_resnet_run_ds(&spec, &ds, zoo_b, &o3, &err);
+    st = mz_train_run_ds(&spec, &ds, zoo_b, &o3, &err);
     CHECK_OK(st, &err);
     printf("stopped and resumed run: %.2f s\n", mz_now() - t0);
     compare_zoos(zoo_a, zoo_b, &spec, net.n_state);
     /* a finished zoo: nothing to do */
-    CHECK_OK(mz_train_resnet_run_ds(&spec, &ds, zoo_b, &o3, &err), &err);
+    CHECK_OK(mz_train_run_ds(&spec, &ds, zoo_b, &o3, &err), &err);
 
     printf("comparison: %.2f s\n", mz_now() - t0);
     t0 = mz_now();
@@ -338,7 +338,7 @@ int main(void)
     char zoo_d[128];
     temp_path(zoo_d, sizeof zoo_d, "d");
     CHECK_OK(mz_spec_parse(&dspec, diverge_json, "diverge spec", &err), &err);
-    CHECK_OK(mz_train_resnet_run_ds(&dspec, &ds, zoo_d, &opts, &err), &err);
+    CHECK_OK(mz_train_run_ds(&dspec, &ds, zoo_d, &opts, &err), &err);
     CHECK_OK(mz_store_open(&store, zoo_d, MZ_STORE_READ, &err), &err);
     if (store) {
         CHECK_OK(mz_store_summary_get(store, &sum, &err), &err);
@@ -361,7 +361,7 @@ int main(void)
             "\"sgd\", \"lr\": 0.01, \"momentum\": 0.9, \"weight_decay\": 0.0005, \"seed\": 9}}",
             "tiny spec", &err),
         &err);
-    CHECK_OK(mz_train_resnet_run_ds(&tspec, &ds, zoo_t, &opts, &err), &err);
+    CHECK_OK(mz_train_run_ds(&tspec, &ds, zoo_t, &opts, &err), &err);
     CHECK_OK(mz_store_open(&store, zoo_t, MZ_STORE_READ, &err), &err);
     if (store) {
         double tl = 0;

@@ -1,7 +1,8 @@
-/* mzoo train: generates a zoo. Expands the spec into models, groups them into populations of up to
- * MZ_LANES models (same layout variant, activation and progress), trains the groups on worker
- * threads and hands every finished (group, epoch) to a single writer thread that commits it to the
- * zoo file in one transaction. Running it again on the same file resumes where it stopped.
+/* mzoo train: generates a zoo. Expands the spec into models, groups them into units of work
+ * (CNN-s/CNN-l: populations of up to MZ_LANES models with the same layout variant, activation and
+ * progress; ResNet-18: one model), trains the units on worker threads and hands every finished
+ * (unit, epoch) to a single writer thread that commits it to the zoo file in one transaction and
+ * reports progress. Running it again on the same file resumes where it stopped.
  *
  * Protocol per model (the reference's, Version B semantics):
  *   epoch 0: eval-mode loss/accuracy of the untrained model on the train, val and test sets;
@@ -13,7 +14,9 @@
 #define MZOO_TRAIN_H
 
 #include "mzoo/core.h"
+#include "mzoo/data.h"
 #include "mzoo/spec.h"
+#include "mzoo/store.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -21,30 +24,33 @@ extern "C" {
 
 typedef struct mz_train_progress {
     int64_t models_total;
-    int64_t models_done;      /* done, diverged or failed (finished one way or another) */
+    int64_t models_done; /* done, diverged or failed (finished one way or another) */
     int64_t models_diverged;
-    int64_t epochs_total;     /* model-epochs to commit in this run, including epoch 0 rows */
-    int64_t epochs_done;      /* model-epochs committed in this run */
-    int64_t models_skipped;   /* already finished when the run started */
-    double elapsed;           /* seconds since the run started */
-    double eta;               /* seconds, estimate; < 0 if unknown */
-    double samples_per_sec;   /* training samples per second, all models */
-    int last_epoch;           /* epoch of the last commit */
-    double last_test_acc;     /* mean test accuracy of the last committed group */
-    int final;                /* 1 on the last call */
+    int64_t models_failed;
+    int64_t epochs_total;   /* model-epochs to commit in this run, including epoch 0 rows */
+    int64_t epochs_done;    /* model-epochs committed in this run */
+    int64_t models_skipped; /* already finished when the run started */
+    double elapsed;         /* seconds since the run started */
+    double eta;             /* seconds, estimate; < 0 if unknown */
+    double samples_per_sec; /* training samples per second, all models */
+    int last_epoch;         /* epoch of the last commit */
+    double last_test_acc;   /* mean test accuracy of the last committed group */
+    int64_t commits;        /* transactions committed in this run */
+    int final;              /* 1 on the last call */
 } mz_train_progress;
 
 typedef void (*mz_train_progress_fn)(void *ctx, const mz_train_progress *p);
 
 typedef struct mz_train_opts {
-    int threads;                /* worker threads; <= 0: all online CPUs */
-    const char *backend;        /* population backend name, NULL = default */
-    mz_train_progress_fn progress; /* called from the writer thread after each commit; may be NULL */
+    int threads;                   /* worker threads; <= 0: all online CPUs */
+    const char *backend;           /* population backend name, NULL = default */
+    mz_train_progress_fn progress; /* called from the writer thread after each commit, and once
+                                      more with final = 1 at the end; may be NULL */
     void *progress_ctx;
-    volatile int *stop;         /* if non-NULL and set non-zero (e.g. by a signal handler), the run
-                                   stops after committing complete epochs; returns MZ_EINTERRUPTED */
-    int max_group;              /* models per population, 1..MZ_LANES; 0 = automatic */
-    int kill_after_commits;     /* testing only: _exit(137) right after this many commits (0 = off) */
+    volatile int *stop; /* if non-NULL and set non-zero (e.g. by a signal handler, with
+                           __atomic_store_n), the run stops after committing complete
+                           epochs; returns MZ_EINTERRUPTED */
+    int max_group;      /* models per population, 1..MZ_LANES; 0 = automatic */
 } mz_train_opts;
 
 /* Trains every unfinished model of spec into the zoo file at zoo_path (created if missing;
@@ -52,6 +58,21 @@ typedef struct mz_train_opts {
  * A model whose loss or weights become NaN/Inf is marked diverged and the others go on. */
 mz_status mz_train_run(const mz_spec *spec, const char *zoo_path, const mz_train_opts *opts,
                        mz_error *err);
+/* The same on a dataset the caller has loaded (and subset: spec->train_subset is not applied);
+ * spec->dataset still names it in the zoo and selects ResNet augmentation. */
+mz_status mz_train_run_ds(const mz_spec *spec, const mz_dataset *ds, const char *zoo_path,
+                          const mz_train_opts *opts, mz_error *err);
+
+/* The description a zoo file records for a grid zoo made from spec (mz_store_attach), with
+ * variant_of[i] the layout variant of model i and the layouts of every variant; desc borrows
+ * spec, variant_of and layouts, which must outlive it. */
+typedef struct mz_grid_desc {
+    mz_zoo_desc desc;
+    void *mem; /* owned */
+} mz_grid_desc;
+mz_status mz_grid_desc_make(mz_grid_desc *out, const mz_spec *spec, const char *const *variant_of,
+                            const mz_layout *layouts, int n_layouts, mz_error *err);
+void mz_grid_desc_release(mz_grid_desc *d);
 
 #ifdef __cplusplus
 }

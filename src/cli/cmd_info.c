@@ -10,8 +10,8 @@
 #include "core/banned.h"
 
 #define N_HP 8
-static const char *const hp_names[N_HP] = {"activation", "init", "optimizer", "lr",
-                                           "weight_decay", "dropout", "momentum", "nesterov"};
+static const char *const hp_names[N_HP] = {"activation",   "init",    "optimizer", "lr",
+                                           "weight_decay", "dropout", "momentum",  "nesterov"};
 
 typedef struct row {
     char hp[N_HP][32];
@@ -89,7 +89,8 @@ int mz_cmd_info(int argc, char **argv)
     printf("zoo ");
     mz_cli_print_escaped(stdout, path);
     putchar('\n');
-    const char *keys[] = {"generator", "dataset", "architecture", "epochs", "batch_size", "created_at"};
+    const char *keys[] = {"generator", "dataset",    "architecture",
+                          "epochs",    "batch_size", "created_at"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (mz_store_meta(st, keys[i], buf, sizeof buf, NULL) == MZ_OK)
             printf("  %-13s %s\n", keys[i], mz_escape(esc, sizeof esc, buf));
@@ -101,15 +102,17 @@ int mz_cmd_info(int argc, char **argv)
         free(recipe);
     }
     printf("models by status:\n");
-    mz_status s = mz_store_query(st, "SELECT status, count(*) FROM models GROUP BY status ORDER BY status",
-                                 print_status, NULL, &err);
+    mz_status s =
+        mz_store_query(st, "SELECT status, count(*) FROM models GROUP BY status ORDER BY status",
+                       print_status, NULL, &err);
     rows r = {0};
     if (s == MZ_OK)
-        s = mz_store_query(st,
-                           "SELECT m.activation, m.init, m.optimizer, m.lr, m.weight_decay, m.dropout, "
-                           "m.momentum, m.nesterov, e.epoch, e.test_acc FROM models m JOIN epochs e "
-                           "ON e.model_id = m.id AND e.epoch = m.epochs_done ORDER BY m.id",
-                           collect, &r, &err);
+        s = mz_store_query(
+            st,
+            "SELECT m.activation, m.init, m.optimizer, m.lr, m.weight_decay, m.dropout, "
+            "m.momentum, m.nesterov, e.epoch, e.test_acc FROM models m JOIN epochs e "
+            "ON e.model_id = m.id AND e.epoch = m.epochs_done ORDER BY m.id",
+            collect, &r, &err);
     if (s != MZ_OK || r.oom) {
         mz_cli_error("%s", r.oom ? "out of memory" : err.msg);
         free(r.v);
@@ -129,9 +132,10 @@ int mz_cmd_info(int argc, char **argv)
     }
     if (na) {
         qsort(acc, na, sizeof(double), cmp_double);
-        printf("test accuracy at each model's last epoch (%zu models, epochs %d..%d):\n", na, minep, maxep);
-        printf("  min %.4f  q05 %.4f  q25 %.4f  median %.4f  q75 %.4f  q95 %.4f  max %.4f\n", acc[0],
-               quantile(acc, na, 0.05), quantile(acc, na, 0.25), quantile(acc, na, 0.5),
+        printf("test accuracy at each model's last epoch (%zu models, epochs %d..%d):\n", na, minep,
+               maxep);
+        printf("  min %.4f  q05 %.4f  q25 %.4f  median %.4f  q75 %.4f  q95 %.4f  max %.4f\n",
+               acc[0], quantile(acc, na, 0.05), quantile(acc, na, 0.25), quantile(acc, na, 0.5),
                quantile(acc, na, 0.75), quantile(acc, na, 0.95), acc[na - 1]);
     } else {
         printf("no epochs committed yet\n");

@@ -18,9 +18,10 @@ static volatile int stop_flag;
 static void on_signal(int sig)
 {
     (void)sig;
-    if (stop_flag) /* second signal: leave now; committed epochs are safe in the zoo file */
+    if (__atomic_load_n(&stop_flag, __ATOMIC_RELAXED)) /* second signal: leave now; committed
+                                                         epochs are safe in the zoo file */
         _exit(130);
-    stop_flag = 1;
+    __atomic_store_n(&stop_flag, 1, __ATOMIC_RELAXED);
 }
 
 static const char train_usage[] =
@@ -35,12 +36,14 @@ static const char train_usage[] =
     "  --dry-run             print the models the grid expands to and exit\n"
     "  --data DIR            dataset directory (overrides the spec's \"data\")\n"
     "  --backend NAME        population backend for CNN-s/CNN-l: simd (default when built) or ref\n"
-    "  --group N             CNN-s/CNN-l models trained together per population (1-16; default automatic)\n"
+    "  --group N             CNN-s/CNN-l models trained together per population (1-16; default "
+    "automatic)\n"
     "  -q, --quiet           no progress output\n";
 
 typedef struct progress_ctx {
     int tty, quiet;
     double last_print;
+    int64_t kill_after; /* testing: _exit(137) after this many commits, as a crash would */
 } progress_ctx;
 
 static void fmt_duration(double s, char *buf, size_t cap)
@@ -61,6 +64,8 @@ static void fmt_duration(double s, char *buf, size_t cap)
 static void on_progress(void *vctx, const mz_train_progress *p)
 {
     progress_ctx *c = vctx;
+    if (c->kill_after && p->commits >= c->kill_after)
+        _exit(137); /* crash simulation for the resume tests: right after a commit */
     if (c->quiet)
         return;
     double interval = c->tty ? 0.2 : 30.0;
@@ -198,7 +203,7 @@ int mz_cmd_train(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
-    progress_ctx pc = {isatty(2), quiet, -1e9};
+    progress_ctx pc = {isatty(2), quiet, -1e9, kill_after};
     mz_train_opts opts = {0};
     opts.threads = threads;
     opts.backend = backend;
@@ -206,7 +211,6 @@ int mz_cmd_train(int argc, char **argv)
     opts.progress_ctx = &pc;
     opts.stop = &stop_flag;
     opts.max_group = group;
-    opts.kill_after_commits = kill_after;
     if (!quiet)
         fprintf(stderr, "mzoo: training %lld models (%s, %s, %d epochs) into %s\n",
                 (long long)spec.n_models, spec.dataset, spec.architecture, spec.epochs, out);

@@ -21,7 +21,8 @@ static const command commands[] = {
     {"train", mz_cmd_train, "train every model of a zoo spec into one SQLite zoo file"},
     {"info", mz_cmd_info, "summarise a zoo file"},
     {"presets", mz_cmd_presets, "list the zoos of the Model Zoos paper as named specs"},
-    {"dataset", mz_cmd_dataset, "write a zoo's checkpoints as a weight-space dataset split by model"},
+    {"dataset", mz_cmd_dataset,
+     "write a zoo's checkpoints as a weight-space dataset split by model"},
     {"bench", mz_cmd_bench, "predict model properties from weights (ridge, linear, XGBoost)"},
 };
 
@@ -46,7 +47,8 @@ void mz_cli_print_escaped(FILE *f, const char *s)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: mzoo <command> [options]   (mzoo <command> --help for details)\n\ncommands:\n");
+    fprintf(f,
+            "usage: mzoo <command> [options]   (mzoo <command> --help for details)\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
 }
@@ -58,7 +60,8 @@ int main(int argc, char **argv)
      * If execv fails we go on with the kernel we have. */
     if (mz_blas_prefer_avx512())
         execv("/proc/self/exe", argv);
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+        !strcmp(argv[1], "help")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }

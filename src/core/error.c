@@ -9,22 +9,38 @@
 const char *mz_strerror(mz_status s)
 {
     switch (s) {
-    case MZ_OK: return "success";
-    case MZ_ENOMEM: return "out of memory";
-    case MZ_EINVAL: return "invalid argument";
-    case MZ_EIO: return "input/output error";
-    case MZ_EFORMAT: return "malformed input";
-    case MZ_ESPEC: return "invalid zoo spec";
-    case MZ_ESTORE: return "zoo store error";
-    case MZ_EBUSY: return "zoo file is locked";
-    case MZ_ENOSPC: return "no space left on device";
-    case MZ_EREADONLY: return "not writable";
-    case MZ_EMISMATCH: return "zoo file was made from a different spec";
-    case MZ_ENOTFOUND: return "not found";
-    case MZ_EDIVERGED: return "model diverged";
-    case MZ_EUNSUPPORTED: return "not supported";
-    case MZ_EINTERRUPTED: return "interrupted";
-    case MZ_ELIMIT: return "size limit exceeded";
+    case MZ_OK:
+        return "success";
+    case MZ_ENOMEM:
+        return "out of memory";
+    case MZ_EINVAL:
+        return "invalid argument";
+    case MZ_EIO:
+        return "input/output error";
+    case MZ_EFORMAT:
+        return "malformed input";
+    case MZ_ESPEC:
+        return "invalid zoo spec";
+    case MZ_ESTORE:
+        return "zoo store error";
+    case MZ_EBUSY:
+        return "zoo file is locked";
+    case MZ_ENOSPC:
+        return "no space left on device";
+    case MZ_EREADONLY:
+        return "not writable";
+    case MZ_EMISMATCH:
+        return "zoo file was made from a different spec";
+    case MZ_ENOTFOUND:
+        return "not found";
+    case MZ_EDIVERGED:
+        return "model diverged";
+    case MZ_EUNSUPPORTED:
+        return "not supported";
+    case MZ_EINTERRUPTED:
+        return "interrupted";
+    case MZ_ELIMIT:
+        return "size limit exceeded";
     }
     return "unknown error";
 }

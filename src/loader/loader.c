@@ -1,20 +1,15 @@
 /* A zoo file as a weight-space dataset: selection, filters, split by model, streaming.
  *
- * The candidate samples come from one query over epochs JOIN models. The property columns are
- * discovered from the schema (every column of epochs but model_id/epoch/weights and the like, and
- * every hyperparameter column of models), so a zoo written by a newer store with more columns
- * still loads; TEXT columns are categorical, the others numeric.
- *
- * The user's --where expression is compiled into that query under an authorizer that allows
- * only reading (SELECT, column reads, functions); the store is opened read-only, and a second
- * statement after the expression is refused.
+ * The candidate samples come from the store's selection (mz_store_select: every (model, epoch)
+ * row with the truth value of the user's --where expression). The property columns are
+ * discovered from the schema (mz_store_columns: the metrics of epochs and the hyperparameters of
+ * models), so a zoo written by a newer store with more columns still loads; TEXT columns are
+ * categorical, the others numeric. The store is opened read-only.
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <sqlite3.h>
 
 #include "mzoo/loader.h"
 #include "mzoo/store.h"
@@ -203,97 +198,6 @@ void mz_loader_close(mz_loader *L)
     free(L);
 }
 
-/* Columns never offered as properties. */
-static int internal_column(const char *table, const char *name)
-{
-    static const char *const skip_epochs[] = {"model_id",  "epoch",     "weights",
-                                              "opt_state", "opt_step",  "created_at",
-                                              "seconds",   "wall_time", NULL};
-    static const char *const skip_models[] = {
-        "id", "variant", "status", "epochs_done", "message", "spec", "config", "updated_at", NULL};
-    const char *const *s = !strcmp(table, "epochs") ? skip_epochs : skip_models;
-    for (; *s; s++)
-        if (!strcmp(*s, name))
-            return 1;
-    return 0;
-}
-
-/* A candidate column: table alias, name, categorical? */
-typedef struct colspec {
-    char table; /* 'e' or 'm' */
-    char name[64];
-    int categorical;
-} colspec;
-
-static int is_text_type(const char *t)
-{
-    if (!t)
-        return 0;
-    char u[64];
-    size_t i = 0;
-    for (; t[i] && i + 1 < sizeof u; i++)
-        u[i] = (char)(t[i] >= 'a' && t[i] <= 'z' ? t[i] - 32 : t[i]);
-    u[i] = 0;
-    return strstr(u, "CHAR") || strstr(u, "TEXT") || strstr(u, "CLOB");
-}
-
-static mz_status table_columns(sqlite3 *db, const char *table, char alias, colspec *cols, int *n,
-                               int cap, const char *path, mz_error *err)
-{
-    char sql[96];
-    snprintf(sql, sizeof sql, "PRAGMA table_info(%s)", table);
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
-        return mz_fail(err, MZ_ESTORE, "%s: reading the schema of %s: %s", path, table,
-                       sqlite3_errmsg(db));
-    int found = 0;
-    while (sqlite3_step(s) == SQLITE_ROW) {
-        found = 1;
-        const char *name = (const char *)sqlite3_column_text(s, 1),
-                   *type = (const char *)sqlite3_column_text(s, 2);
-        if (!name || internal_column(table, name) || strlen(name) >= 64)
-            continue;
-        if (type && strstr(type, "BLOB"))
-            continue;
-        if (*n == cap)
-            break;
-        colspec *c = &cols[(*n)++];
-        c->table = alias;
-        snprintf(c->name, sizeof c->name, "%s", name);
-        c->categorical = is_text_type(type);
-    }
-    sqlite3_finalize(s);
-    if (!found)
-        return mz_fail(err, MZ_EFORMAT, "%s: no table '%s' (not a zoo file?)", path, table);
-    return MZ_OK;
-}
-
-/* Authorizer for the user's expression: reading only. */
-static int read_only_authorizer(void *ctx, int action, const char *a, const char *b, const char *c,
-                                const char *d)
-{
-    static const char *const denied_functions[] = {"load_extension", "readfile",       "writefile",
-                                                   "edit",           "fts3_tokenizer", NULL};
-    (void)ctx;
-    (void)a;
-    (void)c;
-    (void)d;
-    switch (action) {
-    case SQLITE_FUNCTION: /* b = the function's name */
-        for (int i = 0; b && denied_functions[i]; i++)
-            if (!sqlite3_stricmp(b, denied_functions[i]))
-                return SQLITE_DENY;
-        return SQLITE_OK;
-    case SQLITE_SELECT:
-    case SQLITE_READ:
-    case SQLITE_RECURSIVE:
-        return SQLITE_OK;
-    case SQLITE_PRAGMA: /* table-valued pragma functions would be PRAGMA; refuse */
-    default:
-        return SQLITE_DENY;
-    }
-}
-
 typedef struct cand {
     int64_t model_id;
     int epoch;
@@ -337,7 +241,7 @@ static int cmp_str(const void *a, const void *b)
 
 /* The property columns, in the documented order, aligned with L->samples (rowof maps a sample
  * to its row of vals). */
-static mz_status build_props(mz_loader *L, const colspec *cols, int ncols, strtab *tabs,
+static mz_status build_props(mz_loader *L, const mz_store_column *cols, int ncols, strtab *tabs,
                              const double *vals, const int64_t *rowof, mz_error *err)
 {
     static const char *const first[] = {"test_acc",  "val_acc",  "train_acc",  "ggap",
@@ -430,10 +334,124 @@ static mz_status build_props(mz_loader *L, const colspec *cols, int ncols, strta
     return MZ_OK;
 }
 
+/* Pass 1: one callback per candidate row of the selection. */
+typedef struct pass1 {
+    mz_loader *L;
+    const mz_epoch_sel *es;
+    const mz_store_column *cols;
+    int ncols;
+    grow g;
+    strtab tabs[96];
+    char last_variant[64];
+    int last_source;
+    mz_status st;
+    mz_error *err;
+} pass1;
+
+/* Filters on the weights: 1 to keep the sample. */
+static int keep_weights(pass1 *p, int64_t mid, int epoch)
+{
+    mz_loader *L = p->L;
+    const mz_loader_options *o = &L->opt;
+    const mz_vec_source *src = &L->layout.sources[p->last_source];
+    if ((p->st = mz_store_read_weights(L->st, mid, epoch, L->params, src->n_params, p->err)) !=
+        MZ_OK)
+        return 0;
+    mz_vec_extract(&L->layout, p->last_source, L->params, L->x);
+    int nonfinite = 0, big = 0;
+    for (int64_t j = 0; j < L->layout.dim; j++) {
+        float v = L->x[j];
+        if (!isfinite(v))
+            nonfinite = 1;
+        else if (fabsf(v) > o->max_abs)
+            big = 1;
+    }
+    if (nonfinite && o->drop_nonfinite) {
+        L->counts.dropped_nonfinite++;
+        return 0;
+    }
+    /* NaN compares false: with drop_nonfinite off, NaN/Inf weights fail the threshold only for
+     * Inf (|Inf| > t), as the reference's abs(w) > t test */
+    if (nonfinite && !o->drop_nonfinite && isfinite(o->max_abs))
+        for (int64_t j = 0; j < L->layout.dim; j++)
+            if (isinf(L->x[j]))
+                big = 1;
+    if (big) {
+        L->counts.dropped_max_abs++;
+        return 0;
+    }
+    return 1;
+}
+
+static int on_candidate(void *ctx, int64_t mid, int epoch, const char *variant, int keep,
+                        const mz_store_value *vals)
+{
+    pass1 *p = ctx;
+    mz_loader *L = p->L;
+    const mz_loader_options *o = &L->opt;
+    if (!mz_epochs_match(p->es, epoch))
+        return 0;
+    L->counts.candidates++;
+    if (!keep) {
+        L->counts.dropped_where++;
+        return 0;
+    }
+    if (strcmp(variant, p->last_variant) != 0) {
+        p->last_source = -1;
+        for (int s = 0; s < L->layout.n_sources; s++)
+            if (!strcmp(L->layout.sources[s].variant, variant))
+                p->last_source = s;
+        if (p->last_source < 0) {
+            p->st = mz_fail(p->err, MZ_EFORMAT,
+                            "%s: model %lld: layout variant '%s' has no layout rows", L->path,
+                            (long long)mid, variant);
+            return 1;
+        }
+        snprintf(p->last_variant, sizeof p->last_variant, "%s", variant);
+    }
+    if (o->drop_nonfinite || isfinite(o->max_abs)) {
+        if (!keep_weights(p, mid, epoch))
+            return p->st != MZ_OK;
+    }
+    grow *g = &p->g;
+    if (g->n == g->cap) {
+        int64_t nc = g->cap ? 2 * g->cap : 1024;
+        cand *c2 = realloc(g->c, (size_t)nc * sizeof *c2);
+        if (c2)
+            g->c = c2;
+        double *v2 = c2 ? realloc(g->vals, (size_t)(nc * (p->ncols + 1)) * sizeof *v2) : NULL;
+        if (!c2 || !v2) {
+            p->st = mz_fail(p->err, MZ_ENOMEM, "out of memory selecting samples");
+            return 1;
+        }
+        g->vals = v2;
+        g->cap = nc;
+    }
+    g->c[g->n].model_id = mid;
+    g->c[g->n].epoch = epoch;
+    g->c[g->n].source = p->last_source;
+    double *v = g->vals + g->n * (p->ncols + 1);
+    for (int i = 0; i < p->ncols; i++) {
+        if (vals[i].null) {
+            v[i] = NAN;
+        } else if (p->cols[i].categorical) {
+            int id = strtab_id(&p->tabs[i], vals[i].text ? vals[i].text : "");
+            if (id < 0) {
+                p->st = mz_fail(p->err, MZ_ENOMEM, "out of memory");
+                return 1;
+            }
+            v[i] = id;
+        } else {
+            v[i] = vals[i].num;
+        }
+    }
+    g->n++;
+    return 0;
+}
+
 /* Pass 1 and the split; fills L->samples and L->props. */
 static mz_status select_samples(mz_loader *L, mz_error *err)
 {
-    sqlite3 *db = mz_store_sqlite(L->st);
     const mz_loader_options *o = &L->opt;
     mz_status st = MZ_OK;
     mz_epoch_sel es;
@@ -441,162 +459,25 @@ static mz_status select_samples(mz_loader *L, mz_error *err)
         return st;
 
     /* property columns: metrics of epochs, then the models' hyperparameters */
-    colspec cols[96];
+    mz_store_column cols[96];
     int ncols = 0;
-    if ((st = table_columns(db, "epochs", 'e', cols, &ncols, 64, L->path, err)) != MZ_OK ||
-        (st = table_columns(db, "models", 'm', cols, &ncols, 96, L->path, err)) != MZ_OK)
+    if ((st = mz_store_columns(L->st, cols, 96, &ncols, err)) != MZ_OK)
         return st;
-
-    /* SELECT m.id, e.epoch, m.variant, keep, <cols> */
-    size_t cap = 8192 + strlen(o->where ? o->where : "");
-    char *sql = malloc(cap);
-    if (!sql)
+    pass1 *p = calloc(1, sizeof *p);
+    if (!p)
         return mz_fail(err, MZ_ENOMEM, "out of memory");
-    /* keep = the expression's SQL truth value (NULL and 0 are false), a newline so a trailing
-     * "--" comment cannot swallow the rest */
-    size_t at = (size_t)snprintf(sql, cap, "SELECT m.id, e.epoch, m.variant, %s%s%s",
-                                 o->where ? "CASE WHEN (" : "1", o->where ? o->where : "",
-                                 o->where ? "\n) THEN 1 ELSE 0 END" : "");
-    for (int i = 0; i < ncols && at < cap; i++)
-        at += (size_t)snprintf(sql + at, cap - at, ", %c.\"%s\"", cols[i].table, cols[i].name);
-    if (at < cap)
-        at += (size_t)snprintf(sql + at, cap - at,
-                               " FROM epochs AS e JOIN models AS m ON m.id = e.model_id");
-    if (es.last && at < cap)
-        at += (size_t)snprintf(sql + at, cap - at,
-                               " WHERE e.epoch = (SELECT MAX(e2.epoch) FROM epochs AS e2 WHERE "
-                               "e2.model_id = e.model_id)");
-    if (at < cap)
-        at += (size_t)snprintf(sql + at, cap - at, " ORDER BY m.id, e.epoch");
-    if (at >= cap) {
-        free(sql);
-        return mz_fail(err, MZ_ELIMIT, "selection query too long");
-    }
-    sqlite3_stmt *q = NULL;
-    const char *tail = NULL;
-    sqlite3_set_authorizer(db, read_only_authorizer, NULL);
-    int rc = sqlite3_prepare_v2(db, sql, -1, &q, &tail);
-    sqlite3_set_authorizer(db, NULL, NULL);
-    int bad_shape = rc == SQLITE_OK && sqlite3_column_count(q) != 4 + ncols;
-    if (rc != SQLITE_OK || bad_shape || (tail && strspn(tail, " \t\r\n") != strlen(tail))) {
-        if (o->where)
-            st = mz_fail(err, MZ_EINVAL,
-                         "--where '%s': %s (expected one read-only SQL expression over the columns "
-                         "of models and epochs)",
-                         o->where,
-                         rc != SQLITE_OK ? sqlite3_errmsg(db)
-                         : bad_shape     ? "not a single expression"
-                                         : "more than one statement");
-        else
-            st = mz_fail(err, MZ_ESTORE, "%s: selection query failed: %s", L->path,
-                         sqlite3_errmsg(db));
-        sqlite3_finalize(q);
-        free(sql);
-        return st;
-    }
-    free(sql);
-
-    grow g = {0};
-    strtab tabs[96];
-    memset(tabs, 0, sizeof tabs);
-    int nsrc = L->layout.n_sources;
-    int64_t dim = L->layout.dim;
-    int need_weights = o->drop_nonfinite || isfinite(o->max_abs);
-    char last_variant[64] = "";
-    int last_source = -1;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        int64_t mid = sqlite3_column_int64(q, 0);
-        int epoch = sqlite3_column_int(q, 1);
-        const char *variant = (const char *)sqlite3_column_text(q, 2);
-        if (!mz_epochs_match(&es, epoch))
-            continue;
-        L->counts.candidates++;
-        if (sqlite3_column_int(q, 3) != 1) {
-            L->counts.dropped_where++;
-            continue;
-        }
-        if (!variant || strcmp(variant, last_variant) != 0) {
-            last_source = -1;
-            for (int s = 0; variant && s < nsrc; s++)
-                if (!strcmp(L->layout.sources[s].variant, variant))
-                    last_source = s;
-            if (last_source < 0) {
-                st = mz_fail(err, MZ_EFORMAT,
-                             "%s: model %lld: layout variant '%s' has no layout rows", L->path,
-                             (long long)mid, variant ? variant : "(null)");
-                break;
-            }
-            snprintf(last_variant, sizeof last_variant, "%s", variant);
-        }
-        if (need_weights) {
-            const mz_vec_source *src = &L->layout.sources[last_source];
-            if ((st = mz_store_read_weights(L->st, mid, epoch, L->params, src->n_params, err)) !=
-                MZ_OK)
-                break;
-            mz_vec_extract(&L->layout, last_source, L->params, L->x);
-            int nonfinite = 0, big = 0;
-            for (int64_t j = 0; j < dim; j++) {
-                float v = L->x[j];
-                if (!isfinite(v))
-                    nonfinite = 1;
-                else if (fabsf(v) > o->max_abs)
-                    big = 1;
-            }
-            if (nonfinite && o->drop_nonfinite) {
-                L->counts.dropped_nonfinite++;
-                continue;
-            }
-            /* NaN compares false: with drop_nonfinite off, NaN/Inf weights fail the threshold only
-             * for Inf (|Inf| > t), as the reference's abs(w) > t test */
-            if (nonfinite && !o->drop_nonfinite && isfinite(o->max_abs)) {
-                for (int64_t j = 0; j < dim; j++)
-                    if (isinf(L->x[j]))
-                        big = 1;
-            }
-            if (big) {
-                L->counts.dropped_max_abs++;
-                continue;
-            }
-        }
-        if (g.n == g.cap) {
-            int64_t nc = g.cap ? 2 * g.cap : 1024;
-            cand *c2 = realloc(g.c, (size_t)nc * sizeof *c2);
-            if (c2)
-                g.c = c2;
-            double *v2 = c2 ? realloc(g.vals, (size_t)(nc * (ncols + 1)) * sizeof *v2) : NULL;
-            if (!c2 || !v2) {
-                st = mz_fail(err, MZ_ENOMEM, "out of memory selecting samples");
-                break;
-            }
-            g.vals = v2;
-            g.cap = nc;
-        }
-        g.c[g.n].model_id = mid;
-        g.c[g.n].epoch = epoch;
-        g.c[g.n].source = last_source;
-        double *v = g.vals + g.n * (ncols + 1);
-        for (int i = 0; i < ncols; i++) {
-            int ci = 4 + i;
-            if (sqlite3_column_type(q, ci) == SQLITE_NULL) {
-                v[i] = NAN;
-            } else if (cols[i].categorical) {
-                int id = strtab_id(&tabs[i], (const char *)sqlite3_column_text(q, ci));
-                if (id < 0) {
-                    st = mz_fail(err, MZ_ENOMEM, "out of memory");
-                    break;
-                }
-                v[i] = id;
-            } else {
-                v[i] = sqlite3_column_double(q, ci);
-            }
-        }
-        if (st != MZ_OK)
-            break;
-        g.n++;
-    }
-    if (st == MZ_OK && rc != SQLITE_DONE && rc != SQLITE_ROW)
-        st = mz_fail(err, MZ_ESTORE, "%s: reading samples: %s", L->path, sqlite3_errmsg(db));
-    sqlite3_finalize(q);
+    p->L = L;
+    p->es = &es;
+    p->cols = cols;
+    p->ncols = ncols;
+    p->last_source = -1;
+    p->err = err;
+    mz_store_selection sel = {o->where, es.last, cols, ncols, 0};
+    st = mz_store_select(L->st, &sel, on_candidate, p, err);
+    if (st == MZ_OK)
+        st = p->st;
+    grow g = p->g;
+    strtab *tabs = p->tabs;
 
     /* split the models that kept a sample */
     int64_t n_models = 0;
@@ -660,51 +541,22 @@ static mz_status select_samples(mz_loader *L, mz_error *err)
     free(g.vals);
     free(part);
     free(model_of);
+    free(p);
     return st;
 }
 
 /* The layout map from every variant's layout rows, variants in order of their first model. */
 static mz_status build_layout(mz_loader *L, mz_error *err)
 {
-    sqlite3 *db = mz_store_sqlite(L->st);
-    sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(db, "SELECT variant FROM models GROUP BY variant ORDER BY MIN(id)", -1,
-                           &q, NULL) != SQLITE_OK)
-        return mz_fail(err, MZ_EFORMAT, "%s: reading the models' variants: %s", L->path,
-                       sqlite3_errmsg(db));
     char **names = NULL;
-    mz_tensor_desc **tensors = NULL;
-    int *counts = NULL, nv = 0;
-    mz_status st = MZ_OK;
-    int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        const char *v = (const char *)sqlite3_column_text(q, 0);
-        char **n2 = realloc(names, (size_t)(nv + 1) * sizeof *n2);
-        if (n2)
-            names = n2;
-        mz_tensor_desc **t2 = n2 ? realloc(tensors, (size_t)(nv + 1) * sizeof *t2) : NULL;
-        if (t2)
-            tensors = t2;
-        int *c2 = t2 ? realloc(counts, (size_t)(nv + 1) * sizeof *c2) : NULL;
-        if (c2)
-            counts = c2;
-        if (!c2) {
-            st = mz_fail(err, MZ_ENOMEM, "out of memory");
-            break;
-        }
-        names[nv] = mz_strdup(v ? v : "");
-        tensors[nv] = NULL;
-        counts[nv] = 0;
-        nv++;
-        if (!names[nv - 1]) {
-            st = mz_fail(err, MZ_ENOMEM, "out of memory");
-            break;
-        }
-        if ((st = mz_store_layout(L->st, names[nv - 1], &tensors[nv - 1], &counts[nv - 1], err)) !=
-            MZ_OK)
-            break;
-    }
-    sqlite3_finalize(q);
+    int nv = 0;
+    mz_status st = mz_store_variants(L->st, &names, &nv, err);
+    mz_tensor_desc **tensors = calloc((size_t)(nv ? nv : 1), sizeof *tensors);
+    int *counts = calloc((size_t)(nv ? nv : 1), sizeof *counts);
+    if (st == MZ_OK && (!tensors || !counts))
+        st = mz_fail(err, MZ_ENOMEM, "out of memory");
+    for (int i = 0; i < nv && st == MZ_OK; i++)
+        st = mz_store_layout(L->st, names[i], &tensors[i], &counts[i], NULL, err);
     if (st == MZ_OK && nv == 0)
         st = mz_fail(err, MZ_EFORMAT, "%s: the zoo has no models", L->path);
     if (st == MZ_OK)
@@ -713,7 +565,8 @@ static mz_status build_layout(mz_loader *L, mz_error *err)
                                  L->opt.with_bias, err);
     for (int i = 0; i < nv; i++) {
         free(names[i]);
-        free(tensors[i]);
+        if (tensors)
+            free(tensors[i]);
     }
     free(names);
     free(tensors);
@@ -768,16 +621,12 @@ mz_status mz_loader_open(mz_loader **out, const char *zoo_path, const mz_loader_
     if (st == MZ_OK)
         st = build_layout(L, err);
     if (st == MZ_OK) {
-        L->counts.models_in_zoo = 0;
-        sqlite3_stmt *q;
-        sqlite3 *db = mz_store_sqlite(L->st);
-        if (sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM models", -1, &q, NULL) == SQLITE_OK) {
-            if (sqlite3_step(q) == SQLITE_ROW)
-                L->counts.models_in_zoo = sqlite3_column_int64(q, 0);
-            sqlite3_finalize(q);
-        }
-        st = select_samples(L, err);
+        mz_store_summary sum;
+        st = mz_store_summary_get(L->st, &sum, err);
+        L->counts.models_in_zoo = sum.n_models;
     }
+    if (st == MZ_OK)
+        st = select_samples(L, err);
     if (st != MZ_OK) {
         mz_loader_close(L);
         return st;

@@ -1,0 +1,546 @@
+/* Reading zoos: meta, recipe, weights, layouts, summaries, and the loader's selections.
+ *
+ * Everything read from the file is checked before it is used: a layout's counts, shapes and
+ * offsets must agree and fit the largest blob a zoo may hold; a blob's size and checksum must be
+ * what its row says.
+ *
+ * The user's --where expression is spliced into the selection query only after a lexer has
+ * checked that it is one parenthesised expression (balanced parentheses outside strings,
+ * identifiers and comments, no unterminated string or comment, no ';'), so no text of it can
+ * close the surrounding "(...)" or comment out the rest of the query; it is compiled under an
+ * authorizer that allows reading only, and its evaluation is bounded per row by a progress
+ * handler. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "store/store-impl.h"
+#include "core/banned.h"
+
+mz_status mz_store_meta(mz_store *st, const char *key, char *buf, size_t cap, mz_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = sqlite3_prepare_v2(st->db, "SELECT value FROM meta WHERE key = ?", -1, &q, NULL);
+    if (rc != SQLITE_OK)
+        return mz_store_db_fail(st, err, rc, "read meta");
+    sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+    mz_status s;
+    rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        const char *v = (const char *)sqlite3_column_text(q, 0);
+        s = (size_t)snprintf(buf, cap, "%s", v ? v : "") < cap
+                ? MZ_OK
+                : mz_fail(err, MZ_ELIMIT, "%s: meta %s is longer than %zu bytes", st->path, key,
+                          cap - 1);
+    } else if (rc == SQLITE_DONE) {
+        s = mz_fail(err, MZ_ENOTFOUND, "%s: no meta key %s", st->path, key);
+    } else {
+        s = mz_store_db_fail(st, err, rc, "read meta");
+    }
+    sqlite3_finalize(q);
+    return s;
+}
+
+mz_status mz_store_recipe(mz_store *st, char **out, mz_error *err)
+{
+    *out = NULL;
+    if (st->version == 0)
+        return mz_fail(err, MZ_ENOTFOUND, "%s: holds no zoo yet", st->path);
+    sqlite3_stmt *q = NULL;
+    int rc =
+        sqlite3_prepare_v2(st->db, "SELECT value FROM meta WHERE key = 'recipe'", -1, &q, NULL);
+    if (rc != SQLITE_OK)
+        return mz_store_db_fail(st, err, rc, "read recipe");
+    mz_status s = MZ_OK;
+    rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        const char *v = (const char *)sqlite3_column_text(q, 0);
+        *out = mz_strdup(v ? v : "");
+        if (!*out)
+            s = mz_fail(err, MZ_ENOMEM, "out of memory");
+    } else {
+        s = rc == SQLITE_DONE ? mz_fail(err, MZ_EFORMAT, "%s: meta has no recipe", st->path)
+                              : mz_store_db_fail(st, err, rc, "read recipe");
+    }
+    sqlite3_finalize(q);
+    return s;
+}
+
+mz_status mz_store_read_weights(mz_store *st, int64_t model_id, int epoch, float *w, int64_t n,
+                                mz_error *err)
+{
+    int v2 = st->version >= 2;
+    sqlite3_stmt *q = NULL;
+    int rc = sqlite3_prepare_v2(
+        st->db,
+        v2 ? "SELECT weights, weights_crc32 FROM epochs WHERE model_id = ? AND epoch = ?"
+           : "SELECT weights FROM epochs WHERE model_id = ? AND epoch = ?",
+        -1, &q, NULL);
+    if (rc != SQLITE_OK)
+        return mz_store_db_fail(st, err, rc, "read weights");
+    sqlite3_bind_int64(q, 1, model_id);
+    sqlite3_bind_int(q, 2, epoch);
+    mz_status s;
+    rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW)
+        s = mz_store_blob_floats(st, q, 0, v2 ? 1 : -1, w, n, "weights", model_id, epoch, err);
+    else if (rc == SQLITE_DONE)
+        s = mz_fail(err, MZ_ENOTFOUND, "%s: no epoch %d of model %lld", st->path, epoch,
+                    (long long)model_id);
+    else
+        s = mz_store_db_fail(st, err, rc, "read weights");
+    sqlite3_finalize(q);
+    return s;
+}
+
+/* Parses a shape "[a,b,...]" into t: at most MZ_MAX_DIMS dimensions, each 0..MZ_STORE_MAX_FLOATS.
+ */
+static int parse_shape(const char *s, mz_tensor_desc *t)
+{
+    json_error_t je;
+    json_t *a = s ? json_loads(s, 0, &je) : NULL;
+    int ok = a && json_is_array(a) && json_array_size(a) <= MZ_MAX_DIMS;
+    t->ndim = ok ? (int)json_array_size(a) : 0;
+    for (int d = 0; ok && d < t->ndim; d++) {
+        json_t *v = json_array_get(a, (size_t)d);
+        ok = json_is_integer(v) && json_integer_value(v) >= 0 &&
+             json_integer_value(v) <= MZ_STORE_MAX_FLOATS;
+        t->shape[d] = ok ? json_integer_value(v) : 0;
+    }
+    json_decref(a);
+    return ok;
+}
+
+mz_status mz_store_layout(mz_store *st, const char *variant, mz_tensor_desc **out, int *n,
+                          int64_t *n_params, mz_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *q = NULL;
+    int rc =
+        sqlite3_prepare_v2(st->db,
+                           "SELECT idx, name, shape, offset, count FROM layout WHERE variant = ? "
+                           "ORDER BY idx",
+                           -1, &q, NULL);
+    if (rc != SQLITE_OK)
+        return mz_store_db_fail(st, err, rc, "read layout");
+    sqlite3_bind_text(q, 1, variant, -1, SQLITE_STATIC);
+    mz_tensor_desc *t = NULL;
+    int cap = 0, k = 0;
+    mz_status s = MZ_OK;
+    int64_t next = 0;
+    while (s == MZ_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (k == cap) {
+            cap = cap ? 2 * cap : 16;
+            mz_tensor_desc *g = cap <= 65536 ? realloc(t, sizeof *t * (size_t)cap) : NULL;
+            if (!g) {
+                s = cap > 65536 ? mz_fail(err, MZ_ELIMIT,
+                                          "%s: table layout, variant %s: more than 65536 tensors",
+                                          st->path, variant)
+                                : mz_fail(err, MZ_ENOMEM, "out of memory");
+                break;
+            }
+            t = g;
+        }
+        mz_tensor_desc *d = &t[k];
+        memset(d, 0, sizeof *d);
+        const char *name = (const char *)sqlite3_column_text(q, 1);
+        snprintf(d->name, sizeof d->name, "%s", name ? name : "");
+        d->offset = sqlite3_column_int64(q, 3);
+        d->count = sqlite3_column_int64(q, 4);
+        /* every factor and partial product stays <= MZ_STORE_MAX_FLOATS (2.5e8): no overflow */
+        int64_t prod = 1;
+        int ok = sqlite3_column_int(q, 0) == k && name && strlen(name) < sizeof d->name &&
+                 parse_shape((const char *)sqlite3_column_text(q, 2), d);
+        for (int j = 0; ok && j < d->ndim; j++) {
+            prod *= d->shape[j];
+            ok = prod <= MZ_STORE_MAX_FLOATS;
+        }
+        ok = ok && d->count == prod && d->offset == next && d->count <= MZ_STORE_MAX_FLOATS - next;
+        if (!ok) {
+            s = mz_fail(err, MZ_EFORMAT,
+                        "%s: table layout, variant %s, idx %d (%s): inconsistent name, shape, "
+                        "count or offset (expected offset %lld, count = product of the shape, "
+                        "at most %lld floats in all)",
+                        st->path, variant, k, d->name, (long long)next,
+                        (long long)MZ_STORE_MAX_FLOATS);
+            break;
+        }
+        next = d->offset + d->count;
+        k++;
+    }
+    if (s == MZ_OK && rc != SQLITE_DONE)
+        s = mz_store_db_fail(st, err, rc, "read layout");
+    sqlite3_finalize(q);
+    if (s == MZ_OK && k == 0)
+        s = mz_fail(err, MZ_ENOTFOUND, "%s: no layout for variant %s", st->path, variant);
+    if (s != MZ_OK) {
+        free(t);
+        return s;
+    }
+    *out = t;
+    *n = k;
+    if (n_params)
+        *n_params = next;
+    return MZ_OK;
+}
+
+mz_status mz_store_variants(mz_store *st, char ***names, int *n, mz_error *err)
+{
+    *names = NULL;
+    *n = 0;
+    sqlite3_stmt *q = NULL;
+    int rc = sqlite3_prepare_v2(
+        st->db, "SELECT variant FROM models GROUP BY variant ORDER BY MIN(id)", -1, &q, NULL);
+    if (rc != SQLITE_OK)
+        return mz_store_db_fail(st, err, rc, "read the models' variants");
+    mz_status s = MZ_OK;
+    char **v = NULL;
+    int k = 0;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(q, 0);
+        char **g = k < 4096 ? realloc(v, sizeof *v * (size_t)(k + 1)) : NULL;
+        if (!g) {
+            s = k >= 4096 ? mz_fail(err, MZ_ELIMIT, "%s: more than 4096 layout variants", st->path)
+                          : mz_fail(err, MZ_ENOMEM, "out of memory");
+            break;
+        }
+        v = g;
+        if (!(v[k] = mz_strdup(name ? name : ""))) {
+            s = mz_fail(err, MZ_ENOMEM, "out of memory");
+            break;
+        }
+        k++;
+    }
+    if (s == MZ_OK && rc != SQLITE_DONE)
+        s = mz_store_db_fail(st, err, rc, "read the models' variants");
+    sqlite3_finalize(q);
+    if (s != MZ_OK) {
+        for (int i = 0; i < k; i++)
+            free(v[i]);
+        free(v);
+        return s;
+    }
+    *names = v;
+    *n = k;
+    return MZ_OK;
+}
+
+mz_status mz_store_summary_get(mz_store *st, mz_store_summary *out, mz_error *err)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *q = NULL;
+    int rc = sqlite3_prepare_v2(st->db, "SELECT status, count(*) FROM models GROUP BY status", -1,
+                                &q, NULL);
+    if (rc != SQLITE_OK)
+        return mz_store_db_fail(st, err, rc, "read models");
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        int s = mz_store_status_parse((const char *)sqlite3_column_text(q, 0));
+        int64_t c = sqlite3_column_int64(q, 1);
+        out->n_models += c;
+        if (s >= 0)
+            out->by_status[s] += c;
+    }
+    sqlite3_finalize(q);
+    if (rc != SQLITE_DONE)
+        return mz_store_db_fail(st, err, rc, "read models");
+    out->n_epoch_rows = mz_store_query_int(st, "SELECT count(*) FROM epochs");
+    char buf[32];
+    out->max_epoch = -1;
+    if (mz_store_meta(st, "epochs", buf, sizeof buf, NULL) == MZ_OK) {
+        char *end;
+        long v = strtol(buf, &end, 10);
+        if (end != buf && !*end && v >= 0 && v <= 1000000)
+            out->max_epoch = (int)v;
+    }
+    return MZ_OK;
+}
+
+mz_status mz_store_query(mz_store *st, const char *sql, mz_store_row_fn row, void *ctx,
+                         mz_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = sqlite3_prepare_v2(st->db, sql, -1, &q, NULL);
+    if (rc != SQLITE_OK)
+        return mz_store_db_fail(st, err, rc, "query");
+    if (!sqlite3_stmt_readonly(q)) {
+        sqlite3_finalize(q);
+        return mz_fail(err, MZ_EINVAL, "%s: query is not read-only", st->path);
+    }
+    int ncol = sqlite3_column_count(q);
+    const char **vals = calloc((size_t)(2 * ncol + 1), sizeof(char *));
+    if (!vals) {
+        sqlite3_finalize(q);
+        return mz_fail(err, MZ_ENOMEM, "out of memory");
+    }
+    const char **names = vals + ncol;
+    for (int c = 0; c < ncol; c++)
+        names[c] = sqlite3_column_name(q, c);
+    mz_status s = MZ_OK;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        for (int c = 0; c < ncol; c++)
+            vals[c] = (const char *)sqlite3_column_text(q, c);
+        if (row(ctx, ncol, vals, names))
+            break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        s = mz_store_db_fail(st, err, rc, "query");
+    free(vals);
+    sqlite3_finalize(q);
+    return s;
+}
+
+/* ---- selections ---- */
+
+/* Columns never offered as properties. */
+static int internal_column(char table, const char *name)
+{
+    static const char *const skip_epochs[] = {"model_id", "epoch",     "weights",  "weights_crc32",
+                                              "metrics",  "opt_state", "opt_step", "created_at",
+                                              "seconds",  "wall_time", NULL};
+    static const char *const skip_models[] = {"id",      "variant", "status", "epochs_done",
+                                              "message", "spec",    "config", "updated_at",
+                                              "hparams", NULL};
+    for (const char *const *s = table == 'e' ? skip_epochs : skip_models; *s; s++)
+        if (!strcmp(*s, name))
+            return 1;
+    return 0;
+}
+
+static int is_text_type(const char *t)
+{
+    char u[64];
+    size_t i = 0;
+    for (; t && t[i] && i + 1 < sizeof u; i++)
+        u[i] = (char)(t[i] >= 'a' && t[i] <= 'z' ? t[i] - 32 : t[i]);
+    u[i] = 0;
+    return strstr(u, "CHAR") || strstr(u, "TEXT") || strstr(u, "CLOB");
+}
+
+/* Columns of twin zoos only (NULL in every other zoo; in a file upgraded from schema 1 they sit
+ * behind the weights blob, where reading them costs reading the blob). */
+static int twin_column(const char *name)
+{
+    return !strcmp(name, "sparsity") || !strcmp(name, "source_id") || !strcmp(name, "source_epoch");
+}
+
+mz_status mz_store_columns(mz_store *st, mz_store_column *out, int cap, int *n, mz_error *err)
+{
+    *n = 0;
+    char kind[32];
+    int twin = mz_store_meta(st, "kind", kind, sizeof kind, NULL) == MZ_OK && !strcmp(kind, "twin");
+    static const struct {
+        const char *table;
+        char alias;
+    } tables[] = {{"epochs", 'e'}, {"models", 'm'}};
+    for (int t = 0; t < 2; t++) {
+        sqlite3_stmt *q = NULL;
+        int rc =
+            sqlite3_prepare_v2(st->db, "SELECT name, type FROM pragma_table_info(?)", -1, &q, NULL);
+        if (rc != SQLITE_OK)
+            return mz_store_db_fail(st, err, rc, "read the schema");
+        sqlite3_bind_text(q, 1, tables[t].table, -1, SQLITE_STATIC);
+        while (sqlite3_step(q) == SQLITE_ROW) {
+            const char *name = (const char *)sqlite3_column_text(q, 0),
+                       *type = (const char *)sqlite3_column_text(q, 1);
+            if (!name || internal_column(tables[t].alias, name) || strlen(name) >= 64 ||
+                (!twin && twin_column(name)) || strchr(name, '"') || (type && strstr(type, "BLOB")))
+                continue;
+            if (*n == cap)
+                break;
+            mz_store_column *c = &out[(*n)++];
+            c->table = tables[t].alias;
+            snprintf(c->name, sizeof c->name, "%s", name);
+            c->categorical = is_text_type(type);
+        }
+        sqlite3_finalize(q);
+    }
+    return MZ_OK;
+}
+
+/* Authorizer for the user's expression: reading only. */
+static int read_only_authorizer(void *ctx, int action, const char *a, const char *b, const char *c,
+                                const char *d)
+{
+    static const char *const denied_functions[] = {"load_extension", "readfile",       "writefile",
+                                                   "edit",           "fts3_tokenizer", NULL};
+    (void)ctx, (void)a, (void)c, (void)d;
+    switch (action) {
+    case SQLITE_FUNCTION: /* b = the function's name */
+        for (int i = 0; b && denied_functions[i]; i++)
+            if (!sqlite3_stricmp(b, denied_functions[i]))
+                return SQLITE_DENY;
+        return SQLITE_OK;
+    case SQLITE_SELECT:
+    case SQLITE_READ:
+    case SQLITE_RECURSIVE:
+        return SQLITE_OK;
+    default: /* PRAGMA (table-valued pragma functions too), writes, ATTACH, ... */
+        return SQLITE_DENY;
+    }
+}
+
+/* Checks that expr is one expression that cannot escape the parentheses it is put in. */
+static mz_status check_expression(const char *expr, mz_error *err)
+{
+    int depth = 0;
+    const char *p = expr;
+    while (*p) {
+        const char *start = p;
+        char c = *p;
+        if (c == '\'' || c == '"' || c == '`' || c == '[') {
+            char close = c == '[' ? ']' : c;
+            for (p++;; p++) {
+                if (!*p)
+                    return mz_fail(err, MZ_EINVAL,
+                                   "--where '%s': offset %d: unterminated %s (expected one SQL "
+                                   "expression)",
+                                   expr, (int)(start - expr),
+                                   c == '\'' ? "string" : "quoted identifier");
+                if (*p == close) {
+                    if (close != ']' && p[1] == close) { /* doubled quote: a literal quote */
+                        p++;
+                        continue;
+                    }
+                    break;
+                }
+            }
+            p++;
+        } else if (c == '-' && p[1] == '-') {
+            p += strcspn(p, "\n");
+        } else if (c == '/' && p[1] == '*') {
+            const char *e = strstr(p + 2, "*/");
+            if (!e)
+                return mz_fail(err, MZ_EINVAL,
+                               "--where '%s': offset %d: unterminated /* comment (expected one SQL "
+                               "expression)",
+                               expr, (int)(p - expr));
+            p = e + 2;
+        } else {
+            if (c == '(')
+                depth++;
+            else if (c == ')' && --depth < 0)
+                return mz_fail(err, MZ_EINVAL,
+                               "--where '%s': offset %d: ')' without its '(' (expected one SQL "
+                               "expression)",
+                               expr, (int)(p - expr));
+            else if (c == ';')
+                return mz_fail(err, MZ_EINVAL,
+                               "--where '%s': offset %d: ';' (expected one SQL expression, not "
+                               "statements)",
+                               expr, (int)(p - expr));
+            p++;
+        }
+    }
+    if (depth != 0)
+        return mz_fail(err, MZ_EINVAL,
+                       "--where '%s': %d '(' without ')' (expected one SQL expression)", expr,
+                       depth);
+    return MZ_OK;
+}
+
+typedef struct budget {
+    int64_t steps, max;
+} budget;
+
+static int progress_cb(void *ctx)
+{
+    budget *b = ctx;
+    b->steps += 1000;
+    return b->steps > b->max;
+}
+
+mz_status mz_store_select(mz_store *st, const mz_store_selection *sel, mz_store_select_fn fn,
+                          void *ctx, mz_error *err)
+{
+    const char *where = sel->where && *sel->where ? sel->where : NULL;
+    mz_status s = where ? check_expression(where, err) : MZ_OK;
+    if (s != MZ_OK)
+        return s;
+    for (int i = 0; i < sel->n_cols; i++)
+        if ((sel->cols[i].table != 'e' && sel->cols[i].table != 'm') ||
+            strchr(sel->cols[i].name, '"'))
+            return mz_fail(err, MZ_EINVAL, "selection: bad column %s", sel->cols[i].name);
+
+    /* SELECT m.id, e.epoch, m.variant, keep, <cols>; keep = the expression's SQL truth value
+     * (NULL and 0 are false), after a newline so that a trailing "--" comment ends there */
+    size_t cap = 8192 + (where ? strlen(where) : 0) + (size_t)sel->n_cols * 80;
+    char *sql = malloc(cap);
+    if (!sql)
+        return mz_fail(err, MZ_ENOMEM, "out of memory");
+    size_t at = (size_t)snprintf(sql, cap, "SELECT m.id, e.epoch, m.variant, %s%s%s",
+                                 where ? "CASE WHEN (" : "1", where ? where : "",
+                                 where ? "\n) THEN 1 ELSE 0 END" : "");
+    for (int i = 0; i < sel->n_cols && at < cap; i++)
+        at += (size_t)snprintf(sql + at, cap - at, ", %c.\"%s\"", sel->cols[i].table,
+                               sel->cols[i].name);
+    if (at < cap)
+        at += (size_t)snprintf(sql + at, cap - at,
+                               " FROM epochs AS e JOIN models AS m ON m.id = e.model_id%s"
+                               " ORDER BY m.id, e.epoch",
+                               sel->last_epoch_only
+                                   ? " WHERE e.epoch = (SELECT MAX(e2.epoch) FROM epochs AS e2 "
+                                     "WHERE e2.model_id = e.model_id)"
+                                   : "");
+    if (at >= cap) {
+        free(sql);
+        return mz_fail(err, MZ_ELIMIT, "selection query too long");
+    }
+    sqlite3_stmt *q = NULL;
+    const char *tail = NULL;
+    sqlite3_set_authorizer(st->db, read_only_authorizer, NULL);
+    int rc = sqlite3_prepare_v2(st->db, sql, -1, &q, &tail);
+    sqlite3_set_authorizer(st->db, NULL, NULL);
+    free(sql);
+    const char *why = rc != SQLITE_OK                                   ? sqlite3_errmsg(st->db)
+                      : sqlite3_column_count(q) != 4 + sel->n_cols      ? "not a single expression"
+                      : tail && strspn(tail, " \t\r\n") != strlen(tail) ? "more than one statement"
+                      : !sqlite3_stmt_readonly(q)                       ? "not read-only"
+                                                                        : NULL;
+    if (why) {
+        s = where ? mz_fail(err, MZ_EINVAL,
+                            "--where '%s': %s (expected one read-only SQL expression over the "
+                            "columns of models (m) and epochs (e))",
+                            where, why)
+                  : mz_store_db_fail(st, err, rc ? rc : SQLITE_ERROR, "selection query");
+        sqlite3_finalize(q);
+        return s;
+    }
+    mz_store_value *vals = calloc((size_t)(sel->n_cols ? sel->n_cols : 1), sizeof *vals);
+    if (!vals) {
+        sqlite3_finalize(q);
+        return mz_fail(err, MZ_ENOMEM, "out of memory");
+    }
+    budget b = {0, sel->max_steps > 0 ? sel->max_steps : (int64_t)1000000000};
+    sqlite3_progress_handler(st->db, 1000, progress_cb, &b);
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        b.steps = 0;
+        for (int i = 0; i < sel->n_cols; i++) {
+            int ci = 4 + i;
+            mz_store_value *v = &vals[i];
+            v->null = sqlite3_column_type(q, ci) == SQLITE_NULL;
+            v->text = v->null || !sel->cols[i].categorical
+                          ? NULL
+                          : (const char *)sqlite3_column_text(q, ci);
+            v->num = v->null || sel->cols[i].categorical ? 0 : sqlite3_column_double(q, ci);
+        }
+        const char *variant = (const char *)sqlite3_column_text(q, 2);
+        if (fn(ctx, sqlite3_column_int64(q, 0), sqlite3_column_int(q, 1), variant ? variant : "",
+               sqlite3_column_int(q, 3) == 1, vals))
+            break;
+    }
+    sqlite3_progress_handler(st->db, 0, NULL, NULL);
+    if (rc == SQLITE_INTERRUPT && where)
+        s = mz_fail(err, MZ_EINVAL,
+                    "--where '%s': gave up after %lld SQLite steps on one row (a runaway "
+                    "recursive query?)",
+                    where, (long long)b.max);
+    else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        s = where ? mz_fail(err, MZ_EINVAL, "--where '%s': %s", where, sqlite3_errmsg(st->db))
+                  : mz_store_db_fail(st, err, rc, "reading samples");
+    free(vals);
+    sqlite3_finalize(q);
+    return s;
+}

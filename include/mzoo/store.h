@@ -173,6 +173,25 @@ typedef int (*mz_store_row_fn)(void *ctx, int ncol, const char *const *values,
 mz_status mz_store_query(mz_store *st, const char *sql, mz_store_row_fn row, void *ctx,
                          mz_error *err);
 
+/* ---- verification ---- */
+
+typedef struct mz_verify_report {
+    int integrity_ok;      /* SQLite's integrity_check found nothing */
+    int64_t checkpoints;   /* weights blobs checked */
+    int64_t no_checkpoint; /* epoch rows without weights (imported zoos) */
+    int64_t resume_states; /* optimizer states checked */
+    int64_t unchecked;     /* blobs without a checksum (written before schema 2) */
+    int64_t problems;      /* everything reported through the callback */
+} mz_verify_report;
+/* Called once per problem found, with a one-line description (escaped). */
+typedef void (*mz_verify_fn)(void *ctx, const char *problem);
+/* Checks the whole file: SQLite's integrity_check, every layout, every blob's size and crc32,
+ * and the bookkeeping between models, epochs and resume rows. Damage is reported through fn and
+ * counted in out (the status stays MZ_OK); an error is returned only when the check itself
+ * cannot run. */
+mz_status mz_store_verify(mz_store *st, mz_verify_fn fn, void *ctx, mz_verify_report *out,
+                          mz_error *err);
+
 /* ---- selections (the loader) ---- */
 
 /* A column of epochs ('e') or models ('m') that can serve as a property of samples. */

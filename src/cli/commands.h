@@ -8,6 +8,7 @@ int mz_cmd_info(int argc, char **argv);
 int mz_cmd_presets(int argc, char **argv);
 int mz_cmd_dataset(int argc, char **argv);
 int mz_cmd_bench(int argc, char **argv);
+int mz_cmd_verify(int argc, char **argv);
 
 #include <stdio.h>
 

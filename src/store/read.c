@@ -513,7 +513,7 @@ mz_status mz_store_select(mz_store *st, const mz_store_selection *sel, mz_store_
         sqlite3_finalize(q);
         return mz_fail(err, MZ_ENOMEM, "out of memory");
     }
-    budget b = {0, sel->max_steps > 0 ? sel->max_steps : (int64_t)1000000000};
+    budget b = {0, sel->max_steps > 0 ? sel->max_steps : (int64_t)100000000};
     sqlite3_progress_handler(st->db, 1000, progress_cb, &b);
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         b.steps = 0;

@@ -20,6 +20,12 @@ mz_status mz_rd_find_file(const char *dataset, const char *dir, const char *defa
 /* Returns the last path component of `path` (after the last '/'). */
 const char *mz_rd_basename(const char *path);
 
+/* For messages: `name` itself if it is shorter than MZ_RD_LABEL bytes, else its start, the
+ * length and its end in buf, so that a crafted member name of any length leaves room in the
+ * message for what was wrong. */
+#define MZ_RD_LABEL 192
+const char *mz_rd_label(const char *name, char buf[MZ_RD_LABEL]);
+
 /* Streams through an archive (tar, tar.gz, zip, ... anything libarchive reads) once. For each
  * regular file member, want(ctx, name) decides whether to read it; wanted members are read whole
  * into memory (at most max_member bytes, MZ_ELIMIT beyond) and passed to take(), whose buffer is

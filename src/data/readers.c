@@ -26,6 +26,15 @@ const char *mz_rd_basename(const char *path)
     return s ? s + 1 : path;
 }
 
+const char *mz_rd_label(const char *name, char buf[MZ_RD_LABEL])
+{
+    size_t len = strlen(name);
+    if (len < MZ_RD_LABEL)
+        return name;
+    snprintf(buf, MZ_RD_LABEL, "%.64s...(%zu bytes)...%s", name, len, name + len - 96);
+    return buf;
+}
+
 mz_status mz_rd_find_file(const char *dataset, const char *dir, const char *default_dir,
                           const char *const *names, const char *how_to_get, char *out, size_t cap,
                           mz_error *err)
@@ -114,6 +123,8 @@ static mz_status read_member(struct archive *a, struct archive_entry *e, const c
                              const char *name, size_t max_member, uint8_t **buf, size_t *cap,
                              size_t *len, mz_error *err)
 {
+    char lb[MZ_RD_LABEL];
+    name = mz_rd_label(name, lb); /* only used in messages here */
     size_t n = 0;
     if (archive_entry_size_is_set(e)) {
         int64_t sz = archive_entry_size(e);
@@ -202,13 +213,18 @@ mz_status mz_rd_archive_scan(const char *path, mz_rd_want_fn want, mz_rd_take_fn
             break;
         if (w == 0)
             continue;
-        char name_copy[1024];
-        snprintf(name_copy, sizeof name_copy, "%s", name);
+        /* The whole name, however long: the callbacks match on it, and a cut name could match
+         * another member (or none) in take than in want. */
+        char *name_copy = strdup(name);
+        if (!name_copy) {
+            st = mz_fail(err, MZ_ENOMEM, "%s: out of memory", path);
+            break;
+        }
         size_t len = 0;
         st = read_member(a, e, path, name_copy, max_member, &buf, &cap, &len, err);
-        if (st)
-            break;
-        st = take(ctx, name_copy, buf, len, err);
+        if (!st)
+            st = take(ctx, name_copy, buf, len, err);
+        free(name_copy);
         if (st)
             break;
     }

@@ -1,0 +1,263 @@
+/* Corrupt and crafted official-format files: every one must be refused with a message naming the
+ * file, the member or variable and the offset, and must never crash, read out of bounds or make
+ * the reader allocate more than the file can justify. The test writes each file itself, in the
+ * exact official format (tar.gz and zip with libarchive, gzip with zlib, bzip2 with libbz2, MAT v5
+ * byte by byte), then damages it. */
+#define _XOPEN_SOURCE 700
+#include <ftw.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <bzlib.h>
+#include <jpeglib.h>
+#include <zlib.h>
+
+#include "check.h"
+#include "data/readers-impl.h"
+#include "mzoo/data.h"
+
+static char tmp_root[256];
+
+/* ---- small file helpers ---- */
+
+static char *path_of(const char *dir, const char *name)
+{
+    static char buf[8][1200];
+    static int k;
+    k = (k + 1) % 8;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
+    return buf[k];
+}
+
+static char dirs[64][512];
+static int n_dirs;
+
+static char *new_dir(const char *name)
+{
+    char *p = dirs[n_dirs++ % 64];
+    snprintf(p, sizeof dirs[0], "%s/%s", tmp_root, name);
+    mkdir(p, 0755);
+    return p;
+}
+
+static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(p);
+}
+
+/* Does msg contain every needle of the NULL-terminated list? */
+static int has_all(const char *msg, const char *const *needles)
+{
+    for (; *needles; needles++)
+        if (!strstr(msg, *needles))
+            return 0;
+    return 1;
+}
+
+typedef mz_status (*sized_loader)(mz_dataset *, const char *, const char *, const mz_split_sizes *,
+                                  mz_error *);
+
+/* Loads and expects status `code` with every needle in the message. */
+static void expect_fail_(const char *file, int line, sized_loader load, const char *dir,
+                         const mz_split_sizes *sz, mz_status code, const char *const *needles)
+{
+    mz_dataset ds;
+    mz_error err = {0};
+    mz_status st = load(&ds, dir, NULL, sz, &err);
+    if (st == code && has_all(err.msg, needles)) {
+        check_passed_++;
+    } else {
+        check_failed_++;
+        fprintf(stderr, "%s:%d: got status %d (want %d), message '%s'; want it to mention:", file,
+                line, (int)st, (int)code, err.msg);
+        for (; *needles; needles++)
+            fprintf(stderr, " '%s'", *needles);
+        fputc('\n', stderr);
+    }
+    CHECK(ds.train.x == NULL && ds.val.x == NULL && ds.test.x == NULL);
+    mz_dataset_release(&ds);
+}
+#define EXPECT_FAIL(load, dir, sz, code, ...)                                                      \
+    expect_fail_(__FILE__, __LINE__, load, dir, sz, code, (const char *const[]){__VA_ARGS__, NULL})
+
+/* Runs a status-returning call and expects `code` with every needle in err.msg. */
+#define EXPECT_STATUS(call, err, code, ...)                                                        \
+    do {                                                                                           \
+        mz_status st_ = (call);                                                                    \
+        const char *const needles_[] = {__VA_ARGS__, NULL};                                        \
+        CHECK_MSG(st_ == (code) && has_all((err)->msg, needles_),                                  \
+                  "%s: status %d (want %d), message '%s'", #call, (int)st_, (int)(code),           \
+                  (err)->msg);                                                                     \
+    } while (0)
+
+/* ---- archives ---- */
+
+typedef struct member {
+    const char *name;
+    const void *data;
+    size_t size;
+} member;
+
+/* Writes a PAX tar.gz (zip = 0) or a zip (zip = 1) holding the members, as the official archives
+ * are made (libarchive). */
+static void write_archive(const char *path, int zip, const member *m, int n)
+{
+    struct archive *a = archive_write_new();
+    if (zip) {
+        archive_write_set_format_zip(a);
+    } else {
+        archive_write_add_filter_gzip(a);
+        archive_write_set_format_pax_restricted(a);
+    }
+    int ok = archive_write_open_filename(a, path) == ARCHIVE_OK;
+    CHECK_MSG(ok, "cannot create %s: %s", path, archive_error_string(a));
+    for (int i = 0; ok && i < n; i++) {
+        struct archive_entry *e = archive_entry_new();
+        archive_entry_set_pathname(e, m[i].name);
+        archive_entry_set_size(e, (la_int64_t)m[i].size);
+        archive_entry_set_filetype(e, AE_IFREG);
+        archive_entry_set_perm(e, 0644);
+        CHECK_MSG(archive_write_header(a, e) == ARCHIVE_OK, "%.80s: %s", m[i].name,
+                  archive_error_string(a));
+        if (m[i].size)
+            CHECK(archive_write_data(a, m[i].data, m[i].size) == (la_ssize_t)m[i].size);
+        archive_entry_free(e);
+    }
+    archive_write_close(a);
+    archive_write_free(a);
+}
+
+/* A name of `len` bytes: prefix, then 'x's, then suffix. Caller frees. */
+static char *long_name(const char *prefix, size_t len, const char *suffix)
+{
+    char *s = malloc(len + 1);
+    size_t p = strlen(prefix), q = strlen(suffix);
+    memcpy(s, prefix, p);
+    memset(s + p, 'x', len - p - q);
+    memcpy(s + len - q, suffix, q);
+    s[len] = '\0';
+    return s;
+}
+
+/* CIFAR-10 records: label (g % 10), pixels from g. */
+static uint8_t *cifar_records(int first, int n)
+{
+    uint8_t *b = malloc((size_t)n * 3073);
+    for (int i = 0; i < n; i++) {
+        b[(size_t)i * 3073] = (uint8_t)((first + i) % 10);
+        for (int j = 0; j < 3072; j++)
+            b[(size_t)i * 3073 + 1 + (size_t)j] = (uint8_t)((first + i) * 131 + j * 7);
+    }
+    return b;
+}
+
+/* A whole CIFAR-10 archive: 5 batches of 2 records and 2 test records, the member names under
+ * `folder`. */
+static void write_cifar10(const char *path, const char *folder)
+{
+    member m[6];
+    uint8_t *bufs[6];
+    char *names[6];
+    for (int b = 0; b < 6; b++) {
+        size_t len = strlen(folder) + 32;
+        names[b] = malloc(len);
+        if (b < 5)
+            snprintf(names[b], len, "%s/data_batch_%d.bin", folder, b + 1);
+        else
+            snprintf(names[b], len, "%s/test_batch.bin", folder);
+        bufs[b] = cifar_records(2 * b, 2);
+        m[b] = (member){names[b], bufs[b], 2 * 3073};
+    }
+    write_archive(path, 0, m, 6);
+    for (int b = 0; b < 6; b++) {
+        free(bufs[b]);
+        free(names[b]);
+    }
+}
+
+/* ---- 1. archive members with long paths ---- */
+
+static void test_long_member_names(void)
+{
+    /* The audit's file: one member, cifar-10-batches-bin/xxx...x/data_batch_1.bin, 1 record. */
+    char *dir = new_dir("long_cifar");
+    char *name = long_name("cifar-10-batches-bin/", 21 + 1100 + 17, "/data_batch_1.bin");
+    uint8_t *rec = cifar_records(0, 1);
+    member m = {name, rec, 3073};
+    write_archive(path_of(dir, "cifar-10-binary.tar.gz"), 0, &m, 1);
+    mz_split_sizes sz = {8, 2, 2};
+    EXPECT_FAIL(mz_load_cifar10_sized, dir, &sz, MZ_EFORMAT, "cifar-10-binary.tar.gz",
+                "data_batch_2.bin not found");
+    free(name);
+    free(rec);
+
+    /* Members are matched by file name in any folder, however deep: a whole archive under a
+     * 3000-byte folder loads. */
+    char *folder = long_name("cifar-10-batches-bin/", 3000, "/deep");
+    write_cifar10(path_of(dir, "cifar-10-binary.tar.gz"), folder);
+    mz_dataset ds;
+    mz_error err = {0};
+    CHECK_OK(mz_load_cifar10_sized(&ds, dir, "32px", &sz, &err), &err);
+    CHECK(ds.train.n == 8 && ds.test.n == 2 && ds.test.y[1] == 1);
+    mz_dataset_release(&ds);
+    free(folder);
+
+    /* A long name whose first 1023 bytes end in a wanted file name is not that file. */
+    name = long_name("cifar-10-batches-bin/", 1023 + 10, "x.txt");
+    memcpy(name + 1023 - 16, "data_batch_1.bin", 16);
+    rec = cifar_records(0, 1);
+    m = (member){name, "not a record", 12};
+    write_archive(path_of(dir, "cifar-10-binary.tar.gz"), 0, &m, 1);
+    EXPECT_FAIL(mz_load_cifar10_sized, dir, &sz, MZ_EFORMAT, "data_batch_1.bin not found");
+    free(name);
+    free(rec);
+
+    /* STL-10: the same with a label member under a long folder. */
+    dir = new_dir("long_stl");
+    name = long_name("stl10_binary/", 1100, "/train_y.bin");
+    m = (member){name, "\x01", 1};
+    write_archive(path_of(dir, "stl10_binary.tar.gz"), 0, &m, 1);
+    mz_split_sizes s1 = {1, 0, 1};
+    EXPECT_FAIL(mz_load_stl10_sized, dir, &s1, MZ_EFORMAT, "stl10_binary/train_X.bin not found");
+    free(name);
+
+    /* EuroSAT: an image with a 1100-byte file name in a class folder is refused, not skipped or
+     * blamed on its folder. */
+    dir = new_dir("long_eurosat");
+    name = long_name("2750/Forest/", 1100, ".jpg");
+    m = (member){name, "\xff\xd8", 2};
+    write_archive(path_of(dir, "EuroSAT.zip"), 1, &m, 1);
+    EXPECT_FAIL(mz_load_eurosat_sized, dir, &s1, MZ_EFORMAT, "EuroSAT.zip", "file name",
+                "too long");
+    free(name);
+
+    /* Tiny-ImageNet: the same for a training image. */
+    dir = new_dir("long_tiny");
+    name = long_name("tiny-imagenet-200/train/n01/images/", 1100, ".JPEG");
+    m = (member){name, "\xff\xd8", 2};
+    write_archive(path_of(dir, "tiny-imagenet-200.zip"), 1, &m, 1);
+    EXPECT_FAIL(mz_load_tinyimagenet_sized, dir, &s1, MZ_EFORMAT, "tiny-imagenet-200.zip",
+                "file name", "too long");
+    free(name);
+}
+
+int main(void)
+{
+    snprintf(tmp_root, sizeof tmp_root, "/tmp/mz_test_readers_corrupt_XXXXXX");
+    if (!mkdtemp(tmp_root)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    test_long_member_names();
+    nftw(tmp_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return check_summary("test_readers_corrupt");
+}

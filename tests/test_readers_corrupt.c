@@ -46,6 +46,17 @@ static char *new_dir(const char *name)
     return p;
 }
 
+static void write_file(const char *path, const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    CHECK_MSG(f != NULL, "cannot write %s", path);
+    if (!f)
+        return;
+    if (n)
+        fwrite(data, 1, n, f);
+    fclose(f);
+}
+
 static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {
     (void)sb;
@@ -250,6 +261,151 @@ static void test_long_member_names(void)
     free(name);
 }
 
+/* ---- gzip ---- */
+
+/* gzip (RFC 1952, one member) of data at `level` (0: stored blocks). Caller frees. */
+static uint8_t *gzip_bytes(const void *data, size_t n, int level, size_t *out_len)
+{
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    CHECK(deflateInit2(&z, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK);
+    size_t cap = deflateBound(&z, (uLong)n) + 64;
+    uint8_t *out = malloc(cap);
+    z.next_in = (Bytef *)data;
+    z.avail_in = (uInt)n;
+    z.next_out = out;
+    z.avail_out = (uInt)cap;
+    CHECK(deflate(&z, Z_FINISH) == Z_STREAM_END);
+    *out_len = cap - z.avail_out;
+    deflateEnd(&z);
+    return out;
+}
+
+/* An IDX label file of n labels (0x00000801). Caller frees. */
+static uint8_t *idx_labels(uint32_t n, size_t *len)
+{
+    uint8_t *b = malloc(8 + (size_t)n);
+    const uint8_t hdr[8] = {
+        0, 0, 8, 1, (uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n};
+    memcpy(b, hdr, 8);
+    for (uint32_t i = 0; i < n; i++)
+        b[8 + i] = (uint8_t)((i * 7919u) % 10);
+    *len = 8 + (size_t)n;
+    return b;
+}
+
+/* Reads path with both gzip-reading entry points; expects MZ_OK and `want`, or failure `code`
+ * with the needles. */
+static void gz_both_(const char *file, int line, const char *path, const uint8_t *want,
+                     size_t want_len, mz_status code, const char *const *needles)
+{
+    mz_idx idx;
+    mz_error err = {0};
+    for (int k = 0; k < 2; k++) {
+        uint8_t *out = NULL;
+        size_t n = 0;
+        mz_status st = k == 0 ? mz_idx_read(path, &idx, &err)
+                              : mz_read_file_maybe_gz(path, &out, &n, 1 << 20, &err);
+        if (st == MZ_OK && k == 0) {
+            n = (size_t)idx.dims[0] + 8;
+            out = malloc(n);
+            memcpy(out, want, 8);
+            memcpy(out + 8, idx.data, n - 8);
+            mz_idx_release(&idx);
+        }
+        int good = code == MZ_OK ? st == MZ_OK && n == want_len && memcmp(out, want, n) == 0
+                                 : st == code && strstr(err.msg, path) && has_all(err.msg, needles);
+        if (good) {
+            check_passed_++;
+        } else {
+            check_failed_++;
+            fprintf(stderr,
+                    "%s:%d: %s: status %d (want %d), message '%s'; want it to mention:", file, line,
+                    k == 0 ? "mz_idx_read" : "mz_read_file_maybe_gz", (int)st, (int)code, err.msg);
+            for (const char *const *p = needles; *p; p++)
+                fprintf(stderr, " '%s'", *p);
+            fputc('\n', stderr);
+        }
+        free(out);
+    }
+}
+#define GZ_BOTH(path, want, want_len, code, ...)                                                   \
+    gz_both_(__FILE__, __LINE__, path, want, want_len, code,                                       \
+             (const char *const[]){__VA_ARGS__, NULL})
+
+/* ---- 3. gzip'd IDX: trailer, trailing data, members ---- */
+
+static void test_gzip_idx(void)
+{
+    char *dir = new_dir("gzip_idx");
+    char *path = path_of(dir, "t10k-labels-idx1-ubyte.gz");
+    size_t raw_len, gz_len;
+    uint8_t *raw = idx_labels(3000, &raw_len);
+    uint8_t *gz = gzip_bytes(raw, raw_len, 6, &gz_len);
+    uint8_t *buf = malloc(gz_len + 4096);
+    char at[128], at2[128];
+
+    write_file(path, gz, gz_len);
+    GZ_BOTH(path, raw, raw_len, MZ_OK, "");
+
+    /* The trailer (CRC-32 and length, 8 bytes) cut by 1 to 8 bytes. */
+    for (size_t cut = 1; cut <= 8; cut++) {
+        write_file(path, gz, gz_len - cut);
+        snprintf(at, sizeof at, "the file ends at byte %zu, inside gzip member 1", gz_len - cut);
+        GZ_BOTH(path, raw, raw_len, MZ_EFORMAT, "truncated gzip data", at);
+    }
+    /* Trailing garbage, and trailing zero padding. */
+    memcpy(buf, gz, gz_len);
+    memcpy(buf + gz_len, "junk", 4);
+    write_file(path, buf, gz_len + 4);
+    snprintf(at, sizeof at, "byte %zu of the file: 4 bytes of unexpected data", gz_len);
+    GZ_BOTH(path, raw, raw_len, MZ_EFORMAT, at, "after the end of gzip member 1");
+    memset(buf + gz_len, 0, 512);
+    write_file(path, buf, gz_len + 512);
+    snprintf(at, sizeof at, "byte %zu of the file: 512 bytes of unexpected data", gz_len);
+    GZ_BOTH(path, raw, raw_len, MZ_EFORMAT, at);
+    buf[gz_len] = 0x1f; /* half a magic */
+    write_file(path, buf, gz_len + 1);
+    GZ_BOTH(path, raw, raw_len, MZ_EFORMAT, "1 bytes of unexpected data", "found 1f");
+
+    /* Two concatenated members are one stream (RFC 1952); the second one is checked too. */
+    size_t l1, l2;
+    uint8_t *m1 = gzip_bytes(raw, 1000, 9, &l1),
+            *m2 = gzip_bytes(raw + 1000, raw_len - 1000, 1, &l2);
+    memcpy(buf, m1, l1);
+    memcpy(buf + l1, m2, l2);
+    write_file(path, buf, l1 + l2);
+    GZ_BOTH(path, raw, raw_len, MZ_OK, "");
+    write_file(path, buf, l1 + l2 - 3);
+    snprintf(at, sizeof at, "inside gzip member 2 (which starts at byte %zu)", l1);
+    GZ_BOTH(path, raw, raw_len, MZ_EFORMAT, "truncated gzip data", at);
+    buf[l1 + l2 - 5] ^= 0x40; /* member 2's CRC */
+    write_file(path, buf, l1 + l2);
+    snprintf(at, sizeof at, "byte %zu of the file: the CRC-32 in the trailer of gzip member 2",
+             l1 + l2 - 8);
+    GZ_BOTH(path, raw, raw_len, MZ_EFORMAT, at);
+    free(m1);
+    free(m2);
+
+    /* A flipped byte in a stored (uncompressed) deflate block: only the CRC can tell. */
+    free(gz);
+    gz = gzip_bytes(raw, raw_len, 0, &gz_len);
+    memcpy(buf, gz, gz_len);
+    buf[gz_len / 2] ^= 0x01;
+    write_file(path, buf, gz_len);
+    snprintf(at, sizeof at, "byte %zu of the file: the CRC-32", gz_len - 8);
+    GZ_BOTH(path, raw, raw_len, MZ_EFORMAT, at, "damaged");
+    /* The length field (ISIZE) altered. */
+    memcpy(buf, gz, gz_len);
+    buf[gz_len - 4] ^= 0x01;
+    write_file(path, buf, gz_len);
+    snprintf(at2, sizeof at2, "byte %zu of the file: the length", gz_len - 4);
+    GZ_BOTH(path, raw, raw_len, MZ_EFORMAT, at2, "gzip member 1");
+    free(buf);
+    free(gz);
+    free(raw);
+}
+
 int main(void)
 {
     snprintf(tmp_root, sizeof tmp_root, "/tmp/mz_test_readers_corrupt_XXXXXX");
@@ -258,6 +414,7 @@ int main(void)
         return 1;
     }
     test_long_member_names();
+    test_gzip_idx();
     nftw(tmp_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return check_summary("test_readers_corrupt");
 }

@@ -57,6 +57,25 @@ static void write_file(const char *path, const void *data, size_t n)
     fclose(f);
 }
 
+static uint8_t *read_all(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    *len = 0;
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *b = malloc(n > 0 ? (size_t)n : 1);
+    if (b && n > 0 && fread(b, 1, (size_t)n, f) != (size_t)n) {
+        free(b);
+        b = NULL;
+    }
+    fclose(f);
+    *len = b ? (size_t)n : 0;
+    return b;
+}
+
 static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {
     (void)sb;
@@ -118,13 +137,15 @@ typedef struct member {
     size_t size;
 } member;
 
-/* Writes a PAX tar.gz (zip = 0) or a zip (zip = 1) holding the members, as the official archives
- * are made (libarchive). */
+/* Writes a PAX tar.gz (zip = 0) or a zip (zip = 1 deflated, 2 stored) holding the members, as
+ * the official archives are made (libarchive). */
 static void write_archive(const char *path, int zip, const member *m, int n)
 {
     struct archive *a = archive_write_new();
     if (zip) {
         archive_write_set_format_zip(a);
+        if (zip == 2) /* stored entries: a flipped byte changes the data, not the deflate code */
+            archive_write_set_format_option(a, "zip", "compression", "store");
     } else {
         archive_write_add_filter_gzip(a);
         archive_write_set_format_pax_restricted(a);
@@ -406,6 +427,254 @@ static void test_gzip_idx(void)
     free(raw);
 }
 
+/* A PAX tar of the members, in memory (headers of short names at 512-byte boundaries). */
+static uint8_t *tar_bytes(const member *m, int n, size_t *len)
+{
+    size_t cap = 20480;
+    for (int i = 0; i < n; i++)
+        cap += m[i].size + 1536;
+    uint8_t *b = malloc(cap);
+    struct archive *a = archive_write_new();
+    archive_write_set_format_pax_restricted(a);
+    archive_write_set_bytes_in_last_block(a, 1);
+    CHECK(archive_write_open_memory(a, b, cap, len) == ARCHIVE_OK);
+    for (int i = 0; i < n; i++) {
+        struct archive_entry *e = archive_entry_new();
+        archive_entry_set_pathname(e, m[i].name);
+        archive_entry_set_size(e, (la_int64_t)m[i].size);
+        archive_entry_set_filetype(e, AE_IFREG);
+        archive_entry_set_perm(e, 0644);
+        CHECK(archive_write_header(a, e) == ARCHIVE_OK);
+        if (m[i].size)
+            CHECK(archive_write_data(a, m[i].data, m[i].size) == (la_ssize_t)m[i].size);
+        archive_entry_free(e);
+    }
+    archive_write_close(a);
+    archive_write_free(a);
+    return b;
+}
+
+/* Where `needle` (n bytes) first occurs in hay, or SIZE_MAX. */
+static size_t find_bytes(const uint8_t *hay, size_t len, const uint8_t *needle, size_t n)
+{
+    for (size_t i = 0; i + n <= len; i++)
+        if (memcmp(hay + i, needle, n) == 0)
+            return i;
+    return SIZE_MAX;
+}
+
+/* The members of write_cifar10 under cifar-10-batches-bin/. Caller frees *bufs[0..5]. */
+static void cifar10_members(member m[6], uint8_t *bufs[6])
+{
+    static char names[6][64];
+    for (int b = 0; b < 6; b++) {
+        if (b < 5)
+            snprintf(names[b], sizeof names[b], "cifar-10-batches-bin/data_batch_%d.bin", b + 1);
+        else
+            snprintf(names[b], sizeof names[b], "cifar-10-batches-bin/test_batch.bin");
+        bufs[b] = cifar_records(2 * b, 2);
+        m[b] = (member){names[b], bufs[b], 2 * 3073};
+    }
+}
+
+/* ---- 4. gzip CRC of tar.gz archives, zip CRCs ---- */
+
+static void test_archive_crc(void)
+{
+    char *dir = new_dir("crc_cifar");
+    char *path = path_of(dir, "cifar-10-binary.tar.gz");
+    mz_split_sizes sz = {8, 2, 2};
+    member m[6];
+    uint8_t *bufs[6];
+    cifar10_members(m, bufs);
+    size_t tar_len, gz_len;
+    uint8_t *tar = tar_bytes(m, 6, &tar_len);
+    uint8_t *gz = gzip_bytes(tar, tar_len, 0, &gz_len); /* stored blocks */
+    write_file(path, gz, gz_len);
+    mz_dataset ds;
+    mz_error err = {0};
+    CHECK_OK(mz_load_cifar10_sized(&ds, dir, "32px", &sz, &err), &err);
+    CHECK(ds.test.n == 2 && ds.test.y[0] == 0);
+    mz_dataset_release(&ds);
+
+    /* The label of the first test record, 0 -> 3 (still a valid label): only the gzip CRC-32 can
+     * tell. */
+    size_t at = find_bytes(gz, gz_len, bufs[5], 64);
+    CHECK(at != SIZE_MAX);
+    char msg[128];
+    if (at != SIZE_MAX) {
+        gz[at] ^= 3;
+        write_file(path, gz, gz_len);
+        snprintf(msg, sizeof msg, "byte %zu of the file: the CRC-32", gz_len - 8);
+        EXPECT_FAIL(mz_load_cifar10_sized, dir, &sz, MZ_EFORMAT, "cifar-10-binary.tar.gz", msg,
+                    "damaged");
+        gz[at] ^= 3;
+    }
+    /* The trailer cut off, and trailing garbage. */
+    write_file(path, gz, gz_len - 4);
+    snprintf(msg, sizeof msg, "the file ends at byte %zu", gz_len - 4);
+    EXPECT_FAIL(mz_load_cifar10_sized, dir, &sz, MZ_EFORMAT, "truncated gzip data", msg);
+    uint8_t *more = malloc(gz_len + 16);
+    memcpy(more, gz, gz_len);
+    memcpy(more + gz_len, "trailing garbage", 16);
+    write_file(path, more, gz_len + 16);
+    snprintf(msg, sizeof msg, "byte %zu of the file: 16 bytes of unexpected data", gz_len);
+    EXPECT_FAIL(mz_load_cifar10_sized, dir, &sz, MZ_EFORMAT, msg);
+    free(more);
+    free(gz);
+
+    /* STL-10: damage inside unlabeled_X.bin, after the four members the reader keeps. */
+    dir = new_dir("crc_stl");
+    path = path_of(dir, "stl10_binary.tar.gz");
+    uint8_t *x = malloc(27648 * 2), *u = malloc(27648 * 3);
+    for (size_t i = 0; i < 27648 * 2; i++)
+        x[i] = (uint8_t)(i * 13);
+    for (size_t i = 0; i < 27648 * 3; i++)
+        u[i] = (uint8_t)(i * 29 + 5);
+    member sm[5] = {{"stl10_binary/train_X.bin", x, 27648},
+                    {"stl10_binary/train_y.bin", "\x01", 1},
+                    {"stl10_binary/test_X.bin", x + 27648, 27648},
+                    {"stl10_binary/test_y.bin", "\x02", 1},
+                    {"stl10_binary/unlabeled_X.bin", u, 27648 * 3}};
+    free(tar);
+    tar = tar_bytes(sm, 5, &tar_len);
+    gz = gzip_bytes(tar, tar_len, 0, &gz_len);
+    mz_split_sizes s1 = {1, 0, 1};
+    write_file(path, gz, gz_len);
+    CHECK_OK(mz_load_stl10_sized(&ds, dir, NULL, &s1, &err), &err);
+    mz_dataset_release(&ds);
+    at = find_bytes(gz, gz_len, u + 40000, 64);
+    CHECK(at != SIZE_MAX);
+    if (at != SIZE_MAX) {
+        gz[at] ^= 0x10;
+        write_file(path, gz, gz_len);
+        snprintf(msg, sizeof msg, "byte %zu of the file: the CRC-32", gz_len - 8);
+        EXPECT_FAIL(mz_load_stl10_sized, dir, &s1, MZ_EFORMAT, "stl10_binary.tar.gz", msg);
+    }
+    free(gz);
+    free(tar);
+    free(x);
+    free(u);
+
+    /* EuroSAT zip with stored entries: a flipped byte in a JPEG's entropy-coded data still
+     * decodes; the entry's CRC-32 refuses it. */
+    dir = new_dir("crc_eurosat");
+    path = path_of(dir, "EuroSAT.zip");
+    static const char *const classes[10] = {
+        "AnnualCrop", "Forest",        "HerbaceousVegetation", "Highway", "Industrial",
+        "Pasture",    "PermanentCrop", "Residential",          "River",   "SeaLake"};
+    member zm[10];
+    char zn[10][64];
+    uint8_t *jp[10];
+    unsigned long jl[10];
+    for (int k = 0; k < 10; k++) {
+        struct jpeg_compress_struct ci;
+        struct jpeg_error_mgr je;
+        ci.err = jpeg_std_error(&je);
+        jpeg_create_compress(&ci);
+        jp[k] = NULL;
+        jl[k] = 0;
+        jpeg_mem_dest(&ci, &jp[k], &jl[k]);
+        ci.image_width = ci.image_height = 64;
+        ci.input_components = 3;
+        ci.in_color_space = JCS_RGB;
+        jpeg_set_defaults(&ci);
+        jpeg_start_compress(&ci, TRUE);
+        uint8_t row[64 * 3];
+        while (ci.next_scanline < 64) {
+            for (int i = 0; i < 64 * 3; i++)
+                row[i] = (uint8_t)(i * (k + 3) + ci.next_scanline * 7);
+            JSAMPROW rp = row;
+            jpeg_write_scanlines(&ci, &rp, 1);
+        }
+        jpeg_finish_compress(&ci);
+        jpeg_destroy_compress(&ci);
+        snprintf(zn[k], sizeof zn[k], "2750/%s/%s_1.jpg", classes[k], classes[k]);
+        zm[k] = (member){zn[k], jp[k], jl[k]};
+    }
+    mz_split_sizes s10 = {8, 1, 1};
+    write_archive(path, 2, zm, 10);
+    CHECK_OK(mz_load_eurosat_sized(&ds, dir, NULL, &s10, &err), &err);
+    mz_dataset_release(&ds);
+    size_t zl;
+    uint8_t *z = read_all(path, &zl);
+    at = z ? find_bytes(z, zl, jp[3] + jl[3] - 64, 32) : SIZE_MAX;
+    CHECK(at != SIZE_MAX);
+    if (at != SIZE_MAX) {
+        z[at] ^= 0x01;
+        write_file(path, z, zl);
+        EXPECT_FAIL(mz_load_eurosat_sized, dir, &s10, MZ_EFORMAT, "EuroSAT.zip",
+                    "member 2750/Highway/Highway_1.jpg", "CRC");
+    }
+    free(z);
+    for (int k = 0; k < 10; k++)
+        free(jp[k]);
+    for (int b = 0; b < 6; b++)
+        free(bufs[b]);
+}
+
+/* ---- 6. empty, foreign and damaged archives say so ---- */
+
+static void test_archive_messages(void)
+{
+    char *dir = new_dir("msg_cifar");
+    char *path = path_of(dir, "cifar-10-binary.tar.gz");
+    mz_split_sizes sz = {8, 2, 2};
+    write_file(path, "", 0);
+    EXPECT_FAIL(mz_load_cifar10_sized, dir, &sz, MZ_EFORMAT, "cifar-10-binary.tar.gz",
+                "the archive is empty");
+    size_t gz_len;
+    uint8_t *gz = gzip_bytes("", 0, 6, &gz_len);
+    write_file(path, gz, gz_len);
+    EXPECT_FAIL(mz_load_cifar10_sized, dir, &sz, MZ_EFORMAT, "the archive is empty",
+                "decompressed");
+    free(gz);
+    static const char text[] = "this is a text file, not a tar archive; it is long enough for "
+                               "libarchive to look at it and give up on every format it knows";
+    gz = gzip_bytes(text, sizeof text, 6, &gz_len);
+    write_file(path, gz, gz_len);
+    EXPECT_FAIL(mz_load_cifar10_sized, dir, &sz, MZ_EFORMAT, "not a readable archive",
+                "libarchive");
+    free(gz);
+
+    member m[6];
+    uint8_t *bufs[6];
+    cifar10_members(m, bufs);
+    size_t tar_len;
+    uint8_t *tar = tar_bytes(m, 6, &tar_len);
+    /* Cut in the middle of the gzip data. */
+    gz = gzip_bytes(tar, tar_len, 6, &gz_len);
+    write_file(path, gz, gz_len / 2);
+    char msg[128];
+    snprintf(msg, sizeof msg, "the file ends at byte %zu", gz_len / 2);
+    EXPECT_FAIL(mz_load_cifar10_sized, dir, &sz, MZ_EFORMAT, "truncated gzip data", msg);
+    free(gz);
+    /* The header of member 2 damaged (its checksum no longer matches). Member 1 is 6146 bytes:
+     * header 2 is at 512 + 6656. */
+    tar[512 + 6656 + 30] ^= 0x01;
+    gz = gzip_bytes(tar, tar_len, 6, &gz_len);
+    write_file(path, gz, gz_len);
+    EXPECT_FAIL(mz_load_cifar10_sized, dir, &sz, MZ_EFORMAT, "corrupt archive",
+                "header of member 2 (at byte 7168 of the decompressed archive)", "Damaged tar");
+    free(gz);
+    /* A tar that ends inside member 6's data. */
+    tar[512 + 6656 + 30] ^= 0x01;
+    gz = gzip_bytes(tar, 5 * 7168 + 512 + 1000, 6, &gz_len);
+    write_file(path, gz, gz_len);
+    EXPECT_FAIL(mz_load_cifar10_sized, dir, &sz, MZ_EFORMAT,
+                "member cifar-10-batches-bin/test_batch.bin", "truncated");
+    free(gz);
+    free(tar);
+    for (int b = 0; b < 6; b++)
+        free(bufs[b]);
+
+    /* A zip that is only a header. */
+    dir = new_dir("msg_eurosat");
+    write_file(path_of(dir, "EuroSAT.zip"), "PK\x03\x04", 4);
+    mz_split_sizes s1 = {1, 0, 1};
+    EXPECT_FAIL(mz_load_eurosat_sized, dir, &s1, MZ_EFORMAT, "EuroSAT.zip", "libarchive");
+}
+
 int main(void)
 {
     snprintf(tmp_root, sizeof tmp_root, "/tmp/mz_test_readers_corrupt_XXXXXX");
@@ -415,6 +684,8 @@ int main(void)
     }
     test_long_member_names();
     test_gzip_idx();
+    test_archive_crc();
+    test_archive_messages();
     nftw(tmp_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return check_summary("test_readers_corrupt");
 }

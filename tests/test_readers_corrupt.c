@@ -675,6 +675,281 @@ static void test_archive_messages(void)
     EXPECT_FAIL(mz_load_eurosat_sized, dir, &s1, MZ_EFORMAT, "EuroSAT.zip", "libarchive");
 }
 
+/* ---- MAT v5 files, byte by byte ---- */
+
+typedef struct mbuf {
+    uint8_t *b;
+    size_t n, cap;
+} mbuf;
+
+static void mb_put(mbuf *m, const void *p, size_t n)
+{
+    if (m->n + n > m->cap) {
+        m->cap = (m->n + n) * 2 + 256;
+        m->b = realloc(m->b, m->cap);
+    }
+    if (n)
+        memcpy(m->b + m->n, p, n);
+    m->n += n;
+}
+
+static void mb_u32(mbuf *m, uint32_t v)
+{
+    uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+    mb_put(m, b, 4);
+}
+
+static void mb_pad8(mbuf *m)
+{
+    static const uint8_t zero[8];
+    mb_put(m, zero, (8 - m->n % 8) % 8);
+}
+
+/* The 128-byte header of a little-endian MAT v5 file. */
+static void mat_header(mbuf *m)
+{
+    uint8_t h[128];
+    memset(h, ' ', 116);
+    memcpy(h, "MATLAB 5.0 MAT-file, written by test_readers_corrupt", 52);
+    memset(h + 116, 0, 8);
+    h[124] = 0x00;
+    h[125] = 0x01;
+    h[126] = 'I';
+    h[127] = 'M';
+    mb_put(m, h, sizeof h);
+}
+
+/* A miMATRIX element (tag included) of a real numeric array; real_bytes = the byte count written
+ * in the real part's tag (normally nbytes). */
+static void mat_matrix(mbuf *out, const char *name, int cls, uint32_t type, const int32_t *dims,
+                       int rank, const void *data, size_t nbytes, uint32_t real_bytes)
+{
+    mbuf c = {0};
+    mb_u32(&c, 6); /* miUINT32 array flags */
+    mb_u32(&c, 8);
+    mb_u32(&c, (uint32_t)cls);
+    mb_u32(&c, 0);
+    mb_u32(&c, 5); /* miINT32 dimensions */
+    mb_u32(&c, 4 * (uint32_t)rank);
+    for (int i = 0; i < rank; i++)
+        mb_u32(&c, (uint32_t)dims[i]);
+    mb_pad8(&c);
+    size_t nl = strlen(name);
+    if (nl <= 4) { /* small format, as MATLAB writes short names */
+        mb_u32(&c, (uint32_t)nl << 16 | 1);
+        uint8_t nb[4] = {0};
+        memcpy(nb, name, nl);
+        mb_put(&c, nb, 4);
+    } else {
+        mb_u32(&c, 1);
+        mb_u32(&c, (uint32_t)nl);
+        mb_put(&c, name, nl);
+        mb_pad8(&c);
+    }
+    mb_u32(&c, type);
+    mb_u32(&c, real_bytes);
+    mb_put(&c, data, nbytes);
+    mb_pad8(&c);
+    mb_u32(out, 14);
+    mb_u32(out, (uint32_t)c.n);
+    mb_put(out, c.b, c.n);
+    free(c.b);
+}
+
+/* Appends elem as one miCOMPRESSED element (zlib stream). */
+static void mat_compress(mbuf *out, const mbuf *elem)
+{
+    uLongf cl = compressBound((uLong)elem->n);
+    uint8_t *z = malloc(cl);
+    CHECK(compress2(z, &cl, elem->b, (uLong)elem->n, 6) == Z_OK);
+    mb_u32(out, 15);
+    mb_u32(out, (uint32_t)cl);
+    mb_put(out, z, cl);
+    free(z);
+}
+
+enum { SV_N = 3 };
+
+/* X of SV_N images (uint8 32x32x3xN) and y (double, labels 10, 1, 9). */
+static uint8_t sv_x[SV_N * 3072];
+static const double sv_y[SV_N] = {10, 1, 9};
+
+/* A whole file: flags bit 0 = compress X, bit 1 = compress y, bit 2 = y before X. */
+static void svhn_file(mbuf *m, int flags)
+{
+    uint32_t r = 1;
+    for (size_t i = 0; i < sizeof sv_x; i++) { /* noise: compresses little, like photos */
+        r = r * 1664525u + 1013904223u;
+        sv_x[i] = (uint8_t)(r >> 24);
+    }
+    const int32_t dx[4] = {32, 32, 3, SV_N}, dy[2] = {SV_N, 1};
+    mbuf x = {0}, y = {0};
+    mat_matrix(&x, "X", 9, 2, dx, 4, sv_x, sizeof sv_x, sizeof sv_x);
+    mat_matrix(&y, "y", 6, 9, dy, 2, sv_y, sizeof sv_y, sizeof sv_y);
+    m->n = 0;
+    mat_header(m);
+    for (int k = 0; k < 2; k++) {
+        int is_y = (k == 0) == ((flags & 4) != 0);
+        mbuf *e = is_y ? &y : &x;
+        if (flags & (is_y ? 2 : 1))
+            mat_compress(m, e);
+        else
+            mb_put(m, e->b, e->n);
+    }
+    free(x.b);
+    free(y.b);
+}
+
+/* ---- 2. and 5. SVHN: dimensions, truncation, compressed variables ---- */
+
+static void test_svhn_mat(void)
+{
+    char *dir = new_dir("svhn");
+    char *train = path_of(dir, "train_32x32.mat");
+    mz_split_sizes sz = {2, 1, SV_N};
+    mbuf m = {0};
+    svhn_file(&m, 0);
+    write_file(path_of(dir, "test_32x32.mat"), m.b, m.n);
+
+    /* Valid: every order and compression gives the same dataset. */
+    mz_dataset ref, ds;
+    mz_error err = {0};
+    write_file(train, m.b, m.n);
+    CHECK_OK(mz_load_svhn_sized(&ref, dir, NULL, &sz, &err), &err);
+    CHECK(ref.test.n == SV_N && ref.test.y[0] == 0 && ref.test.y[1] == 1 && ref.test.y[2] == 9);
+    for (int flags = 1; flags < 8; flags++) {
+        svhn_file(&m, flags);
+        write_file(train, m.b, m.n);
+        mz_status st = mz_load_svhn_sized(&ds, dir, NULL, &sz, &err);
+        CHECK_MSG(st == MZ_OK && ds.train.n == ref.train.n &&
+                      memcmp(ds.train.x, ref.train.x, (size_t)ref.train.n * 784) == 0 &&
+                      memcmp(ds.val.y, ref.val.y, (size_t)ref.val.n * 4) == 0,
+                  "svhn layout %d: status %d, %s", flags, (int)st, err.msg);
+        mz_dataset_release(&ds);
+    }
+    mz_dataset_release(&ref);
+
+    /* 2. Huge or negative dimensions are refused before anything is allocated. */
+    const int32_t dneg[4] = {32, 32, 3, -1}, dbig[4] = {32, 32, 3, 0x7fffffff},
+                  dmid[4] = {32, 32, 3, 1000000}, ybig[2] = {0x40000000, 1};
+    const int32_t dy[2] = {SV_N, 1};
+    struct {
+        const int32_t *dims;
+        uint32_t real_bytes;
+        const char *needle;
+    } xcases[] = {
+        {dneg, sizeof sv_x, "dimension 4 is -1"},
+        {dbig, sizeof sv_x, "N at most 1048576"},
+        {dmid, 3072000000u, "3072000000 bytes but only"},
+        {dmid, sizeof sv_x, "real part of type 2 and 9216 bytes for 3072000000 elements"},
+    };
+    for (size_t i = 0; i < sizeof xcases / sizeof xcases[0]; i++) {
+        m.n = 0;
+        mat_header(&m);
+        mat_matrix(&m, "X", 9, 2, xcases[i].dims, 4, sv_x, sizeof sv_x, xcases[i].real_bytes);
+        mat_matrix(&m, "y", 6, 9, dy, 2, sv_y, sizeof sv_y, sizeof sv_y);
+        write_file(train, m.b, m.n);
+        EXPECT_FAIL(mz_load_svhn_sized, dir, &sz, MZ_EFORMAT, "train_32x32.mat",
+                    "variable X (element at byte 128)", xcases[i].needle);
+    }
+    m.n = 0;
+    mat_header(&m);
+    mat_matrix(&m, "y", 6, 9, ybig, 2, sv_y, sizeof sv_y, sizeof sv_y);
+    write_file(train, m.b, m.n);
+    EXPECT_FAIL(mz_load_svhn_sized, dir, &sz, MZ_EFORMAT, "variable y", "N at most");
+    /* A compressed element whose inner tag claims far more than it can inflate to. */
+    m.n = 0;
+    mat_header(&m);
+    mbuf big = {0};
+    mb_u32(&big, 14);
+    mb_u32(&big, 0xfffffff0u);
+    mb_put(&big, "tiny", 4);
+    mat_compress(&m, &big);
+    free(big.b);
+    write_file(train, m.b, m.n);
+    EXPECT_FAIL(mz_load_svhn_sized, dir, &sz, MZ_EFORMAT, "variable 1 (element at byte 128)",
+                "4294967280 bytes");
+
+    /* 5. Truncation: y before X, X cut by 1000 bytes, uncompressed and compressed. */
+    for (int flags = 4; flags <= 7; flags++) {
+        svhn_file(&m, flags);
+        write_file(train, m.b, m.n - 1000);
+        char at[96];
+        snprintf(at, sizeof at, "at byte %zu (truncated file?)", m.n - 1000);
+        EXPECT_FAIL(mz_load_svhn_sized, dir, &sz, MZ_EFORMAT, "train_32x32.mat", "variable 2",
+                    "the element declares", at);
+    }
+    /* X first, cut inside X: the same, not "y missing". */
+    svhn_file(&m, 0);
+    write_file(train, m.b, 128 + 5000);
+    EXPECT_FAIL(mz_load_svhn_sized, dir, &sz, MZ_EFORMAT, "variable 1 (element at byte 128)",
+                "the element declares");
+
+    /* A compressed X whose element size matches its bytes, but whose zlib stream was cut. */
+    svhn_file(&m, 5);                             /* y first (uncompressed), X compressed */
+    size_t x_at = 128 + 8 + 16 + 16 + 8 + 8 + 24; /* header + y's tag, flags, dims, name, data */
+    uint32_t clen = (uint32_t)m.b[x_at + 4] | (uint32_t)m.b[x_at + 5] << 8 |
+                    (uint32_t)m.b[x_at + 6] << 16 | (uint32_t)m.b[x_at + 7] << 24;
+    CHECK(m.b[x_at] == 15 && x_at + 8 + clen == m.n);
+    uint32_t cut = clen - 300;
+    m.b[x_at + 4] = (uint8_t)cut;
+    m.b[x_at + 5] = (uint8_t)(cut >> 8);
+    m.b[x_at + 6] = (uint8_t)(cut >> 16);
+    m.b[x_at + 7] = (uint8_t)(cut >> 24);
+    write_file(train, m.b, m.n - 300);
+    EXPECT_FAIL(mz_load_svhn_sized, dir, &sz, MZ_EFORMAT, "variable X", "truncated");
+    /* A flipped byte in X's compressed data: a zlib error or a wrong Adler-32. */
+    svhn_file(&m, 5);
+    m.b[x_at + 8 + clen / 2] ^= 0x20;
+    write_file(train, m.b, m.n);
+    EXPECT_FAIL(mz_load_svhn_sized, dir, &sz, MZ_EFORMAT, "variable X", "compressed data");
+    svhn_file(&m, 5);
+    m.b[m.n - 1] ^= 0x01; /* the Adler-32 */
+    write_file(train, m.b, m.n);
+    EXPECT_FAIL(mz_load_svhn_sized, dir, &sz, MZ_EFORMAT, "variable X", "incorrect data check");
+    /* Bytes after the zlib stream, inside the element. */
+    svhn_file(&m, 5);
+    mb_put(&m, "extra", 5);
+    clen += 5;
+    m.b[x_at + 4] = (uint8_t)clen;
+    m.b[x_at + 5] = (uint8_t)(clen >> 8);
+    write_file(train, m.b, m.n);
+    EXPECT_FAIL(mz_load_svhn_sized, dir, &sz, MZ_EFORMAT, "variable X",
+                "5 bytes after the end of the zlib stream");
+    /* Stray bytes after the last element; zero padding to 8 bytes is fine. */
+    svhn_file(&m, 0);
+    mb_put(&m, "\0\0\0", 3);
+    write_file(train, m.b, m.n);
+    mz_status st = mz_load_svhn_sized(&ds, dir, NULL, &sz, &err);
+    CHECK_MSG(st == MZ_OK, "svhn zero padding: %s", err.msg);
+    mz_dataset_release(&ds);
+    m.b[m.n - 1] = 'x';
+    write_file(train, m.b, m.n);
+    EXPECT_FAIL(mz_load_svhn_sized, dir, &sz, MZ_EFORMAT, "3 stray bytes");
+    mb_put(&m, "more garbage", 12);
+    write_file(train, m.b, m.n);
+    EXPECT_FAIL(mz_load_svhn_sized, dir, &sz, MZ_EFORMAT, "variable 3", "data type");
+    /* Not a v5 file: v7.3 (HDF5) and big-endian headers. */
+    svhn_file(&m, 0);
+    m.b[125] = 0x02;
+    write_file(train, m.b, m.n);
+    EXPECT_FAIL(mz_load_svhn_sized, dir, &sz, MZ_EFORMAT, "v7.3 (HDF5)");
+    m.b[125] = 0x01;
+    m.b[126] = 'M';
+    m.b[127] = 'I';
+    write_file(train, m.b, m.n);
+    EXPECT_FAIL(mz_load_svhn_sized, dir, &sz, MZ_EFORMAT, "big-endian");
+    /* A label vector one short of X. */
+    m.n = 0;
+    mat_header(&m);
+    const int32_t dx[4] = {32, 32, 3, SV_N}, dy2[2] = {SV_N - 1, 1};
+    mat_matrix(&m, "X", 9, 2, dx, 4, sv_x, sizeof sv_x, sizeof sv_x);
+    mat_matrix(&m, "y", 6, 9, dy2, 2, sv_y, sizeof sv_y - 8, sizeof sv_y - 8);
+    write_file(train, m.b, m.n);
+    EXPECT_FAIL(mz_load_svhn_sized, dir, &sz, MZ_EFORMAT, "2 labels for the 3 images");
+    free(m.b);
+}
+
 int main(void)
 {
     snprintf(tmp_root, sizeof tmp_root, "/tmp/mz_test_readers_corrupt_XXXXXX");
@@ -686,6 +961,7 @@ int main(void)
     test_gzip_idx();
     test_archive_crc();
     test_archive_messages();
+    test_svhn_mat();
     nftw(tmp_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return check_summary("test_readers_corrupt");
 }

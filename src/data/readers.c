@@ -465,9 +465,16 @@ mz_status mz_rd_images_reserve(mz_rd_images *im, int64_t n, mz_error *err)
 {
     if (n <= im->cap)
         return MZ_OK;
+    /* Callers bound n by what their file holds; this only keeps the arithmetic sane. */
+    int64_t bpi = im->bytes_per_image > 0 ? im->bytes_per_image : 1;
+    if ((uint64_t)n > SIZE_MAX / 2 / (uint64_t)bpi || (uint64_t)n > SIZE_MAX / 2 / sizeof(int32_t))
+        return mz_fail(err, MZ_ELIMIT, "%lld images of %lld bytes: more than memory can hold",
+                       (long long)n, (long long)bpi);
     int64_t ncap = im->cap ? im->cap : 1024;
     while (ncap < n)
-        ncap *= 2;
+        ncap = ncap > INT64_MAX / 2 ? n : ncap * 2;
+    if ((uint64_t)ncap > SIZE_MAX / 2 / (uint64_t)bpi)
+        ncap = n;
     uint8_t *x = realloc(im->x, (size_t)ncap * (size_t)im->bytes_per_image);
     if (!x)
         return mz_fail(err, MZ_ENOMEM, "out of memory for %lld images", (long long)ncap);

@@ -1063,6 +1063,134 @@ static void test_usps_npm(void)
     mz_rd_images_release(&im);
 }
 
+/* ---- every truncation and every flipped byte of a checksummed file is refused ---- */
+
+static uint32_t fuzz_rng = 2024;
+static uint32_t fuzz_next(void)
+{
+    fuzz_rng = fuzz_rng * 1664525u + 1013904223u;
+    return fuzz_rng >> 8;
+}
+
+/* Loads `fname` in dir after writing `b` (n bytes) there: 0 = loaded, 1 = refused with a message
+ * naming the file, -1 = refused without naming it. */
+static int fuzz_load(sized_loader load, const char *dir, const char *fname, const uint8_t *b,
+                     size_t n, const mz_split_sizes *sz)
+{
+    write_file(path_of(dir, fname), b, n);
+    mz_dataset ds;
+    mz_error err = {0};
+    mz_status st = load(&ds, dir, NULL, sz, &err);
+    mz_dataset_release(&ds);
+    if (st == MZ_OK)
+        return 0;
+    return strstr(err.msg, fname) ? 1 : -1;
+}
+
+static mz_status load_fmnist_labels(mz_dataset *ds, const char *dir, const char *variant,
+                                    const mz_split_sizes *sz, mz_error *err)
+{
+    (void)variant;
+    (void)sz;
+    memset(ds, 0, sizeof *ds);
+    mz_idx idx;
+    char path[1200];
+    snprintf(path, sizeof path, "%s/t10k-labels-idx1-ubyte.gz", dir);
+    mz_status st = mz_idx_read(path, &idx, err);
+    mz_idx_release(&idx);
+    return st;
+}
+
+/* A gzip'd file: every truncation fails, and every flipped bit outside the gzip header's MTIME,
+ * XFL and OS fields (bytes 4..9, which no checksum covers) fails too: the CRC-32 sees it. */
+static void fuzz_gzip(sized_loader load, const char *dir, const char *fname, const uint8_t *gz,
+                      size_t n, const mz_split_sizes *sz)
+{
+    uint8_t *b = malloc(n);
+    int missed = 0, unnamed = 0, runs = 0;
+    for (size_t cut = 0; cut < n; cut += 1 + fuzz_next() % (n / 20 + 1), runs++) {
+        int r = fuzz_load(load, dir, fname, gz, cut, sz);
+        missed += r == 0;
+        unnamed += r < 0;
+    }
+    for (int k = 0; k < 60; k++, runs++) {
+        memcpy(b, gz, n);
+        size_t at;
+        do
+            at = fuzz_next() % n;
+        while (at >= 4 && at < 10);
+        b[at] ^= (uint8_t)(1u << (fuzz_next() % 8));
+        int r = fuzz_load(load, dir, fname, b, n, sz);
+        if (r == 0 && !missed++)
+            fprintf(stderr, "%s: a flipped bit at byte %zu of %zu was accepted\n", fname, at, n);
+        unnamed += r < 0;
+    }
+    CHECK_MSG(missed == 0 && unnamed == 0,
+              "%s: %d of %d damaged files accepted, %d refused "
+              "without naming the file",
+              fname, missed, runs, unnamed);
+    free(b);
+}
+
+static void test_fuzz(void)
+{
+    /* gzip'd IDX */
+    char *dir = new_dir("fuzz_idx");
+    size_t raw_len, gz_len;
+    uint8_t *raw = idx_labels(5000, &raw_len), *gz = gzip_bytes(raw, raw_len, 6, &gz_len);
+    fuzz_gzip(load_fmnist_labels, dir, "t10k-labels-idx1-ubyte.gz", gz, gz_len, NULL);
+    free(gz);
+    free(raw);
+
+    /* CIFAR-10 tar.gz, deflated and stored */
+    dir = new_dir("fuzz_cifar");
+    member m[6];
+    uint8_t *bufs[6];
+    cifar10_members(m, bufs);
+    size_t tar_len;
+    uint8_t *tar = tar_bytes(m, 6, &tar_len);
+    mz_split_sizes sz = {8, 2, 2};
+    for (int level = 0; level <= 6; level += 6) {
+        gz = gzip_bytes(tar, tar_len, level, &gz_len);
+        fuzz_gzip(mz_load_cifar10_sized, dir, "cifar-10-binary.tar.gz", gz, gz_len, &sz);
+        free(gz);
+    }
+    free(tar);
+    for (int b = 0; b < 6; b++)
+        free(bufs[b]);
+
+    /* SVHN: every truncation fails; flips in a compressed X fail; any flip gives a clear message
+     * or loads (uncompressed pixels have no checksum). */
+    dir = new_dir("fuzz_svhn");
+    mbuf mb = {0};
+    svhn_file(&mb, 0);
+    write_file(path_of(dir, "test_32x32.mat"), mb.b, mb.n);
+    mz_split_sizes s3 = {2, 1, SV_N};
+    const int layouts[3] = {0, 5, 7}; /* X first plain; y first, X compressed; all compressed */
+    for (int li = 0; li < 3; li++) {
+        int flags = layouts[li];
+        svhn_file(&mb, flags);
+        int missed = 0, unnamed = 0;
+        for (size_t cut = 0; cut < mb.n; cut += 1 + fuzz_next() % (mb.n / 20)) {
+            int r = fuzz_load(mz_load_svhn_sized, dir, "train_32x32.mat", mb.b, cut, &s3);
+            missed += r == 0;
+            unnamed += r < 0;
+        }
+        uint8_t *b = malloc(mb.n);
+        for (int k = 0; k < 60; k++) {
+            memcpy(b, mb.b, mb.n);
+            for (int f = 0; f < 1 + k % 3; f++)
+                b[fuzz_next() % mb.n] ^= (uint8_t)(1u << (fuzz_next() % 8));
+            unnamed += fuzz_load(mz_load_svhn_sized, dir, "train_32x32.mat", b, mb.n, &s3) < 0;
+        }
+        free(b);
+        CHECK_MSG(missed == 0 && unnamed == 0,
+                  "svhn layout %d: %d truncated files accepted, %d refused without the file name",
+                  flags, missed, unnamed);
+    }
+    free(mb.b);
+}
+
 int main(void)
 {
     snprintf(tmp_root, sizeof tmp_root, "/tmp/mz_test_readers_corrupt_XXXXXX");
@@ -1076,6 +1204,7 @@ int main(void)
     test_archive_messages();
     test_svhn_mat();
     test_usps_npm();
+    test_fuzz();
     nftw(tmp_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return check_summary("test_readers_corrupt");
 }

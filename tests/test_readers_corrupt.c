@@ -280,6 +280,22 @@ static void test_long_member_names(void)
     EXPECT_FAIL(mz_load_tinyimagenet_sized, dir, &s1, MZ_EFORMAT, "tiny-imagenet-200.zip",
                 "file name", "too long");
     free(name);
+    /* ... and for a name in val_annotations.txt, which was cut to 63 bytes to look it up; a NUL
+     * byte in the text files ended their parsing early. */
+    static char annot[200];
+    name = long_name("", 70, "");
+    snprintf(annot, sizeof annot, "val_0.JPEG%s\tn01\t0\t0\t1\t1\n", name);
+    free(name);
+    member tm[2] = {{"tiny-imagenet-200/wnids.txt", "n01\n", 4},
+                    {"tiny-imagenet-200/val/val_annotations.txt", annot, strlen(annot)}};
+    write_archive(path_of(dir, "tiny-imagenet-200.zip"), 1, tm, 2);
+    mz_split_sizes s0 = {0, 0, 0};
+    EXPECT_FAIL(mz_load_tinyimagenet_sized, dir, &s0, MZ_EFORMAT,
+                "val_annotations.txt line 1: file name of 80 bytes is too long");
+    tm[0] = (member){"tiny-imagenet-200/wnids.txt", "n01\n\0n02\n", 9};
+    write_archive(path_of(dir, "tiny-imagenet-200.zip"), 1, tm, 2);
+    EXPECT_FAIL(mz_load_tinyimagenet_sized, dir, &s0, MZ_EFORMAT,
+                "member tiny-imagenet-200/wnids.txt: byte 4: a NUL byte");
 }
 
 /* ---- gzip ---- */

@@ -127,6 +127,12 @@ static mz_status tin_take(void *ctx, const char *name, const uint8_t *data, size
         if (*dst)
             return mz_fail(err, MZ_EFORMAT, "%s: member %s appears twice", c->path,
                            mz_rd_label(name, lb));
+        /* The lines are parsed as C strings: a NUL byte would end the text early. */
+        const uint8_t *nul = memchr(data, '\0', size);
+        if (nul)
+            return mz_fail(err, MZ_EFORMAT,
+                           "%s: member %s: byte %zu: a NUL byte (expected a text file)", c->path,
+                           mz_rd_label(name, lb), (size_t)(nul - data));
         *dst = malloc(size + 1);
         if (!*dst)
             return mz_fail(err, MZ_ENOMEM, "%s: out of memory", c->path);
@@ -342,6 +348,13 @@ mz_status mz_load_tinyimagenet_sized(mz_dataset *ds, const char *dir, const char
         *tab1 = '\0';
         if (tab2)
             *tab2 = '\0';
+        if (strlen(al[i]) >= TIN_NAME) { /* no image has such a name: do not cut it to match */
+            st = mz_fail(err, MZ_EFORMAT,
+                         "%s: val_annotations.txt line %lld: file name of %zu bytes is too long "
+                         "(expected at most %d, names like val_0.JPEG)",
+                         path, (long long)i + 1, strlen(al[i]), TIN_NAME - 1);
+            break;
+        }
         tin_rec key;
         memset(&key, 0, sizeof key);
         snprintf(key.file, sizeof key.file, "%s", al[i]);

@@ -681,6 +681,31 @@ static void test_archive_messages(void)
                 "member cifar-10-batches-bin/test_batch.bin", "truncated");
     free(gz);
     free(tar);
+
+    /* Other formats and compressions are refused, not read: a bzip2'd tar, and an mtree file
+     * whose entries point at files on this machine (libarchive would read them as members). */
+    tar = tar_bytes(m, 6, &tar_len);
+    unsigned bl = (unsigned)tar_len + 4096;
+    char *bz = malloc(bl);
+    CHECK(BZ2_bzBuffToBuffCompress(bz, &bl, (char *)tar, (unsigned)tar_len, 9, 0, 0) == BZ_OK);
+    write_file(path, bz, bl);
+    EXPECT_FAIL(mz_load_cifar10_sized, dir, &sz, MZ_EFORMAT, "not a readable archive");
+    free(bz);
+    free(tar);
+    static char mtree[4096];
+    size_t ml = (size_t)snprintf(mtree, sizeof mtree, "#mtree\n");
+    for (int b = 0; b < 6; b++) {
+        char local[64];
+        snprintf(local, sizeof local, "local%d.bin", b);
+        write_file(path_of(dir, local), bufs[b], 2 * 3073);
+        ml += (size_t)snprintf(mtree + ml, sizeof mtree - ml,
+                               "./%s type=file size=6146 contents=%s\n", m[b].name,
+                               path_of(dir, local));
+    }
+    gz = gzip_bytes(mtree, ml, 6, &gz_len);
+    write_file(path, gz, gz_len);
+    EXPECT_FAIL(mz_load_cifar10_sized, dir, &sz, MZ_EFORMAT, "not a readable archive");
+    free(gz);
     for (int b = 0; b < 6; b++)
         free(bufs[b]);
 

@@ -26,9 +26,9 @@ const char *mz_rd_basename(const char *path);
 #define MZ_RD_LABEL 192
 const char *mz_rd_label(const char *name, char buf[MZ_RD_LABEL]);
 
-/* Streams through an archive (tar, tar.gz, zip, ... anything libarchive reads) once, always to
- * its end: a gzip'd archive is decompressed by the strict gzip reader (gunzip-impl.h), so its
- * CRC-32, length and the absence of trailing data are verified only once everything is read.
+/* Streams through an archive (tar.gz, zip or plain tar: no other format or compression) once,
+ * always to its end: a gzip'd archive is decompressed by the strict gzip reader (gunzip-impl.h), so
+ * its CRC-32, length and the absence of trailing data are verified only once everything is read.
  * For each regular file member, want(ctx, name) (non-zero = yes) decides whether to read it; wanted
  * members are read whole into memory (at most max_member bytes, MZ_ELIMIT beyond; zip entries
  * have their CRC-32 checked) and passed to take() with the whole name, whose buffer is only valid

@@ -248,15 +248,18 @@ mz_status mz_rd_archive_scan(const char *path, mz_rd_want_fn want, mz_rd_take_fn
         mz_gz_close(&src.gz);
         return mz_fail(err, MZ_ENOMEM, "%s: out of memory", path);
     }
-    archive_read_support_format_all(a);
+    /* Only the formats of the official files, and no decompression filters: "all" would also
+     * accept, e.g., an mtree file (whose entries name files on this machine, which libarchive
+     * then reads), compressors without checksums, and filters that run external programs. */
+    archive_read_support_format_tar(a);
+    archive_read_support_format_zip(a);
+    archive_read_support_format_empty(a);
     int r;
     if (gz) {
         r = archive_read_open(a, &src, NULL, gz_source_read, NULL);
     } else {
-        /* zip (CRC-32 of each entry checked when it is read whole), plain tar, or whatever
-         * compression libarchive reads; the gzip reader stays unused. */
+        /* zip (CRC-32 of each entry checked when it is read whole) or a plain tar */
         mz_gz_close(&src.gz);
-        archive_read_support_filter_all(a);
         r = archive_read_open_filename(a, path, 1 << 16);
     }
     const char *what = gz ? "of the decompressed archive" : "of the file";

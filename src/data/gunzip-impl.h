@@ -24,9 +24,9 @@ typedef struct mz_gz {
     FILE *f;
     const char *path; /* for messages; not owned, must outlive the reader */
     uint64_t file_size;
-    int plain;  /* no gzip magic: the bytes are passed through */
-    int ended;  /* the end of the data was reached and verified */
-    int failed; /* a read failed: later reads fail too */
+    int plain;        /* no gzip magic: the bytes are passed through */
+    int ended;        /* the end of the data was reached and verified */
+    mz_status failed; /* a read failed: later reads return this status too */
     z_stream z;
     int z_live;
     uint8_t *in; /* input buffer; z.next_in/avail_in point into it */

@@ -106,7 +106,7 @@ void mz_gz_close(mz_gz *g)
 
 static mz_status fail(mz_gz *g, mz_status st)
 {
-    g->failed = 1;
+    g->failed = st;
     return st;
 }
 
@@ -169,8 +169,8 @@ mz_status mz_gz_read(mz_gz *g, void *buf, size_t n, size_t *got, mz_error *err)
     uint8_t *out = buf;
     size_t done = 0;
     *got = 0;
-    if (g->failed)
-        return mz_fail(err, MZ_EINVAL, "%s: read after an error", g->path);
+    if (g->failed) /* the message of the first failure stays in err */
+        return g->failed;
     while (done < n && !g->ended) {
         mz_status st;
         int eof;

@@ -316,12 +316,14 @@ mz_status mz_load_tinyimagenet_sized(mz_dataset *ds, const char *dir, const char
             goto done;
         }
     }
-    qsort(c.train, (size_t)c.n_train, sizeof *c.train, cmp_train);
+    if (c.n_train) /* qsort and bsearch take no NULL array, even of 0 elements */
+        qsort(c.train, (size_t)c.n_train, sizeof *c.train, cmp_train);
     if ((st = copy_out(&c, c.train, c.n_train, &full, err)))
         goto done;
 
     /* Test set: the val/ images in the order of val_annotations.txt. */
-    qsort(c.val, (size_t)c.n_val, sizeof *c.val, cmp_file);
+    if (c.n_val)
+        qsort(c.val, (size_t)c.n_val, sizeof *c.val, cmp_file);
     int64_t na = split_lines(c.annot, &al);
     if (na < 0) {
         st = mz_fail(err, MZ_ENOMEM, "%s: out of memory", path);
@@ -358,7 +360,7 @@ mz_status mz_load_tinyimagenet_sized(mz_dataset *ds, const char *dir, const char
         tin_rec key;
         memset(&key, 0, sizeof key);
         snprintf(key.file, sizeof key.file, "%s", al[i]);
-        tin_rec *hit = bsearch(&key, c.val, (size_t)c.n_val, sizeof key, cmp_file);
+        tin_rec *hit = c.n_val ? bsearch(&key, c.val, (size_t)c.n_val, sizeof key, cmp_file) : NULL;
         int label = find_wnid(ids, (int)nw, tab1 + 1);
         if (!hit || label < 0 || hit->label == -2) {
             st = mz_fail(err, MZ_EFORMAT, "%s: val_annotations.txt line %lld: %s (%s)", path,

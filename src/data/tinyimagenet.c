@@ -42,12 +42,12 @@ typedef struct tin_ctx {
 
 enum { M_NONE, M_WNIDS, M_ANNOT, M_TRAIN, M_VAL };
 
-/* Classifies a member by its path relative to the dataset's top folder (any or no prefix). */
-static int tin_kind(const char *name, const char **file, char wnid[TIN_NAME])
+/* Classifies a member by its path relative to the dataset's top folder (any or no prefix). For
+ * M_TRAIN, *wnid / *wnid_len give the class folder (of any length: the caller checks it). */
+static int tin_kind(const char *name, const char **wnid, size_t *wnid_len)
 {
     const char *base = mz_rd_basename(name);
     size_t len = strlen(name), blen = strlen(base);
-    *file = base;
     if (strcmp(base, "wnids.txt") == 0 && (len == blen || name[len - blen - 1] == '/')) {
         /* only the top-level one: no "train/" or "val/" in front of it */
         return strstr(name, "train/") || strstr(name, "val/") || strstr(name, "test/") ? M_NONE
@@ -77,11 +77,10 @@ static int tin_kind(const char *name, const char **file, char wnid[TIN_NAME])
             return M_NONE;
         if (wstart - name > 6 && wstart[-7] != '/')
             return M_NONE;
-        size_t wl = (size_t)(wend - wstart);
-        if (wl == 0 || wl >= TIN_NAME)
+        if (wend == wstart)
             return M_NONE;
-        memcpy(wnid, wstart, wl);
-        wnid[wl] = '\0';
+        *wnid = wstart;
+        *wnid_len = (size_t)(wend - wstart);
         return M_TRAIN;
     }
     return M_NONE;
@@ -90,9 +89,9 @@ static int tin_kind(const char *name, const char **file, char wnid[TIN_NAME])
 static int tin_want(void *ctx, const char *name)
 {
     (void)ctx;
-    const char *file;
-    char wnid[TIN_NAME];
-    return tin_kind(name, &file, wnid) != M_NONE;
+    const char *wnid;
+    size_t wnid_len;
+    return tin_kind(name, &wnid, &wnid_len) != M_NONE;
 }
 
 static mz_status push_rec(tin_rec **arr, int64_t *n, int64_t *cap, const tin_rec *r, mz_error *err)
@@ -113,15 +112,27 @@ static mz_status tin_take(void *ctx, const char *name, const uint8_t *data, size
                           mz_error *err)
 {
     tin_ctx *c = ctx;
-    const char *file;
+    const char *file = mz_rd_basename(name), *wnid = NULL;
+    size_t wnid_len = 0;
+    char lb[MZ_RD_LABEL];
     tin_rec r;
     memset(&r, 0, sizeof r);
-    int kind = tin_kind(name, &file, r.wnid);
+    int kind = tin_kind(name, &wnid, &wnid_len);
+    if (kind == M_NONE) /* tin_want said yes to this very name: cannot happen */
+        return mz_fail(err, MZ_EINVAL, "%s: member %s: internal: not a wanted member", c->path,
+                       mz_rd_label(name, lb));
     if (kind == M_WNIDS || kind == M_ANNOT) {
         char **dst = kind == M_WNIDS ? &c->wnids : &c->annot;
         size_t *dlen = kind == M_WNIDS ? &c->wnids_len : &c->annot_len;
         if (*dst)
-            return mz_fail(err, MZ_EFORMAT, "%s: member %s appears twice", c->path, name);
+            return mz_fail(err, MZ_EFORMAT, "%s: member %s appears twice", c->path,
+                           mz_rd_label(name, lb));
+        /* The lines are parsed as C strings: a NUL byte would end the text early. */
+        const uint8_t *nul = memchr(data, '\0', size);
+        if (nul)
+            return mz_fail(err, MZ_EFORMAT,
+                           "%s: member %s: byte %zu: a NUL byte (expected a text file)", c->path,
+                           mz_rd_label(name, lb), (size_t)(nul - data));
         *dst = malloc(size + 1);
         if (!*dst)
             return mz_fail(err, MZ_ENOMEM, "%s: out of memory", c->path);
@@ -131,13 +142,23 @@ static mz_status tin_take(void *ctx, const char *name, const uint8_t *data, size
         return MZ_OK;
     }
     if (strlen(file) >= TIN_NAME)
-        return mz_fail(err, MZ_EFORMAT, "%s: member %s: file name too long", c->path, name);
+        return mz_fail(err, MZ_EFORMAT,
+                       "%s: member %s: file name of %zu bytes is too long (expected at most %d, "
+                       "names like n01443537_0.JPEG)",
+                       c->path, mz_rd_label(name, lb), strlen(file), TIN_NAME - 1);
+    if (kind == M_TRAIN && wnid_len >= TIN_NAME)
+        return mz_fail(err, MZ_EFORMAT,
+                       "%s: member %s: class folder name of %zu bytes is too long (expected a "
+                       "WordNet id like n01443537)",
+                       c->path, mz_rd_label(name, lb), wnid_len);
     snprintf(r.file, sizeof r.file, "%s", file);
+    if (kind == M_TRAIN)
+        snprintf(r.wnid, sizeof r.wnid, "%.*s", (int)wnid_len, wnid);
     mz_status st = mz_rd_images_reserve(&c->pix, c->pix.n + 1, err);
     if (st)
         return st;
-    char what[1200];
-    snprintf(what, sizeof what, "%s: member %s", c->path, name);
+    char what[MZ_RD_PATH_MAX + MZ_RD_LABEL + 16];
+    snprintf(what, sizeof what, "%s: member %s", c->path, mz_rd_label(name, lb));
     st = mz_rd_jpeg_decode_rgb(data, size, TIN_SIDE, TIN_SIDE, c->pix.x + c->pix.n * TIN_IMAGE,
                                what, err);
     if (st)
@@ -295,12 +316,14 @@ mz_status mz_load_tinyimagenet_sized(mz_dataset *ds, const char *dir, const char
             goto done;
         }
     }
-    qsort(c.train, (size_t)c.n_train, sizeof *c.train, cmp_train);
+    if (c.n_train) /* qsort and bsearch take no NULL array, even of 0 elements */
+        qsort(c.train, (size_t)c.n_train, sizeof *c.train, cmp_train);
     if ((st = copy_out(&c, c.train, c.n_train, &full, err)))
         goto done;
 
     /* Test set: the val/ images in the order of val_annotations.txt. */
-    qsort(c.val, (size_t)c.n_val, sizeof *c.val, cmp_file);
+    if (c.n_val)
+        qsort(c.val, (size_t)c.n_val, sizeof *c.val, cmp_file);
     int64_t na = split_lines(c.annot, &al);
     if (na < 0) {
         st = mz_fail(err, MZ_ENOMEM, "%s: out of memory", path);
@@ -327,10 +350,17 @@ mz_status mz_load_tinyimagenet_sized(mz_dataset *ds, const char *dir, const char
         *tab1 = '\0';
         if (tab2)
             *tab2 = '\0';
+        if (strlen(al[i]) >= TIN_NAME) { /* no image has such a name: do not cut it to match */
+            st = mz_fail(err, MZ_EFORMAT,
+                         "%s: val_annotations.txt line %lld: file name of %zu bytes is too long "
+                         "(expected at most %d, names like val_0.JPEG)",
+                         path, (long long)i + 1, strlen(al[i]), TIN_NAME - 1);
+            break;
+        }
         tin_rec key;
         memset(&key, 0, sizeof key);
         snprintf(key.file, sizeof key.file, "%s", al[i]);
-        tin_rec *hit = bsearch(&key, c.val, (size_t)c.n_val, sizeof key, cmp_file);
+        tin_rec *hit = c.n_val ? bsearch(&key, c.val, (size_t)c.n_val, sizeof key, cmp_file) : NULL;
         int label = find_wnid(ids, (int)nw, tab1 + 1);
         if (!hit || label < 0 || hit->label == -2) {
             st = mz_fail(err, MZ_EFORMAT, "%s: val_annotations.txt line %lld: %s (%s)", path,

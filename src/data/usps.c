@@ -21,7 +21,9 @@
 #define USPS_MAX_TEXT ((size_t)64 << 20)
 
 #ifdef MZ_HAVE_BZ2
-/* Decompresses a whole .bz2 file (several concatenated streams allowed, as Python's bz2 does). */
+/* Decompresses a whole .bz2 file. Several concatenated streams are read as one (as Python's bz2
+ * does); anything after the last stream that is not another stream is an error (Python ignores
+ * it), as is a stream cut short. libbz2 checks each block's and each stream's CRC-32. */
 static mz_status bunzip_file(const char *path, char **out, size_t *out_len, mz_error *err)
 {
     uint8_t *in = NULL;
@@ -29,17 +31,27 @@ static mz_status bunzip_file(const char *path, char **out, size_t *out_len, mz_e
     mz_status st = mz_rd_read_file(path, &in, &in_len, (size_t)16 << 20, err);
     if (st)
         return st;
-    size_t cap = in_len * 4 + 4096, n = 0, pos = 0;
+    size_t cap = in_len < (USPS_MAX_TEXT - 4096) / 4 ? in_len * 4 + 4096 : USPS_MAX_TEXT, n = 0,
+           pos = 0;
     char *buf = malloc(cap + 1);
     if (!buf) {
         free(in);
         return mz_fail(err, MZ_ENOMEM, "%s: out of memory", path);
     }
     if (in_len < 3 || memcmp(in, "BZh", 3) != 0) {
-        st = mz_fail(err, MZ_EFORMAT, "%s: not a bzip2 file (no 'BZh' magic at offset 0)", path);
+        st = mz_fail(err, MZ_EFORMAT, "%s: byte 0: not a bzip2 file (expected the magic 'BZh')",
+                     path);
         goto done;
     }
-    while (pos < in_len) {
+    for (int stream = 1; pos < in_len; stream++) {
+        if (in_len - pos < 3 || memcmp(in + pos, "BZh", 3) != 0) {
+            st = mz_fail(err, MZ_EFORMAT,
+                         "%s: byte %zu: %zu bytes of unexpected data after the end of bzip2 "
+                         "stream %d (expected the end of the file or another stream, which starts "
+                         "with 'BZh')",
+                         path, pos, in_len - pos, stream - 1);
+            goto done;
+        }
         bz_stream bz;
         memset(&bz, 0, sizeof bz);
         if (BZ2_bzDecompressInit(&bz, 0, 0) != BZ_OK) {
@@ -74,15 +86,26 @@ static mz_status bunzip_file(const char *path, char **out, size_t *out_len, mz_e
         } while (r == BZ_OK && (bz.avail_in > 0 || bz.avail_out == 0));
         size_t consumed = (size_t)(bz.next_in - ((char *)in + pos));
         BZ2_bzDecompressEnd(&bz);
+        if (r == BZ_OK) { /* all input used, stream not finished */
+            st = mz_fail(err, MZ_EFORMAT,
+                         "%s: truncated bzip2 data: the file ends at byte %zu, inside bzip2 stream "
+                         "%d (which starts at byte %zu)",
+                         path, in_len, stream, pos);
+            goto done;
+        }
         if (r != BZ_STREAM_END) {
             st = mz_fail(err, MZ_EFORMAT,
-                         "%s: corrupt or truncated bzip2 data (stream at byte %zu, code %d)", path,
-                         pos, r);
+                         "%s: corrupt bzip2 data in stream %d (which starts at byte %zu), "
+                         "detected at byte %zu of the file: %s",
+                         path, stream, pos, pos + consumed,
+                         r == BZ_DATA_ERROR         ? "a block or stream CRC does not match, or "
+                                                      "a block is damaged"
+                         : r == BZ_DATA_ERROR_MAGIC ? "bad stream header"
+                         : r == BZ_MEM_ERROR        ? "out of memory"
+                                                    : "libbz2 error");
             goto done;
         }
         pos += consumed;
-        if (pos < in_len && (in_len - pos < 3 || memcmp(in + pos, "BZh", 3) != 0))
-            break; /* trailing garbage after the last stream: ignored, as Python's bz2 does */
     }
     buf[n] = '\0';
     *out = buf;
@@ -98,6 +121,16 @@ done:
 static mz_status parse_usps(const char *path, const char *text, size_t len, mz_rd_images *im,
                             mz_error *err)
 {
+    const char *nul = memchr(text, '\0', len);
+    if (nul) {
+        int64_t at_line = 1;
+        for (const char *c = text; c < nul; c++)
+            at_line += *c == '\n';
+        return mz_fail(err, MZ_EFORMAT,
+                       "%s: line %lld (byte %zu of the decompressed text): a NUL byte (expected "
+                       "LIBSVM text, not binary data)",
+                       path, (long long)at_line, (size_t)(nul - text));
+    }
     size_t pos = 0;
     int64_t line = 0;
     while (pos < len) {
@@ -150,8 +183,10 @@ static mz_status parse_usps(const char *path, const char *text, size_t len, mz_r
                 goto bad;
             }
             p = q + 1;
+            /* A plain decimal number, as Python's float() reads it: no hex, inf or nan. */
+            size_t span = strspn(p, "0123456789+-.eE");
             double d = strtod(p, &q);
-            if (q == p || !(d >= -1.0 && d <= 1.0)) {
+            if (q == p || q != p + span || !(d >= -1.0 && d <= 1.0)) {
                 st = mz_fail(err, MZ_EFORMAT,
                              "%s: line %lld: feature %d: bad value '%.20s' (expected a number in "
                              "[-1, 1])",

@@ -124,8 +124,8 @@ mz_status mz_dataset_subset_train(mz_dataset *ds, int64_t n, mz_error *err)
         return mz_fail(err, MZ_EINVAL, "mz_dataset_subset_train: NULL dataset");
     if (n < 0 || n > ds->train.n)
         return mz_fail(err, MZ_EINVAL,
-                       "%s: training subset of %lld images requested, but the training split "
-                       "has %lld (expected 0 to %lld)",
+                       "%s: train_subset of %lld images requested, but the training split has "
+                       "%lld (expected 1 to %lld)",
                        ds->name, (long long)n, (long long)ds->train.n, (long long)ds->train.n);
     if (n == ds->train.n)
         return MZ_OK;

@@ -132,6 +132,27 @@ check '[ $rc -eq 1 ] && grep -q "model 1 epoch 1: weights are damaged" "$T/verif
 rc=$?
 check '[ $rc -ne 0 ] && grep -q "damaged" "$T/err"' "dataset refuses a damaged checkpoint: $(cat "$T/err")"
 
+# --- crafted layout rows: a count of 2^62+200 (offsets after it shifted by 2^62), a shape whose
+#     product overflows; and an epochs_done of INT_MAX ---
+cp "$T/zoo.db" "$T/lay.db"
+sqlite3 "$T/lay.db" "UPDATE layout SET shape = '[8,576460752303423513]', count = 4611686018427388104
+    WHERE idx = (SELECT max(idx) FROM layout l2 WHERE l2.variant = layout.variant AND l2.name LIKE '%.weight');
+    UPDATE layout SET offset = offset + 4611686018427387904 WHERE idx > (SELECT max(idx) FROM layout l2
+    WHERE l2.variant = layout.variant AND l2.name LIKE '%.weight');"
+for cmd in "dataset $T/lay.db -o $T/ds4 -q" "verify $T/lay.db" "bench $T/lay.db -q"; do
+    "$BIN" $cmd >"$T/out" 2>&1
+    rc=$?
+    check '[ $rc -eq 1 ] && grep -q "table layout" "$T/out"' "mzoo $cmd on a crafted layout: exit $rc, $(head -c 300 "$T/out")"
+done
+"$BIN" train "$T/spec.json" -o "$T/lay.db" -q >"$T/out" 2>&1
+rc=$?
+check '[ $rc -eq 1 ] && grep -q "table layout" "$T/out"' "train (resume) on a crafted layout: exit $rc, $(cat "$T/out")"
+cp "$T/zoo.db" "$T/done.db"
+sqlite3 "$T/done.db" "UPDATE models SET status = 'running', epochs_done = 2147483647 WHERE id = 0"
+"$BIN" train "$T/spec.json" -o "$T/done.db" -q >"$T/out" 2>&1
+rc=$?
+check '[ $rc -eq 1 ] && grep -q "epochs_done is 2147483647" "$T/out"' "train on epochs_done = INT_MAX: exit $rc, $(cat "$T/out")"
+
 # --- --where is one bounded expression ---
 "$BIN" dataset "$T/zoo.db" -o "$T/ds3" -q --where "1) THEN 1 ELSE 0 END, 0 FROM epochs UNION ALL SELECT 99, 0, 'x', 1 /*" 2>"$T/err"
 rc=$?

@@ -39,7 +39,7 @@ names = {v: [t[0] for t in ts] for v, ts in layout.items()}
 assert any(".4.weight" in n for n in sum(names.values(), [])), names   # dropout index shift
 failures = 0
 models = []
-for mid, variant, act, lr, seed, epoch, acc, blob in rows:
+for mid, variant, act, lr, seed, epoch, acc, blob, crc in rows:
     w = np.frombuffer(blob, dtype="<f4")
     total = sum(cnt for _, _, cnt, _ in layout[variant])
     assert total == w.size == 2464, (total, w.size)

@@ -300,7 +300,7 @@ static void test_arrays(void)
     mz_error err = {0};
     for (int k = 0; k < 3; k++) {
         mz_asink *s;
-        CHECK_OK(mz_asink_open(&s, fmts[k], dir, a, 3, meta, 1, &err), &err);
+        CHECK_OK(mz_dataset_sink_open(&s, fmts[k], dir, a, 3, meta, 1, &err), &err);
         CHECK_OK(mz_asink_begin(s, 0, &err), &err);
         CHECK_OK(mz_asink_write(s, x, 6 * sizeof(float), &err), &err);
         CHECK_OK(mz_asink_write(s, x + 6, 9 * sizeof(float), &err), &err);

@@ -223,8 +223,7 @@ static mz_status write_manifest(const char *path, mz_loader *L, unsigned formats
         json_t *o2 = json_object(), *sh = json_array();
         for (int k = 0; k < arrays[i].ndim; k++)
             json_array_append_new(sh, json_integer(arrays[i].shape[k]));
-        json_object_set_new(o2, "dtype",
-                            json_string(arrays[i].dtype == MZ_DT_F32 ? "float32" : "int64"));
+        json_object_set_new(o2, "dtype", json_string(mz_dtype_name(arrays[i].dtype)));
         json_object_set_new(o2, "shape", sh);
         json_object_set_new(arr, arrays[i].name, o2);
     }
@@ -283,7 +282,7 @@ mz_status mz_dataset_write(mz_loader *L, const char *dir, unsigned formats, cons
                           "with_bias", with_bias};
     for (int i = 0; i < 3 && st == MZ_OK; i++)
         if (formats & fmt_list[i]) {
-            st = mz_asink_open(&sinks[ns], fmt_list[i], dir, arrays, N_ARRAYS, meta, 3, err);
+            st = mz_dataset_sink_open(&sinks[ns], fmt_list[i], dir, arrays, N_ARRAYS, meta, 3, err);
             if (st == MZ_OK)
                 ns++;
         }

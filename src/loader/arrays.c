@@ -1,8 +1,10 @@
-/* The array files of a dataset directory, through src/formats (see arrays-impl.h). */
+/* The files of a dataset directory, through src/formats (see arrays-impl.h). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "loader/arrays-impl.h"
 #include "core/banned.h"
@@ -112,4 +114,21 @@ mz_status mz_array_read(const char *dir, unsigned format, const char *name, mz_a
     }
     mz_areader_close(r);
     return st;
+}
+
+mz_status mz_dataset_json_load(const char *path, uint64_t max_bytes, json_t **out, mz_error *err)
+{
+    *out = NULL;
+    void *text;
+    size_t n;
+    mz_status st = mz_read_file(path, max_bytes, &text, &n, err);
+    if (st != MZ_OK)
+        return st;
+    json_error_t je;
+    *out = json_loadb(text, n, 0, &je);
+    free(text);
+    if (!*out)
+        return mz_fail(err, MZ_EFORMAT, "%s: line %d, column %d (offset %d): bad JSON: %s", path,
+                       je.line, je.column, je.position, je.text);
+    return MZ_OK;
 }

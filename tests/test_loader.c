@@ -505,6 +505,18 @@ static void test_crafted_dirs(void)
         expect_read_fails(dir, MZ_EFORMAT, want, 2, "rows beyond the file");
     }
     crafted_base(dir);
+    /* a directory name longer than any path buffer */
+    {
+        size_t n = 5000;
+        char *longdir = malloc(n + 1);
+        memset(longdir, 'd', n);
+        longdir[0] = '/';
+        longdir[n] = 0;
+        const char *want[] = {"5000"};
+        expect_read_fails(longdir, MZ_ELIMIT, want, 1, "long directory name");
+        free(longdir);
+    }
+
     /* The reported crash: x_train of shape (2^62, 0), model ids and epochs (2^62,) with no data,
      * a layout of dim 0 and no property columns. */
     static const char *const parts[3] = {"train", "val", "test"};

@@ -48,6 +48,22 @@ static void array_descs(const mz_loader_counts *c, int64_t dim, mz_array_desc *a
     }
 }
 
+/* The longest file name in a dataset directory: "dataset.safetensors" (19 bytes). */
+#define LONGEST_FILE_NAME 19
+
+/* A directory whose files' paths would not fit MZ_PATH_MAX is refused before anything is read or
+ * created in it (a path is never truncated). */
+static mz_status check_dir_length(const char *dir, mz_error *err)
+{
+    size_t n = strlen(dir);
+    if (n + 1 + LONGEST_FILE_NAME < MZ_PATH_MAX)
+        return MZ_OK;
+    return mz_fail(err, MZ_ELIMIT,
+                   "%.48s...: dataset directory path of %zu bytes is too long (its files' paths "
+                   "must stay under %d bytes)",
+                   dir, n, MZ_PATH_MAX);
+}
+
 static mz_status make_dir(const char *dir, mz_error *err)
 {
     struct stat sb;
@@ -266,7 +282,9 @@ mz_status mz_dataset_write(mz_loader *L, const char *dir, unsigned formats, cons
 {
     if (!(formats & (MZ_FMT_NPZ | MZ_FMT_NPY | MZ_FMT_SAFETENSORS)))
         return mz_fail(err, MZ_EINVAL, "dataset: no array format chosen (npz, npy, safetensors)");
-    mz_status st = make_dir(dir, err);
+    mz_status st = check_dir_length(dir, err);
+    if (st == MZ_OK)
+        st = make_dir(dir, err);
     if (st != MZ_OK)
         return st;
     const mz_loader_counts *c = mz_loader_get_counts(L);
@@ -328,25 +346,17 @@ mz_status mz_dataset_write(mz_loader *L, const char *dir, unsigned formats, cons
         else
             mz_asink_abort(sinks[s]);
     }
-    char path[1200];
+    char path[MZ_PATH_MAX];
     int np = 0;
     const mz_prop_column *pc = mz_loader_props(L, &np);
-    if (st == MZ_OK) {
-        snprintf(path, sizeof path, "%s/properties.csv", dir);
+    if (st == MZ_OK && (st = mz_path_join(path, sizeof path, dir, "properties.csv", err)) == MZ_OK)
         st = write_csv(path, samples, n, pc, np, err);
-    }
-    if (st == MZ_OK) {
-        snprintf(path, sizeof path, "%s/properties.json", dir);
+    if (st == MZ_OK && (st = mz_path_join(path, sizeof path, dir, "properties.json", err)) == MZ_OK)
         st = write_props_json(path, samples, n, pc, np, err);
-    }
-    if (st == MZ_OK) {
-        snprintf(path, sizeof path, "%s/index_dict.json", dir);
+    if (st == MZ_OK && (st = mz_path_join(path, sizeof path, dir, "index_dict.json", err)) == MZ_OK)
         st = mz_vec_layout_write_json(lay, path, err);
-    }
-    if (st == MZ_OK) {
-        snprintf(path, sizeof path, "%s/dataset.json", dir);
+    if (st == MZ_OK && (st = mz_path_join(path, sizeof path, dir, "dataset.json", err)) == MZ_OK)
         st = write_manifest(path, L, formats, zoo_name, arrays, err);
-    }
     return st;
 }
 
@@ -584,7 +594,9 @@ mz_status mz_dataset_read(mz_wset *w, const char *dir, mz_error *err)
     memset(w, 0, sizeof *w);
     char path[MZ_PATH_MAX], index_path[MZ_PATH_MAX];
     json_t *man = NULL;
-    mz_status st = mz_path_join(path, sizeof path, dir, "dataset.json", err);
+    mz_status st = check_dir_length(dir, err);
+    if (st == MZ_OK)
+        st = mz_path_join(path, sizeof path, dir, "dataset.json", err);
     if (st == MZ_OK)
         st = mz_dataset_json_load(path, MZ_DATASET_JSON_MAX, &man, err);
     if (st != MZ_OK)

@@ -193,7 +193,7 @@ static void test_npy(void)
                  "1099511627776), }",
                  MZ_EFORMAT, "overflows");
     expect_parse("{'descr': '<f4', 'fortran_order': False}", MZ_EFORMAT, "lacks");
-    unsigned char buf[64];
+    unsigned char buf[128];
     size_t n = raw_npy(buf, "{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }");
     buf[8] = 0xff; /* header length 255 + 256 * len: more than the bytes given */
     mz_array_desc d;

@@ -115,5 +115,47 @@ check '[ $? -eq 2 ]' "selection options on a dataset directory"
 check '[ $? -eq 2 ]' "unknown model"
 check '[ $(sqlite3 "$T/zoo.db" "SELECT count(*) FROM models" 2>/dev/null || echo 8) -eq 8 ]' "the zoo is intact"
 
+# --- crafted dataset directories and long paths: clear errors, never a crash ---
+# npy_file FILE DESCR SHAPE: a .npy file with numpy's v1.0 header and no data
+npy_file() {
+    local d="{'descr': '$2', 'fortran_order': False, 'shape': $3, }"
+    local total=$(( (10 + ${#d} + 1 + 63) / 64 * 64 )) hl
+    hl=$((total - 10))
+    { printf '\x93NUMPY\x01\x00'; printf "\\x$(printf %02x $((hl & 255)))\\x$(printf %02x $((hl >> 8)))"
+      printf '%s' "$d"; printf "%$((total - 11 - ${#d}))s" ''; printf '\n'; } > "$1"
+}
+C="$T/crafted"
+mkdir -p "$C"
+npy_file "$C/x_train.npy" '<f4' '(4611686018427387904, 0)'
+npy_file "$C/model_id_train.npy" '<i8' '(4611686018427387904,)'
+npy_file "$C/epoch_train.npy" '<i8' '(4611686018427387904,)'
+for p in val test; do
+    npy_file "$C/x_$p.npy" '<f4' '(0, 0)'
+    npy_file "$C/model_id_$p.npy" '<i8' '(0,)'
+    npy_file "$C/epoch_$p.npy" '<i8' '(0,)'
+done
+echo '{"format": "mzoo-dataset-1", "formats": ["npy"]}' > "$C/dataset.json"
+echo '{"layer": [[0, "fc"]], "idx_start": [0], "idx_length": [0], "kernel_no": [0], "kernel_size": [0], "channels_in": [0]}' > "$C/index_dict.json"
+echo '{"columns": []}' > "$C/properties.json"
+"$BIN" bench "$C" -q >/dev/null 2>"$T/e5"
+rc=$?
+check '[ $rc -eq 1 ] && grep -q "^mzoo: .*x_train.npy: .*4611686018427387904" "$T/e5"' \
+    "bench on a crafted (2^62, 0) directory: exit $rc (want 1), $(head -c 300 "$T/e5")"
+# an output path whose first 1023 bytes name an existing directory: every file goes into PATH
+D="$T/long"
+while [ ${#D} -lt 900 ]; do D="$D/$(printf 'd%.0s' $(seq 1 100))"; done
+D="$D/$(printf 'e%.0s' $(seq 1 $((1023 - ${#D} - 1))))"
+mkdir -p "$D"
+"$BIN" dataset "$T/zoo.db" -o "$D/x" -q 2>"$T/e6"
+rc=$?
+check '[ $rc -eq 0 ] && [ -s "$D/x/dataset.npz" ] && [ -s "$D/x/dataset.json" ] && [ ! -e "$D/dataset.npz" ]' \
+    "dataset -o a ${#D}+2-byte path: exit $rc, $(ls "$D" | head -c 200) $(head -c 300 "$T/e6")"
+# a path longer than any path buffer is refused before anything is created
+P="$T/$(printf 'p%.0s' $(seq 1 5000))"
+"$BIN" dataset "$T/zoo.db" -o "$P" -q 2>"$T/e7"
+rc=$?
+check '[ $rc -eq 1 ] && grep -q "^mzoo: .*path of [0-9]* bytes" "$T/e7"' \
+    "dataset -o a 5000-byte path: exit $rc, $(head -c 300 "$T/e7")"
+
 echo "cli_dataset: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

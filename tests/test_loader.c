@@ -300,7 +300,7 @@ static void test_arrays(void)
     mz_error err = {0};
     for (int k = 0; k < 3; k++) {
         mz_asink *s;
-        CHECK_OK(mz_asink_open(&s, fmts[k], dir, a, 3, meta, 1, &err), &err);
+        CHECK_OK(mz_dataset_sink_open(&s, fmts[k], dir, a, 3, meta, 1, &err), &err);
         CHECK_OK(mz_asink_begin(s, 0, &err), &err);
         CHECK_OK(mz_asink_write(s, x, 6 * sizeof(float), &err), &err);
         CHECK_OK(mz_asink_write(s, x + 6, 9 * sizeof(float), &err), &err);
@@ -364,11 +364,233 @@ static void test_arrays(void)
     rmdir(dir);
 }
 
+/* ---- crafted dataset directories: every size read from a file is checked before use ---- */
+
+static void put_file(const char *dir, const char *name, const void *data, size_t n)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    if (n)
+        CHECK(fwrite(data, 1, n, f) == n);
+    fclose(f);
+}
+
+static void put_text(const char *dir, const char *name, const char *text)
+{
+    put_file(dir, name, text, strlen(text));
+}
+
+/* A .npy file: numpy's v1.0 header for `descr` and `shape` ("(3, 5)"), then n bytes of data. */
+static void put_npy(const char *dir, const char *name, const char *descr, const char *shape,
+                    const void *data, size_t n)
+{
+    unsigned char buf[512];
+    int len = snprintf((char *)buf + 10, sizeof buf - 10,
+                       "{'descr': '%s', 'fortran_order': False, 'shape': %s, }", descr, shape);
+    size_t total = (10 + (size_t)len + 1 + 63) / 64 * 64;
+    memcpy(buf, "\x93NUMPY\x01\x00", 8);
+    buf[8] = (unsigned char)((total - 10) & 0xff);
+    buf[9] = (unsigned char)((total - 10) >> 8);
+    memset(buf + 10 + len, ' ', total - 10 - (size_t)len - 1);
+    buf[total - 1] = '\n';
+    unsigned char *all = malloc(total + n + 1);
+    memcpy(all, buf, total);
+    if (n)
+        memcpy(all + total, data, n);
+    put_file(dir, name, all, total + n);
+    free(all);
+}
+
+static const char crafted_index[] =
+    "{\"layer\": [[0, \"fc\"]], \"idx_start\": [0], \"idx_length\": [2], \"kernel_no\": [1], "
+    "\"kernel_size\": [2], \"channels_in\": [1]}";
+static const char crafted_props[] =
+    "{\"columns\": [{\"name\": \"test_acc\", \"kind\": \"numeric\"}], "
+    "\"train\": {\"model_id\": [1, 2], \"test_acc\": [0.5, 0.25]}, "
+    "\"val\": {\"model_id\": [], \"test_acc\": []}, \"test\": {\"model_id\": [], \"test_acc\": "
+    "[]}}";
+
+/* A valid two-sample npy dataset directory of dim 2, which the cases below then break. */
+static void crafted_base(const char *dir)
+{
+    static const char *const parts[3] = {"train", "val", "test"};
+    const float x[4] = {1, 2, 3, 4};
+    const int64_t ids[2] = {1, 2}, eps[2] = {0, 1};
+    char name[64];
+    for (int p = 0; p < 3; p++) {
+        snprintf(name, sizeof name, "x_%s.npy", parts[p]);
+        put_npy(dir, name, "<f4", p ? "(0, 2)" : "(2, 2)", x, p ? 0 : sizeof x);
+        snprintf(name, sizeof name, "model_id_%s.npy", parts[p]);
+        put_npy(dir, name, "<i8", p ? "(0,)" : "(2,)", ids, p ? 0 : sizeof ids);
+        snprintf(name, sizeof name, "epoch_%s.npy", parts[p]);
+        put_npy(dir, name, "<i8", p ? "(0,)" : "(2,)", eps, p ? 0 : sizeof eps);
+    }
+    put_text(dir, "dataset.json", "{\"format\": \"mzoo-dataset-1\", \"formats\": [\"npy\"]}");
+    put_text(dir, "index_dict.json", crafted_index);
+    put_text(dir, "properties.json", crafted_props);
+}
+
+/* mz_dataset_read must fail with `code` and a message containing every string in want[]. */
+static void expect_read_fails(const char *dir, mz_status code, const char *const *want, int nw,
+                              const char *what)
+{
+    mz_wset w;
+    mz_error err = {0};
+    mz_status st = mz_dataset_read(&w, dir, &err);
+    CHECK_MSG(st == code, "%s: mz_dataset_read returned %d (want %d): %s", what, st, code, err.msg);
+    for (int i = 0; i < nw; i++)
+        CHECK_MSG(strstr(err.msg, want[i]) != NULL, "%s: message lacks '%s': %s", what, want[i],
+                  err.msg);
+    if (st == MZ_OK)
+        mz_wset_release(&w);
+}
+
+static void test_crafted_dirs(void)
+{
+    char dir[] = "/tmp/mz_test_crafted_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    mz_error err = {0};
+    mz_wset w;
+
+    crafted_base(dir);
+    CHECK_OK(mz_dataset_read(&w, dir, &err), &err);
+    CHECK_EQ_INT(w.n, 2);
+    CHECK_EQ_INT(w.dim, 2);
+    CHECK(w.n_props == 1 && w.props[0].v[1] == 0.25);
+    mz_wset_release(&w);
+
+    /* model ids and x rows disagree */
+    const int64_t three[3] = {1, 2, 3};
+    put_npy(dir, "model_id_train.npy", "<i8", "(3,)", three, sizeof three);
+    {
+        const char *want[] = {"model_id_train.npy", "x_train", "3", "2"};
+        expect_read_fails(dir, MZ_EFORMAT, want, 4, "model_id rows");
+    }
+    crafted_base(dir);
+    /* an epoch that is not an int */
+    const int64_t big_epoch[2] = {0, (int64_t)1 << 40};
+    put_npy(dir, "epoch_train.npy", "<i8", "(2,)", big_epoch, sizeof big_epoch);
+    {
+        const char *want[] = {"epoch_train.npy", "[1]"};
+        expect_read_fails(dir, MZ_EFORMAT, want, 2, "epoch range");
+    }
+    crafted_base(dir);
+    /* properties.json rows do not match the arrays' model ids */
+    put_text(dir, "properties.json",
+             "{\"columns\": [], \"train\": {\"model_id\": [1, 2, 3]}, \"val\": {\"model_id\": []}, "
+             "\"test\": {\"model_id\": []}}");
+    {
+        const char *want[] = {"properties.json", "train.model_id"};
+        expect_read_fails(dir, MZ_EFORMAT, want, 2, "properties rows");
+    }
+    crafted_base(dir);
+    /* index_dict.json: kernel_no * kernel_size * channels_in overflows int64 */
+    put_text(dir, "index_dict.json",
+             "{\"layer\": [[0, \"fc\"]], \"idx_start\": [0], \"idx_length\": [2], "
+             "\"kernel_no\": [2147483648], \"kernel_size\": [2147483648], "
+             "\"channels_in\": [2147483648]}");
+    {
+        const char *want[] = {"index_dict.json", "layer 0"};
+        expect_read_fails(dir, MZ_EFORMAT, want, 2, "index_dict overflow");
+    }
+    crafted_base(dir);
+    /* a header whose rows need more bytes than the file has */
+    put_npy(dir, "model_id_train.npy", "<i8", "(1099511627776,)", NULL, 0);
+    {
+        const char *want[] = {"model_id_train.npy", "offset 128"};
+        expect_read_fails(dir, MZ_EFORMAT, want, 2, "rows beyond the file");
+    }
+    crafted_base(dir);
+    /* a directory name longer than any path buffer */
+    {
+        size_t n = 5000;
+        char *longdir = malloc(n + 1);
+        memset(longdir, 'd', n);
+        longdir[0] = '/';
+        longdir[n] = 0;
+        const char *want[] = {"5000"};
+        expect_read_fails(longdir, MZ_ELIMIT, want, 1, "long directory name");
+        free(longdir);
+    }
+
+    /* The reported crash: x_train of shape (2^62, 0), model ids and epochs (2^62,) with no data,
+     * a layout of dim 0 and no property columns. */
+    static const char *const parts[3] = {"train", "val", "test"};
+    char name[64];
+    for (int p = 0; p < 3; p++) {
+        snprintf(name, sizeof name, "x_%s.npy", parts[p]);
+        put_npy(dir, name, "<f4", p ? "(0, 0)" : "(4611686018427387904, 0)", NULL, 0);
+        snprintf(name, sizeof name, "model_id_%s.npy", parts[p]);
+        put_npy(dir, name, "<i8", p ? "(0,)" : "(4611686018427387904,)", NULL, 0);
+        snprintf(name, sizeof name, "epoch_%s.npy", parts[p]);
+        put_npy(dir, name, "<i8", p ? "(0,)" : "(4611686018427387904,)", NULL, 0);
+    }
+    put_text(dir, "index_dict.json",
+             "{\"layer\": [[0, \"fc\"]], \"idx_start\": [0], \"idx_length\": [0], \"kernel_no\": "
+             "[0], \"kernel_size\": [0], \"channels_in\": [0]}");
+    put_text(dir, "properties.json", "{\"columns\": []}");
+    {
+        const char *want[] = {"x_train.npy", "4611686018427387904"};
+        expect_read_fails(dir, MZ_EFORMAT, want, 2, "shape (2^62, 0)");
+    }
+    /* the same with 2^40 rows (below the per-dimension limit): the model ids are not there */
+    put_npy(dir, "x_train.npy", "<f4", "(1099511627776, 0)", NULL, 0);
+    put_npy(dir, "model_id_train.npy", "<i8", "(1099511627776,)", NULL, 0);
+    put_npy(dir, "epoch_train.npy", "<i8", "(1099511627776,)", NULL, 0);
+    {
+        const char *want[] = {"model_id_train.npy", "bytes"};
+        expect_read_fails(dir, MZ_EFORMAT, want, 2, "shape (2^40, 0)");
+    }
+    /* the same arrays as safetensors: the byte count 8 * 2^62 wraps to 0 = data_offsets */
+    {
+        const char *hdr =
+            "{\"x_train\": {\"dtype\": \"F32\", \"shape\": [4611686018427387904, 0], "
+            "\"data_offsets\": [0, 0]}, "
+            "\"model_id_train\": {\"dtype\": \"I64\", \"shape\": [4611686018427387904], "
+            "\"data_offsets\": [0, 0]}, "
+            "\"epoch_train\": {\"dtype\": \"I64\", \"shape\": [4611686018427387904], "
+            "\"data_offsets\": [0, 0]}, "
+            "\"x_val\": {\"dtype\": \"F32\", \"shape\": [0, 0], \"data_offsets\": [0, 0]}, "
+            "\"model_id_val\": {\"dtype\": \"I64\", \"shape\": [0], \"data_offsets\": [0, 0]}, "
+            "\"epoch_val\": {\"dtype\": \"I64\", \"shape\": [0], \"data_offsets\": [0, 0]}, "
+            "\"x_test\": {\"dtype\": \"F32\", \"shape\": [0, 0], \"data_offsets\": [0, 0]}, "
+            "\"model_id_test\": {\"dtype\": \"I64\", \"shape\": [0], \"data_offsets\": [0, 0]}, "
+            "\"epoch_test\": {\"dtype\": \"I64\", \"shape\": [0], \"data_offsets\": [0, 0]}}";
+        size_t hl = strlen(hdr);
+        unsigned char *b = malloc(8 + hl);
+        for (int i = 0; i < 8; i++)
+            b[i] = (unsigned char)((uint64_t)hl >> (8 * i));
+        memcpy(b + 8, hdr, hl);
+        put_file(dir, "dataset.safetensors", b, 8 + hl);
+        free(b);
+        put_text(dir, "dataset.json",
+                 "{\"format\": \"mzoo-dataset-1\", \"formats\": [\"safetensors\"]}");
+        const char *want[] = {"dataset.safetensors", "x_train"};
+        expect_read_fails(dir, MZ_EFORMAT, want, 2, "safetensors shape (2^62, 0)");
+    }
+    static const char *const files[] = {
+        "dataset.json",       "index_dict.json", "properties.json",    "x_train.npy",
+        "x_val.npy",          "x_test.npy",      "model_id_train.npy", "model_id_val.npy",
+        "model_id_test.npy",  "epoch_train.npy", "epoch_val.npy",      "epoch_test.npy",
+        "dataset.safetensors"};
+    char path[600];
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        remove(path);
+    }
+    rmdir(dir);
+}
+
 int main(void)
 {
     test_index_dict();
     test_epochs();
     test_split();
     test_arrays();
+    test_crafted_dirs();
     return check_summary("test_loader");
 }

@@ -153,6 +153,22 @@ char *mz_format_double(char *buf, size_t cap, double v);
 void *mz_alloc_aligned(size_t bytes);
 void mz_free_aligned(void *p);
 
+
+/* ---- checked arithmetic ----
+ * *out = a * b (or a + b). Return 1 if the exact result does not fit (then *out is 0), else 0.
+ * For sizes read from files: check every product of dimensions and every offset + length. */
+int mz_mul_overflow_i64(int64_t a, int64_t b, int64_t *out);
+int mz_add_overflow_i64(int64_t a, int64_t b, int64_t *out);
+int mz_mul_overflow_u64(uint64_t a, uint64_t b, uint64_t *out);
+int mz_add_overflow_u64(uint64_t a, uint64_t b, uint64_t *out);
+
+/* ---- paths ---- */
+/* Size of the path buffers mzoo builds file names in (Linux's PATH_MAX, NUL included). */
+#define MZ_PATH_MAX 4096
+/* Writes "dir/name" into buf[cap]. A path that does not fit is never truncated: MZ_ELIMIT with a
+ * message giving its length and the limit (buf then holds ""). */
+mz_status mz_path_join(char *buf, size_t cap, const char *dir, const char *name, mz_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -43,12 +43,15 @@ static void progress(void *ctx, const char *what)
     fprintf(stderr, "mzoo bench: %s\n", what);
 }
 
-/* Splits a comma list in place into at most max items. */
+/* Splits a comma list in place into at most max items; -1 when there are more. */
 static int split_list(char *s, const char **items, int max)
 {
     int n = 0;
-    for (char *p = strtok(s, ","); p && n < max; p = strtok(NULL, ","))
+    for (char *p = strtok(s, ","); p; p = strtok(NULL, ",")) {
+        if (n == max)
+            return -1;
         items[n++] = p;
+    }
     return n;
 }
 
@@ -86,16 +89,26 @@ int mz_cmd_bench(int argc, char **argv)
             }
             bopt.n_properties = split_list(props_buf, props, 64);
             bopt.properties = props;
-            if (bopt.n_properties == 0) {
-                mz_cli_error("--properties: empty list");
+            if (bopt.n_properties <= 0) {
+                mz_cli_error("--properties: %s",
+                             bopt.n_properties ? "more than 64 properties" : "empty list");
                 goto usage_error;
             }
         } else if ((!strcmp(a, "--models") || !strcmp(a, "--features")) && has_next) {
             int models = !strcmp(a, "--models");
             char buf[256];
             const char *items[8];
-            snprintf(buf, sizeof buf, "%s", argv[++i]);
+            if (strlen(argv[++i]) >= sizeof buf) {
+                mz_cli_error("%s: a list of %zu bytes (expected at most %zu)", a, strlen(argv[i]),
+                             sizeof buf - 1);
+                goto usage_error;
+            }
+            snprintf(buf, sizeof buf, "%s", argv[i]);
             int n = split_list(buf, items, 8);
+            if (n < 0) {
+                mz_cli_error("%s: more than 8 items", a);
+                goto usage_error;
+            }
             int *flags = models ? bopt.models : bopt.features;
             for (int k = 0; k < (models ? MZ_PROBE_N_MODELS : MZ_FEAT_N); k++)
                 flags[k] = 0;

@@ -1,5 +1,6 @@
-/* Small utilities: clock, hashing, allocation. */
+/* Small utilities: clock, hashing, allocation, checked arithmetic, paths. */
 #define _POSIX_C_SOURCE 200809L
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,7 +59,10 @@ void *mz_alloc_aligned(size_t bytes)
     return p;
 }
 
-void mz_free_aligned(void *p) { free(p); }
+void mz_free_aligned(void *p)
+{
+    free(p);
+}
 
 char *mz_shape_json(const mz_tensor_desc *t, char *buf, size_t cap)
 {
@@ -72,4 +76,54 @@ char *mz_shape_json(const mz_tensor_desc *t, char *buf, size_t cap)
     if (len < cap)
         snprintf(buf + len, cap - len, "]");
     return buf;
+}
+
+int mz_mul_overflow_i64(int64_t a, int64_t b, int64_t *out)
+{
+    int over;
+    if (a == 0 || b == 0)
+        over = 0;
+    else if (a > 0)
+        over = b > 0 ? a > INT64_MAX / b : b < INT64_MIN / a;
+    else
+        over = b > 0 ? a < INT64_MIN / b : a < INT64_MAX / b;
+    *out = over ? 0 : a * b;
+    return over;
+}
+
+int mz_add_overflow_i64(int64_t a, int64_t b, int64_t *out)
+{
+    int over = b > 0 ? a > INT64_MAX - b : a < INT64_MIN - b;
+    *out = over ? 0 : a + b;
+    return over;
+}
+
+int mz_mul_overflow_u64(uint64_t a, uint64_t b, uint64_t *out)
+{
+    int over = a != 0 && b > UINT64_MAX / a;
+    *out = over ? 0 : a * b;
+    return over;
+}
+
+int mz_add_overflow_u64(uint64_t a, uint64_t b, uint64_t *out)
+{
+    int over = b > UINT64_MAX - a;
+    *out = over ? 0 : a + b;
+    return over;
+}
+
+mz_status mz_path_join(char *buf, size_t cap, const char *dir, const char *name, mz_error *err)
+{
+    size_t nd = strlen(dir), nn = strlen(name);
+    if (cap == 0 || nd >= cap || nn >= cap - nd - 1) {
+        if (cap)
+            buf[0] = 0;
+        return mz_fail(err, MZ_ELIMIT,
+                       "%.48s...: path of %zu bytes is longer than the limit of %zu", dir,
+                       nd + 1 + nn, cap ? cap - 1 : 0);
+    }
+    memcpy(buf, dir, nd);
+    buf[nd] = '/';
+    memcpy(buf + nd + 1, name, nn + 1);
+    return MZ_OK;
 }

@@ -10,7 +10,9 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +46,22 @@ static void array_descs(const mz_loader_counts *c, int64_t dim, mz_array_desc *a
         m->ndim = e->ndim = 1;
         m->shape[0] = e->shape[0] = c->part_samples[p];
     }
+}
+
+/* The longest file name in a dataset directory: "dataset.safetensors" (19 bytes). */
+#define LONGEST_FILE_NAME 19
+
+/* A directory whose files' paths would not fit MZ_PATH_MAX is refused before anything is read or
+ * created in it (a path is never truncated). */
+static mz_status check_dir_length(const char *dir, mz_error *err)
+{
+    size_t n = strlen(dir);
+    if (n + 1 + LONGEST_FILE_NAME < MZ_PATH_MAX)
+        return MZ_OK;
+    return mz_fail(err, MZ_ELIMIT,
+                   "%.48s...: dataset directory path of %zu bytes is too long (its files' paths "
+                   "must stay under %d bytes)",
+                   dir, n, MZ_PATH_MAX);
 }
 
 static mz_status make_dir(const char *dir, mz_error *err)
@@ -223,8 +241,7 @@ static mz_status write_manifest(const char *path, mz_loader *L, unsigned formats
         json_t *o2 = json_object(), *sh = json_array();
         for (int k = 0; k < arrays[i].ndim; k++)
             json_array_append_new(sh, json_integer(arrays[i].shape[k]));
-        json_object_set_new(o2, "dtype",
-                            json_string(arrays[i].dtype == MZ_DT_F32 ? "float32" : "int64"));
+        json_object_set_new(o2, "dtype", json_string(mz_dtype_name(arrays[i].dtype)));
         json_object_set_new(o2, "shape", sh);
         json_object_set_new(arr, arrays[i].name, o2);
     }
@@ -265,7 +282,9 @@ mz_status mz_dataset_write(mz_loader *L, const char *dir, unsigned formats, cons
 {
     if (!(formats & (MZ_FMT_NPZ | MZ_FMT_NPY | MZ_FMT_SAFETENSORS)))
         return mz_fail(err, MZ_EINVAL, "dataset: no array format chosen (npz, npy, safetensors)");
-    mz_status st = make_dir(dir, err);
+    mz_status st = check_dir_length(dir, err);
+    if (st == MZ_OK)
+        st = make_dir(dir, err);
     if (st != MZ_OK)
         return st;
     const mz_loader_counts *c = mz_loader_get_counts(L);
@@ -283,7 +302,7 @@ mz_status mz_dataset_write(mz_loader *L, const char *dir, unsigned formats, cons
                           "with_bias", with_bias};
     for (int i = 0; i < 3 && st == MZ_OK; i++)
         if (formats & fmt_list[i]) {
-            st = mz_asink_open(&sinks[ns], fmt_list[i], dir, arrays, N_ARRAYS, meta, 3, err);
+            st = mz_dataset_sink_open(&sinks[ns], fmt_list[i], dir, arrays, N_ARRAYS, meta, 3, err);
             if (st == MZ_OK)
                 ns++;
         }
@@ -327,142 +346,263 @@ mz_status mz_dataset_write(mz_loader *L, const char *dir, unsigned formats, cons
         else
             mz_asink_abort(sinks[s]);
     }
-    char path[1200];
+    char path[MZ_PATH_MAX];
     int np = 0;
     const mz_prop_column *pc = mz_loader_props(L, &np);
-    if (st == MZ_OK) {
-        snprintf(path, sizeof path, "%s/properties.csv", dir);
+    if (st == MZ_OK && (st = mz_path_join(path, sizeof path, dir, "properties.csv", err)) == MZ_OK)
         st = write_csv(path, samples, n, pc, np, err);
-    }
-    if (st == MZ_OK) {
-        snprintf(path, sizeof path, "%s/properties.json", dir);
+    if (st == MZ_OK && (st = mz_path_join(path, sizeof path, dir, "properties.json", err)) == MZ_OK)
         st = write_props_json(path, samples, n, pc, np, err);
-    }
-    if (st == MZ_OK) {
-        snprintf(path, sizeof path, "%s/index_dict.json", dir);
+    if (st == MZ_OK && (st = mz_path_join(path, sizeof path, dir, "index_dict.json", err)) == MZ_OK)
         st = mz_vec_layout_write_json(lay, path, err);
-    }
-    if (st == MZ_OK) {
-        snprintf(path, sizeof path, "%s/dataset.json", dir);
+    if (st == MZ_OK && (st = mz_path_join(path, sizeof path, dir, "dataset.json", err)) == MZ_OK)
         st = write_manifest(path, L, formats, zoo_name, arrays, err);
-    }
     return st;
 }
 
-/* ---- reading back ---- */
+/* ---- reading back ----
+ * A directory may come from anywhere: every size in it is checked before it is used. The
+ * arrays' headers are checked against their files by src/formats; here the arrays are checked
+ * against each other (rows of x, model ids and epochs; x's columns and index_dict.json), and
+ * properties.json against the arrays, before the samples are allocated. */
+
+/* Most property columns a directory may list (a zoo gives about twenty). */
+#define MAX_PROP_COLUMNS 4096
+
+/* The "model_id" list and column c's values in one part of properties.json: `want` entries. */
+static mz_status prop_list(json_t *root, const char *path, mz_part part, const char *key,
+                           int64_t want, json_t **list, mz_error *err)
+{
+    json_t *po = json_object_get(root, mz_part_name(part));
+    *list = json_object_get(po, key);
+    if (!json_is_array(*list) || (int64_t)json_array_size(*list) != want)
+        return mz_fail(err, MZ_EFORMAT, "%s: key %s.%s: expected a list of %lld values (got %lld)",
+                       path, mz_part_name(part), key, (long long)want,
+                       json_is_array(*list) ? (long long)json_array_size(*list) : -1LL);
+    return MZ_OK;
+}
+
+static mz_status read_column(mz_wset *w, json_t *root, json_t *o, int c, const int64_t *rows,
+                             const char *path, mz_error *err)
+{
+    json_t *nm = json_object_get(o, "name"), *kind = json_object_get(o, "kind"),
+           *lv = json_object_get(o, "levels");
+    mz_prop_column *p = &w->props[c];
+    if (!json_is_string(nm) || !json_is_string(kind))
+        return mz_fail(err, MZ_EFORMAT, "%s: columns[%d]: expected name and kind", path, c);
+    const char *name = json_string_value(nm), *k = json_string_value(kind);
+    if (strlen(name) >= sizeof p->name)
+        return mz_fail(err, MZ_EFORMAT, "%s: columns[%d]: name of %zu bytes (limit %zu)", path, c,
+                       strlen(name), sizeof p->name - 1);
+    if (strcmp(k, "numeric") != 0 && strcmp(k, "categorical") != 0)
+        return mz_fail(err, MZ_EFORMAT,
+                       "%s: columns[%d] (%s): kind '%s' (expected numeric or categorical)", path, c,
+                       name, k);
+    snprintf(p->name, sizeof p->name, "%s", name);
+    p->kind = !strcmp(k, "categorical") ? MZ_PROP_CATEGORICAL : MZ_PROP_NUMERIC;
+    /* the lists' lengths first: nothing is allocated for a column that does not fit the rows */
+    json_t *lists[MZ_N_PARTS];
+    mz_status st = MZ_OK;
+    for (int part = 0; part < MZ_N_PARTS && st == MZ_OK; part++)
+        st = prop_list(root, path, (mz_part)part, p->name, rows[part], &lists[part], err);
+    if (st != MZ_OK)
+        return st;
+    if (p->kind == MZ_PROP_CATEGORICAL) {
+        if (!json_is_array(lv) || json_array_size(lv) > INT32_MAX)
+            return mz_fail(err, MZ_EFORMAT, "%s: columns[%d] (%s): categorical without levels",
+                           path, c, p->name);
+        p->levels = calloc(json_array_size(lv) + 1, sizeof *p->levels);
+        if (!p->levels)
+            return mz_fail(err, MZ_ENOMEM, "%s: out of memory", path);
+        for (size_t l = 0; l < json_array_size(lv); l++) {
+            const char *v = json_string_value(json_array_get(lv, l));
+            if (!v)
+                return mz_fail(err, MZ_EFORMAT, "%s: columns[%d] (%s): levels[%zu]: not a string",
+                               path, c, p->name, l);
+            if (!(p->levels[l] = mz_strdup(v)))
+                return mz_fail(err, MZ_ENOMEM, "%s: out of memory", path);
+            p->n_levels++;
+        }
+    }
+    p->v = malloc((size_t)(w->n ? w->n : 1) * sizeof *p->v);
+    if (!p->v)
+        return mz_fail(err, MZ_ENOMEM, "%s: out of memory", path);
+    int64_t i = 0;
+    for (int part = 0; part < MZ_N_PARTS; part++) {
+        for (int64_t k = 0; k < rows[part]; k++, i++) {
+            json_t *e = json_array_get(lists[part], (size_t)k);
+            if (json_is_null(e)) {
+                p->v[i] = NAN;
+            } else if (p->kind == MZ_PROP_CATEGORICAL) {
+                const char *v = json_string_value(e);
+                p->v[i] = NAN;
+                for (int l = 0; v && l < p->n_levels; l++)
+                    if (!strcmp(v, p->levels[l]))
+                        p->v[i] = l;
+                if (isnan(p->v[i]))
+                    return mz_fail(err, MZ_EFORMAT,
+                                   "%s: key %s.%s[%lld]: not one of the column's levels", path,
+                                   mz_part_name((mz_part)part), p->name, (long long)k);
+            } else if (json_is_number(e)) {
+                p->v[i] = json_number_value(e);
+            } else {
+                return mz_fail(err, MZ_EFORMAT, "%s: key %s.%s[%lld]: not a number", path,
+                               mz_part_name((mz_part)part), p->name, (long long)k);
+            }
+        }
+    }
+    return MZ_OK;
+}
 
 static mz_status read_props(mz_wset *w, const char *path, mz_error *err)
 {
-    json_error_t je;
-    json_t *root = json_load_file(path, 0, &je);
-    if (!root)
-        return mz_fail(err, MZ_EFORMAT, "%s: line %d: %s", path, je.line, je.text);
-    mz_status st = MZ_OK;
+    json_t *root;
+    mz_status st = mz_dataset_json_load(path, MZ_DATASET_PROPS_MAX, &root, err);
+    if (st != MZ_OK)
+        return st;
     json_t *cols = json_object_get(root, "columns");
-    int np = json_is_array(cols) ? (int)json_array_size(cols) : -1;
-    if (np < 0) {
+    if (!json_is_array(cols) || json_array_size(cols) > MAX_PROP_COLUMNS) {
         json_decref(root);
-        return mz_fail(err, MZ_EFORMAT, "%s: key 'columns': missing or not a list", path);
+        return mz_fail(err, MZ_EFORMAT, "%s: key 'columns': missing or not a list of at most %d",
+                       path, MAX_PROP_COLUMNS);
     }
-    w->props = calloc((size_t)(np ? np : 1), sizeof *w->props);
-    if (!w->props) {
-        json_decref(root);
-        return mz_fail(err, MZ_ENOMEM, "out of memory");
-    }
-    w->n_props = np;
-    for (int c = 0; c < np && st == MZ_OK; c++) {
-        json_t *o = json_array_get(cols, (size_t)c);
-        json_t *nm = json_object_get(o, "name"), *kind = json_object_get(o, "kind"),
-               *lv = json_object_get(o, "levels");
-        mz_prop_column *p = &w->props[c];
-        if (!json_is_string(nm) || !json_is_string(kind)) {
-            st = mz_fail(err, MZ_EFORMAT, "%s: columns[%d]: expected name and kind", path, c);
-            break;
-        }
-        snprintf(p->name, sizeof p->name, "%s", json_string_value(nm));
-        p->kind =
-            !strcmp(json_string_value(kind), "categorical") ? MZ_PROP_CATEGORICAL : MZ_PROP_NUMERIC;
-        p->v = malloc((size_t)(w->n ? w->n : 1) * sizeof *p->v);
-        if (!p->v) {
-            st = mz_fail(err, MZ_ENOMEM, "out of memory");
-            break;
-        }
-        if (p->kind == MZ_PROP_CATEGORICAL) {
-            if (!json_is_array(lv)) {
-                st = mz_fail(err, MZ_EFORMAT, "%s: columns[%d] (%s): categorical without levels",
-                             path, c, p->name);
-                break;
-            }
-            p->levels = calloc(json_array_size(lv) + 1, sizeof *p->levels);
-            if (!p->levels) {
-                st = mz_fail(err, MZ_ENOMEM, "out of memory");
-                break;
-            }
-            for (size_t l = 0; l < json_array_size(lv); l++) {
-                const char *s = json_string_value(json_array_get(lv, l));
-                p->levels[l] = mz_strdup(s ? s : "");
-                if (!p->levels[l]) {
-                    st = mz_fail(err, MZ_ENOMEM, "out of memory");
-                    break;
-                }
-                p->n_levels++;
-            }
-        }
-        /* values, part by part in sample order */
-        int64_t i = 0;
-        for (int part = 0; part < MZ_N_PARTS && st == MZ_OK; part++) {
-            json_t *po = json_object_get(root, mz_part_name((mz_part)part));
-            json_t *list = json_object_get(po, p->name);
-            int64_t want = 0;
-            for (int64_t k = 0; k < w->n; k++)
-                want += (int)w->samples[k].part == part;
-            if (!json_is_array(list) || (int64_t)json_array_size(list) != want) {
-                st = mz_fail(err, MZ_EFORMAT, "%s: key %s.%s: expected a list of %lld values", path,
-                             mz_part_name((mz_part)part), p->name, (long long)want);
-                break;
-            }
-            for (int64_t k = 0; k < want; k++, i++) {
-                json_t *e = json_array_get(list, (size_t)k);
-                if (json_is_null(e)) {
-                    p->v[i] = NAN;
-                } else if (p->kind == MZ_PROP_CATEGORICAL) {
-                    const char *s = json_string_value(e);
-                    p->v[i] = NAN;
-                    for (int l = 0; s && l < p->n_levels; l++)
-                        if (!strcmp(s, p->levels[l]))
-                            p->v[i] = l;
-                    if (isnan(p->v[i])) {
-                        st = mz_fail(err, MZ_EFORMAT,
-                                     "%s: key %s.%s[%lld]: not one of the column's levels", path,
-                                     mz_part_name((mz_part)part), p->name, (long long)k);
-                        break;
-                    }
-                } else if (json_is_number(e)) {
-                    p->v[i] = json_number_value(e);
-                } else {
-                    st = mz_fail(err, MZ_EFORMAT, "%s: key %s.%s[%lld]: not a number", path,
-                                 mz_part_name((mz_part)part), p->name, (long long)k);
-                    break;
-                }
-            }
+    int np = (int)json_array_size(cols);
+    int64_t rows[MZ_N_PARTS] = {0};
+    for (int64_t k = 0; k < w->n; k++)
+        rows[w->samples[k].part]++;
+    /* the rows belong to the arrays' models, in the same order */
+    int64_t i = 0;
+    for (int part = 0; part < MZ_N_PARTS && st == MZ_OK; part++) {
+        json_t *ids;
+        if (!json_object_get(json_object_get(root, mz_part_name((mz_part)part)), "model_id") &&
+            rows[part] == 0)
+            continue; /* an empty part may be left out */
+        st = prop_list(root, path, (mz_part)part, "model_id", rows[part], &ids, err);
+        for (int64_t k = 0; st == MZ_OK && k < rows[part]; k++, i++) {
+            json_t *e = json_array_get(ids, (size_t)k);
+            if (!json_is_integer(e) || json_integer_value(e) != w->samples[i].model_id)
+                st = mz_fail(err, MZ_EFORMAT,
+                             "%s: key %s.model_id[%lld]: expected %lld, the model id of row "
+                             "%lld of model_id_%s",
+                             path, mz_part_name((mz_part)part), (long long)k,
+                             (long long)w->samples[i].model_id, (long long)k,
+                             mz_part_name((mz_part)part));
         }
     }
+    if (st == MZ_OK && !(w->props = calloc((size_t)(np ? np : 1), sizeof *w->props)))
+        st = mz_fail(err, MZ_ENOMEM, "%s: out of memory", path);
+    if (st == MZ_OK)
+        w->n_props = np;
+    for (int c = 0; c < np && st == MZ_OK; c++)
+        st = read_column(w, root, json_array_get(cols, (size_t)c), c, rows, path, err);
     json_decref(root);
+    return st;
+}
+
+/* The three arrays of each part, checked against each other and the layout, then read. */
+static mz_status read_arrays(mz_wset *w, const char *dir, unsigned use, const char *index_path,
+                             mz_error *err)
+{
+    mz_areader *r;
+    mz_status st = mz_dataset_arrays_open(&r, dir, use, err);
+    if (st != MZ_OK)
+        return st;
+    mz_array_desc a[MZ_N_PARTS][3];
+    char ox[MZ_PATH_MAX + 96], o[MZ_PATH_MAX + 96];
+    int64_t n = 0, rows_max = 0, dim = w->layout.dim, count, bytes;
+    for (int p = 0; p < MZ_N_PARTS && st == MZ_OK; p++) {
+        static const char *const what[3] = {"x", "model_id", "epoch"};
+        for (int k = 0; k < 3 && st == MZ_OK; k++) {
+            mz_array_desc *d = &a[p][k];
+            memset(d, 0, sizeof *d);
+            snprintf(d->name, sizeof d->name, "%s_%s", what[k], mz_part_name((mz_part)p));
+            d->dtype = k ? MZ_DT_I64 : MZ_DT_F32;
+            d->ndim = k ? 1 : 2;
+            st = mz_dataset_array_find(r, d, err);
+        }
+        if (st != MZ_OK)
+            break;
+        int64_t rows = a[p][0].shape[0];
+        mz_areader_origin(r, a[p][0].name, ox, sizeof ox);
+        if (a[p][0].shape[1] != dim) {
+            st = mz_fail(err, MZ_EFORMAT,
+                         "%s: array %s has %lld columns, but %s describes samples of %lld floats",
+                         ox, a[p][0].name, (long long)a[p][0].shape[1], index_path, (long long)dim);
+            break;
+        }
+        for (int k = 1; k < 3 && st == MZ_OK; k++)
+            if (a[p][k].shape[0] != rows)
+                st = mz_fail(err, MZ_EFORMAT, "%s: %s has %lld entries, but %s has %lld rows",
+                             mz_areader_origin(r, a[p][k].name, o, sizeof o), a[p][k].name,
+                             (long long)a[p][k].shape[0], ox, (long long)rows);
+        if (st == MZ_OK && mz_add_overflow_i64(n, rows, &n))
+            st = mz_fail(err, MZ_EFORMAT, "%s: the parts' rows overflow int64", dir);
+        rows_max = rows > rows_max ? rows : rows_max;
+    }
+    /* every row's bytes were found in the files; the totals are checked all the same */
+    if (st == MZ_OK && (mz_mul_overflow_i64(n, dim, &count) ||
+                        mz_mul_overflow_i64(count, (int64_t)sizeof *w->x, &bytes) ||
+                        (uint64_t)n > SIZE_MAX / sizeof *w->samples))
+        st = mz_fail(err, MZ_ELIMIT, "%s: %lld samples of %lld floats do not fit in memory", dir,
+                     (long long)n, (long long)dim);
+    int64_t *buf = NULL;
+    if (st == MZ_OK) {
+        w->x = malloc(bytes ? (size_t)bytes : 1);
+        w->samples = malloc((size_t)(n ? n : 1) * sizeof *w->samples);
+        buf = malloc((size_t)(rows_max ? rows_max : 1) * sizeof *buf);
+        if (!w->x || !w->samples || !buf)
+            st = mz_fail(err, MZ_ENOMEM, "%s: out of memory for %lld samples of %lld floats", dir,
+                         (long long)n, (long long)dim);
+    }
+    int64_t at = 0;
+    for (int p = 0; p < MZ_N_PARTS && st == MZ_OK; p++) {
+        int64_t rows = a[p][0].shape[0];
+        st = mz_areader_read(r, a[p][0].name, w->x + at * dim, (size_t)(rows * dim) * sizeof *w->x,
+                             err);
+        for (int64_t k = 0; k < rows; k++) {
+            w->samples[at + k].part = (mz_part)p;
+            w->samples[at + k].source = -1;
+        }
+        if (st == MZ_OK)
+            st = mz_areader_read(r, a[p][1].name, buf, (size_t)rows * sizeof *buf, err);
+        for (int64_t k = 0; st == MZ_OK && k < rows; k++)
+            w->samples[at + k].model_id = buf[k];
+        if (st == MZ_OK)
+            st = mz_areader_read(r, a[p][2].name, buf, (size_t)rows * sizeof *buf, err);
+        for (int64_t k = 0; st == MZ_OK && k < rows; k++) {
+            if (buf[k] < 0 || buf[k] > INT_MAX)
+                st = mz_fail(err, MZ_EFORMAT,
+                             "%s: %s[%lld] = %lld is not an epoch (expected 0 .. %d)",
+                             mz_areader_origin(r, a[p][2].name, o, sizeof o), a[p][2].name,
+                             (long long)k, (long long)buf[k], INT_MAX);
+            else
+                w->samples[at + k].epoch = (int)buf[k];
+        }
+        at += rows;
+    }
+    free(buf);
+    if (st == MZ_OK) {
+        w->n = n;
+        w->dim = dim;
+    }
+    mz_areader_close(r);
     return st;
 }
 
 mz_status mz_dataset_read(mz_wset *w, const char *dir, mz_error *err)
 {
     memset(w, 0, sizeof *w);
-    char path[1200];
-    snprintf(path, sizeof path, "%s/dataset.json", dir);
-    json_error_t je;
-    json_t *man = json_load_file(path, 0, &je);
-    if (!man)
-        return mz_fail(err, je.line < 0 ? MZ_ENOTFOUND : MZ_EFORMAT, "%s: %s%s", path,
-                       je.line < 0 ? "" : "bad JSON: ", je.text);
+    char path[MZ_PATH_MAX], index_path[MZ_PATH_MAX];
+    json_t *man = NULL;
+    mz_status st = check_dir_length(dir, err);
+    if (st == MZ_OK)
+        st = mz_path_join(path, sizeof path, dir, "dataset.json", err);
+    if (st == MZ_OK)
+        st = mz_dataset_json_load(path, MZ_DATASET_JSON_MAX, &man, err);
+    if (st != MZ_OK)
+        return st;
     const char *fmt = json_string_value(json_object_get(man, "format"));
-    json_t *fmts = json_object_get(man, "formats");
+    json_t *fmts = json_object_get(man, "formats"), *mdim = json_object_get(man, "dim");
     unsigned use = 0;
     for (size_t i = 0; json_is_array(fmts) && i < json_array_size(fmts); i++) {
         const char *f = json_string_value(json_array_get(fmts, i));
@@ -474,80 +614,28 @@ mz_status mz_dataset_read(mz_wset *w, const char *dir, mz_error *err)
         if (u && (!use || u == MZ_FMT_NPY || (u == MZ_FMT_NPZ && use == MZ_FMT_SAFETENSORS)))
             use = u; /* prefer npy, then npz, then safetensors */
     }
-    mz_status st = MZ_OK;
     if (!fmt || strcmp(fmt, "mzoo-dataset-1") != 0)
         st = mz_fail(err, MZ_EFORMAT, "%s: key 'format': expected \"mzoo-dataset-1\"", path);
     else if (!use)
         st = mz_fail(err, MZ_EFORMAT, "%s: key 'formats': no npz, npy or safetensors files listed",
                      path);
+    else if (mdim && !json_is_integer(mdim))
+        st = mz_fail(err, MZ_EFORMAT, "%s: key 'dim': not an integer", path);
+    json_int_t want_dim = json_integer_value(mdim);
     json_decref(man);
-    if (st != MZ_OK)
-        return st;
-    snprintf(path, sizeof path, "%s/index_dict.json", dir);
-    if ((st = mz_vec_layout_read_json(&w->layout, path, err)) != MZ_OK)
-        return st;
-    /* arrays */
-    void *xs[MZ_N_PARTS] = {0}, *ids[MZ_N_PARTS] = {0}, *eps[MZ_N_PARTS] = {0};
-    int64_t cnt[MZ_N_PARTS] = {0};
-    for (int p = 0; p < MZ_N_PARTS && st == MZ_OK; p++) {
-        char name[64];
-        mz_array_desc d = {.dtype = MZ_DT_F32, .ndim = 2};
-        snprintf(name, sizeof name, "x_%s", mz_part_name((mz_part)p));
-        st = mz_array_read(dir, use, name, &d, &xs[p], err);
-        if (st != MZ_OK)
-            break;
-        if (d.shape[1] != w->layout.dim) {
-            st = mz_fail(err, MZ_EFORMAT,
-                         "%s: array %s has %lld columns but index_dict.json describes %lld", dir,
-                         name, (long long)d.shape[1], (long long)w->layout.dim);
-            break;
-        }
-        cnt[p] = d.shape[0];
-        mz_array_desc di = {.dtype = MZ_DT_I64, .ndim = 1};
-        snprintf(name, sizeof name, "model_id_%s", mz_part_name((mz_part)p));
-        if ((st = mz_array_read(dir, use, name, &di, &ids[p], err)) != MZ_OK)
-            break;
-        mz_array_desc de = {.dtype = MZ_DT_I64, .ndim = 1};
-        snprintf(name, sizeof name, "epoch_%s", mz_part_name((mz_part)p));
-        if ((st = mz_array_read(dir, use, name, &de, &eps[p], err)) != MZ_OK)
-            break;
-        if (di.shape[0] != cnt[p] || de.shape[0] != cnt[p])
-            st = mz_fail(err, MZ_EFORMAT,
-                         "%s: part %s: %lld samples but %lld model ids and %lld epochs", dir,
-                         mz_part_name((mz_part)p), (long long)cnt[p], (long long)di.shape[0],
-                         (long long)de.shape[0]);
-    }
-    if (st == MZ_OK) {
-        int64_t n = cnt[0] + cnt[1] + cnt[2], dim = w->layout.dim;
-        w->x = malloc((size_t)((n ? n : 1) * (dim ? dim : 1)) * sizeof *w->x);
-        w->samples = malloc((size_t)(n ? n : 1) * sizeof *w->samples);
-        if (!w->x || !w->samples) {
-            st = mz_fail(err, MZ_ENOMEM, "%s: out of memory for %lld samples", dir, (long long)n);
-        } else {
-            int64_t at = 0;
-            for (int p = 0; p < MZ_N_PARTS; p++) {
-                memcpy(w->x + at * dim, xs[p], (size_t)(cnt[p] * dim) * sizeof *w->x);
-                for (int64_t k = 0; k < cnt[p]; k++) {
-                    w->samples[at + k].model_id = ((int64_t *)ids[p])[k];
-                    w->samples[at + k].epoch = (int)((int64_t *)eps[p])[k];
-                    w->samples[at + k].part = (mz_part)p;
-                    w->samples[at + k].source = -1;
-                }
-                at += cnt[p];
-            }
-            w->n = n;
-            w->dim = dim;
-        }
-    }
-    for (int p = 0; p < MZ_N_PARTS; p++) {
-        free(xs[p]);
-        free(ids[p]);
-        free(eps[p]);
-    }
-    if (st == MZ_OK) {
-        snprintf(path, sizeof path, "%s/properties.json", dir);
+    if (st == MZ_OK)
+        st = mz_path_join(index_path, sizeof index_path, dir, "index_dict.json", err);
+    if (st == MZ_OK)
+        st = mz_vec_layout_read_json(&w->layout, index_path, err);
+    if (st == MZ_OK && mdim && want_dim != w->layout.dim)
+        st = mz_fail(err, MZ_EFORMAT, "%s: key 'dim' is %lld, but %s describes %lld floats", path,
+                     (long long)want_dim, index_path, (long long)w->layout.dim);
+    if (st == MZ_OK)
+        st = read_arrays(w, dir, use, index_path, err);
+    if (st == MZ_OK)
+        st = mz_path_join(path, sizeof path, dir, "properties.json", err);
+    if (st == MZ_OK)
         st = read_props(w, path, err);
-    }
     if (st != MZ_OK)
         mz_wset_release(w);
     return st;

@@ -1,12 +1,15 @@
 /* The layout map: which floats of a checkpoint form a sample, matched across layout variants by
  * layer position, and its index_dict.json form. */
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
 #include "mzoo/loader.h"
+#include "loader/arrays-impl.h"
 #include "core/banned.h"
 
 const char *mz_part_name(mz_part p)
@@ -365,14 +368,14 @@ static mz_status get_int_list(json_t *root, const char *key, const char *path, i
 mz_status mz_vec_layout_read_json(mz_vec_layout *L, const char *path, mz_error *err)
 {
     memset(L, 0, sizeof *L);
-    json_error_t je;
-    json_t *root = json_load_file(path, 0, &je);
-    if (!root)
-        return mz_fail(err, MZ_EFORMAT, "%s: line %d: %s", path, je.line, je.text);
+    json_t *root;
+    mz_status st = mz_dataset_json_load(path, MZ_DATASET_JSON_MAX, &root, err);
+    if (st != MZ_OK)
+        return st;
     int n = 0;
     int64_t start[MZ_VEC_MAX_LAYERS], len[MZ_VEC_MAX_LAYERS], kno[MZ_VEC_MAX_LAYERS],
         ksz[MZ_VEC_MAX_LAYERS], cin[MZ_VEC_MAX_LAYERS];
-    mz_status st = get_int_list(root, "idx_start", path, start, 0, &n, err);
+    st = get_int_list(root, "idx_start", path, start, 0, &n, err);
     if (st == MZ_OK)
         st = get_int_list(root, "idx_length", path, len, n, NULL, err);
     if (st == MZ_OK)
@@ -382,7 +385,7 @@ mz_status mz_vec_layout_read_json(mz_vec_layout *L, const char *path, mz_error *
     if (st == MZ_OK)
         st = get_int_list(root, "channels_in", path, cin, n, NULL, err);
     json_t *layer = json_object_get(root, "layer"), *name = json_object_get(root, "name");
-    json_t *wb = json_object_get(root, "with_bias");
+    json_t *wb = json_object_get(root, "with_bias"), *dim = json_object_get(root, "dim");
     if (st == MZ_OK && (!json_is_array(layer) || (int)json_array_size(layer) != n))
         st = mz_fail(err, MZ_EFORMAT, "%s: key 'layer': missing or not %d [index, type] pairs",
                      path, n);
@@ -392,16 +395,22 @@ mz_status mz_vec_layout_read_json(mz_vec_layout *L, const char *path, mz_error *
         mz_vec_layer *ly = &L->layers[l];
         json_t *pair = json_array_get(layer, (size_t)l);
         json_t *t = json_array_get(pair, 1);
-        if (!json_is_array(pair) || !json_is_integer(json_array_get(pair, 0)) ||
-            !json_is_string(t)) {
+        json_int_t mi = json_integer_value(json_array_get(pair, 0));
+        if (!json_is_array(pair) || !json_is_integer(json_array_get(pair, 0)) || mi < -1 ||
+            mi > INT_MAX || !json_is_string(t) || strlen(json_string_value(t)) >= sizeof ly->type) {
             st =
                 mz_fail(err, MZ_EFORMAT,
                         "%s: key 'layer'[%d]: expected [module_index, \"conv2d\"|\"fc\"]", path, l);
             break;
         }
-        ly->module_index = (int)json_integer_value(json_array_get(pair, 0));
+        ly->module_index = (int)mi;
         snprintf(ly->type, sizeof ly->type, "%s", json_string_value(t));
         json_t *nm = json_is_array(name) ? json_array_get(name, (size_t)l) : NULL;
+        if (json_is_string(nm) && strlen(json_string_value(nm)) >= sizeof ly->name) {
+            st = mz_fail(err, MZ_EFORMAT, "%s: key 'name'[%d]: %zu bytes (expected at most %zu)",
+                         path, l, strlen(json_string_value(nm)), sizeof ly->name - 1);
+            break;
+        }
         if (json_is_string(nm))
             snprintf(ly->name, sizeof ly->name, "%s", json_string_value(nm));
         else
@@ -411,7 +420,14 @@ mz_status mz_vec_layout_read_json(mz_vec_layout *L, const char *path, mz_error *
         ly->kernel_no = kno[l];
         ly->kernel_size = ksz[l];
         ly->channels_in = cin[l];
-        ly->n_weights = kno[l] * ksz[l] * cin[l];
+        if (mz_mul_overflow_i64(kno[l], ksz[l], &ly->n_weights) ||
+            mz_mul_overflow_i64(ly->n_weights, cin[l], &ly->n_weights)) {
+            st = mz_fail(err, MZ_EFORMAT,
+                         "%s: layer %d: kernel_no * kernel_size * channels_in = %lld * %lld * %lld "
+                         "overflows int64",
+                         path, l, (long long)kno[l], (long long)ksz[l], (long long)cin[l]);
+            break;
+        }
         ly->n_bias = len[l] - ly->n_weights;
         if (ly->n_bias < 0 || start[l] != pos) {
             st = mz_fail(err, MZ_EFORMAT,
@@ -422,8 +438,16 @@ mz_status mz_vec_layout_read_json(mz_vec_layout *L, const char *path, mz_error *
             break;
         }
         any_bias |= ly->n_bias > 0;
-        pos += len[l];
+        if (mz_add_overflow_i64(pos, len[l], &pos)) {
+            st = mz_fail(err, MZ_EFORMAT, "%s: layer %d: idx_start + idx_length overflows int64",
+                         path, l);
+            break;
+        }
     }
+    if (st == MZ_OK && dim && (!json_is_integer(dim) || json_integer_value(dim) != pos))
+        st = mz_fail(err, MZ_EFORMAT,
+                     "%s: key 'dim': expected %lld, the sum of idx_length over the layers", path,
+                     (long long)pos);
     if (st == MZ_OK) {
         L->n_layers = n;
         L->dim = pos;

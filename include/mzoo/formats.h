@@ -1,0 +1,205 @@
+/* mzoo formats: the files mzoo exchanges arrays in, readable without mzoo (numpy, safetensors,
+ * PyTorch): .npy, .npz (a zip of .npy members, zip64 when large), safetensors, and the zip
+ * container itself (also the container of PyTorch's .pt checkpoints). Uses only core.
+ *
+ * Byte order: little-endian data only (the only byte order mzoo builds for).
+ *
+ * Input is untrusted. Every size read from a file is checked before anything is allocated or
+ * read: dimensions are non-negative and at most MZ_ARRAY_DIM_MAX, products of dimensions and byte
+ * counts are overflow-checked, an array's bytes must lie inside its file (or zip member), zip
+ * entries are CRC-32 verified, and every reader that allocates takes a cap (MZ_ELIMIT above it).
+ * Messages name the file (and member or tensor), the field or byte offset, and what was expected.
+ *
+ * Ownership: handles (mz_asink, mz_areader, mz_zip) are made by *_open and freed by *_close
+ * (mz_asink also by mz_asink_abort); pointers they return stay valid until then. Buffers returned
+ * through `void **data` are malloc'd and belong to the caller (free()). *_close(NULL) is a no-op.
+ * A handle is used by one thread at a time.
+ */
+#ifndef MZOO_FORMATS_H
+#define MZOO_FORMATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mzoo/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- element types ---- */
+/* Append-only. */
+typedef enum mz_dtype {
+    MZ_DT_F32 = 0,
+    MZ_DT_I64 = 1,
+    MZ_DT_F64 = 2,
+    MZ_DT_F16 = 3,
+    MZ_DT_BF16 = 4,
+    MZ_DT_I32 = 5,
+    MZ_DT_I16 = 6,
+    MZ_DT_I8 = 7,
+    MZ_DT_U8 = 8,
+    MZ_DT_BOOL = 9,
+    MZ_DT_COUNT
+} mz_dtype;
+
+typedef struct mz_dtype_info {
+    const char *name;        /* numpy's name: "float32", "int64", "bfloat16", "bool" */
+    const char *npy;         /* .npy descr ("<f4", "|u1"); NULL when numpy has none (bfloat16) */
+    const char *safetensors; /* "F32", "I64", "BF16", "BOOL" */
+    size_t size;             /* bytes per element */
+} mz_dtype_info;
+
+/* Static description of t; NULL for a value outside the enum. */
+const mz_dtype_info *mz_dtype_get(mz_dtype t);
+/* Bytes per element; 0 for a value outside the enum. */
+size_t mz_dtype_size(mz_dtype t);
+/* numpy's name of t, or "?". */
+const char *mz_dtype_name(mz_dtype t);
+/* The dtype of a .npy descr (len bytes, without quotes) or of a safetensors dtype string.
+ * Return 1 and set *out when known, else 0. */
+int mz_dtype_from_npy(const char *descr, size_t len, mz_dtype *out);
+int mz_dtype_from_safetensors(const char *s, mz_dtype *out);
+
+/* ---- array descriptors ---- */
+#define MZ_ARRAY_MAX_DIMS 8
+#define MZ_ARRAY_NAME_MAX 64                /* bytes of a name, NUL included */
+#define MZ_ARRAY_DIM_MAX ((int64_t)1 << 48) /* the largest dimension a reader accepts */
+
+typedef struct mz_array_desc {
+    char name[MZ_ARRAY_NAME_MAX]; /* "x_train"; .npy files and npz members add ".npy" */
+    mz_dtype dtype;
+    int ndim;                         /* 0 .. MZ_ARRAY_MAX_DIMS */
+    int64_t shape[MZ_ARRAY_MAX_DIMS]; /* C order (row-major) */
+} mz_array_desc;
+
+/* Elements (1 for 0-d) and bytes of an array; -1 when the descriptor is invalid: unknown dtype,
+ * ndim out of range, a dimension negative or above MZ_ARRAY_DIM_MAX, or a count or byte total
+ * beyond int64. */
+int64_t mz_array_count(const mz_array_desc *a);
+int64_t mz_array_bytes(const mz_array_desc *a);
+/* The shape as numpy prints it, "(3, 5)", "(3,)", "()"; cut at cap. Returns buf. */
+char *mz_array_shape_str(const mz_array_desc *a, char *buf, size_t cap);
+
+/* ---- .npy ---- */
+/* Longest .npy header the parser accepts (numpy itself writes a few hundred bytes). */
+#define MZ_NPY_HEADER_MAX 65536
+/* Writes the .npy v1.0 header of a C-order array (numpy's dict syntax, padded with spaces and
+ * '\n' so the data starts at a multiple of 64) into buf[cap]. Returns its length, or 0 if cap is
+ * too small, the descriptor is invalid or numpy has no descr for the dtype. */
+size_t mz_npy_header(char *buf, size_t cap, const mz_array_desc *a);
+/* Parses a .npy header (versions 1.0, 2.0, 3.0) from the first n bytes of a file or member
+ * (n >= 10). Fills dtype, ndim and shape of *a (its name is left alone) and *data_offset, the
+ * header's length. Checks the shape against MZ_ARRAY_DIM_MAX and overflow, but not against the
+ * bytes that follow: the caller knows the file's size. `origin` names the file in messages. */
+mz_status mz_npy_parse(const unsigned char *buf, size_t n, mz_array_desc *a, size_t *data_offset,
+                       const char *origin, mz_error *err);
+/* Reads a whole .npy file (at most max_bytes of data, else MZ_ELIMIT) into *data (malloc'd) and
+ * fills *desc (its name is the file's base name without ".npy", when it fits). */
+mz_status mz_npy_load(const char *path, uint64_t max_bytes, mz_array_desc *desc, void **data,
+                      mz_error *err);
+
+/* ---- array containers: writing ---- */
+typedef enum mz_afmt {
+    MZ_AFMT_NPZ = 1,         /* one zip file of stored "<name>.npy" members */
+    MZ_AFMT_NPY = 2,         /* a directory of "<name>.npy" files */
+    MZ_AFMT_SAFETENSORS = 4, /* one safetensors file */
+} mz_afmt;
+
+/* A sink receives the arrays declared at open, in that order: for each, begin(i), then write()
+ * any number of times with exactly the declared bytes in total, then end(). Files are
+ * reproducible: equal input gives byte-identical files (fixed zip timestamps, no padding
+ * randomness). npz members are stored (not compressed), zip64 when a member or offset needs it. */
+typedef struct mz_asink mz_asink;
+/* `path`: the file to create (NPZ, SAFETENSORS) or the existing directory to write into (NPY).
+ * `arrays[n]` are copied. Names must be non-empty, fit MZ_ARRAY_NAME_MAX, and (NPY) contain no
+ * '/'. meta_kv holds n_meta (key, value) string pairs, the safetensors "__metadata__" (ignored by
+ * the other formats; may be NULL when n_meta is 0). */
+mz_status mz_asink_open(mz_asink **out, mz_afmt fmt, const char *path, const mz_array_desc *arrays,
+                        int n, const char *const *meta_kv, int n_meta, mz_error *err);
+mz_status mz_asink_begin(mz_asink *s, int i, mz_error *err);
+mz_status mz_asink_write(mz_asink *s, const void *data, size_t bytes, mz_error *err);
+mz_status mz_asink_end(mz_asink *s, mz_error *err);
+/* Finishes the file(s) and frees s, also on error (then what it wrote is removed). */
+mz_status mz_asink_close(mz_asink *s, mz_error *err);
+/* Frees s and removes what it wrote. */
+void mz_asink_abort(mz_asink *s);
+
+/* ---- array containers: reading ---- */
+/* Reads arrays by name from a .npy directory, an .npz or a safetensors file. */
+typedef struct mz_areader mz_areader;
+/* `path`: the directory (NPY; its "<name>.npy" files are opened when asked for), the .npz file
+ * (its zip directory is read and checked) or the safetensors file (its header is read and
+ * checked; at most 100 MiB, the format's own limit). */
+mz_status mz_areader_open(mz_areader **out, mz_afmt fmt, const char *path, mz_error *err);
+void mz_areader_close(mz_areader *r);
+/* The arrays present: .npy files of the directory (sorted), .npy members of the npz (zip order),
+ * tensors of the safetensors header (header order). Names live until close. */
+int mz_areader_count(const mz_areader *r);
+const char *mz_areader_name(const mz_areader *r, int i);
+/* "__metadata__" string value of a safetensors file; NULL when absent or another format. */
+const char *mz_areader_meta(const mz_areader *r, const char *key);
+/* Array `name`: dtype and shape into *desc (name copied), after checking its header against the
+ * bytes actually present. MZ_ENOTFOUND when absent, MZ_EFORMAT when malformed, MZ_EINVAL for a
+ * name of MZ_ARRAY_NAME_MAX bytes or more. Reads no array data. */
+mz_status mz_areader_find(mz_areader *r, const char *name, mz_array_desc *desc, mz_error *err);
+/* Reads array `name` into buf, which has exactly mz_array_bytes(desc) bytes (else MZ_EINVAL).
+ * npz members are CRC-32 verified. */
+mz_status mz_areader_read(mz_areader *r, const char *name, void *buf, size_t bytes, mz_error *err);
+/* find + read into a malloc'd *data (at most max_bytes, else MZ_ELIMIT). */
+mz_status mz_areader_load(mz_areader *r, const char *name, uint64_t max_bytes, mz_array_desc *desc,
+                          void **data, mz_error *err);
+/* Where array `name` comes from, for messages: "DIR/x.npy", "F.npz: member x.npy",
+ * "F.safetensors: tensor x" (cut at cap). Returns buf. */
+char *mz_areader_origin(const mz_areader *r, const char *name, char *buf, size_t cap);
+
+/* ---- zip ---- */
+#define MZ_ZIP_MAX_ENTRIES (1 << 20)         /* entries a zip may list */
+#define MZ_ZIP_MAX_CDIR ((uint64_t)64 << 20) /* bytes of its central directory */
+
+typedef struct mz_zip_entry {
+    const char *name;       /* NUL-terminated (names holding a NUL byte are refused) */
+    uint64_t size;          /* uncompressed bytes */
+    uint64_t csize;         /* compressed bytes (= size when stored) */
+    uint64_t header_offset; /* of the local header in the file */
+    uint32_t crc32;
+    unsigned method; /* 0 stored, 8 deflated: the ones mz_zip reads; others are only listed */
+    unsigned flags;  /* general purpose bits; bit 0 (encrypted) entries are not read */
+} mz_zip_entry;
+
+typedef struct mz_zip mz_zip;
+/* Opens a zip file (zip64 included; one disk) and reads its central directory, checking every
+ * entry's sizes and offsets against the file. */
+mz_status mz_zip_open(mz_zip **out, const char *path, mz_error *err);
+void mz_zip_close(mz_zip *z);
+const char *mz_zip_path(const mz_zip *z);
+int64_t mz_zip_count(const mz_zip *z);
+const mz_zip_entry *mz_zip_entry_at(const mz_zip *z, int64_t i);    /* NULL when out of range */
+const mz_zip_entry *mz_zip_find(const mz_zip *z, const char *name); /* first match, or NULL */
+/* Bytes [skip, skip + n) of the uncompressed entry into buf. The whole entry is read (or
+ * inflated) to verify its size and CRC-32; the bytes outside the range are discarded. */
+mz_status mz_zip_extract(mz_zip *z, const mz_zip_entry *e, uint64_t skip, void *buf, size_t n,
+                         mz_error *err);
+/* The whole entry into a malloc'd *data (*size bytes, plus a NUL after them); MZ_ELIMIT when it
+ * is larger than max_bytes. CRC-32 verified. */
+mz_status mz_zip_read(mz_zip *z, const mz_zip_entry *e, uint64_t max_bytes, void **data,
+                      size_t *size, mz_error *err);
+/* The first n bytes of the entry (n <= size), not verified: for looking at headers. */
+mz_status mz_zip_peek(mz_zip *z, const mz_zip_entry *e, void *buf, size_t n, mz_error *err);
+/* Offset in the file of a stored entry's first byte (after checking its local header), for
+ * reading parts of large members directly. MZ_EUNSUPPORTED for a compressed entry. */
+mz_status mz_zip_data_offset(mz_zip *z, const mz_zip_entry *e, uint64_t *offset, mz_error *err);
+
+/* zlib's CRC-32, for any length. Start with crc = 0. */
+uint32_t mz_crc32(uint32_t crc, const void *data, size_t n);
+
+/* ---- files ---- */
+/* Reads a whole regular file of at most max_bytes (else MZ_ELIMIT, before reading) into a
+ * malloc'd *data, with a NUL after its *size bytes (so text can be parsed in place). */
+mz_status mz_read_file(const char *path, uint64_t max_bytes, void **data, size_t *size,
+                       mz_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -25,11 +25,13 @@ cat > "$T/spec.json" <<'JSON'
           "lr": 0.001, "momentum": 0.9, "dropout": [0, 0.5], "seed": [1]}}
 JSON
 "$BIN" train "$T/spec.json" -o "$T/zoo.db" -q >/dev/null 2>"$T/train.err"
-check '[ $? -eq 0 ]' "training the test zoo failed: $(cat "$T/train.err")"
+rc=$?
+check '[ $rc -eq 0 ]' "training the test zoo failed: $(cat "$T/train.err")"
 
 # --- dataset ---
 "$BIN" dataset "$T/zoo.db" -o "$T/ds" --format npz,npy,safetensors >"$T/ds.out" 2>&1
-check '[ $? -eq 0 ]' "mzoo dataset failed: $(cat "$T/ds.out")"
+rc=$?
+check '[ $rc -eq 0 ]' "mzoo dataset failed: $(cat "$T/ds.out")"
 check 'grep -q "2464 floats per sample, 2 layout variants" "$T/ds.out"' "one 2464-float layout over both variants"
 check 'grep -q "candidates: 24 (model, epoch) rows of 8 models" "$T/ds.out"' "24 candidates (8 models x epochs 0..2)"
 check 'grep -q "split by model: train 5 models / 15 samples, val 1 / 3, test 2 / 6" "$T/ds.out"' "split 5/1/2 models"
@@ -87,7 +89,8 @@ fi
 
 # --- bench ---
 "$BIN" bench "$T/zoo.db" -q --xgb-rounds 20 --json "$T/b.json" >"$T/b.txt" 2>"$T/b.err"
-check '[ $? -eq 0 ]' "mzoo bench failed: $(cat "$T/b.err")"
+rc=$?
+check '[ $rc -eq 0 ]' "mzoo bench failed: $(cat "$T/b.err")"
 check 'grep -q "^test_acc  *R2  *ridge  *W " "$T/b.txt"' "a ridge row for test_acc"
 check 'grep -q "^activation  *acc  *linear " "$T/b.txt"' "a classifier row for activation"
 check 'grep -q "init: skipped, constant (kaiming_uniform)" "$T/b.txt"' "constant init reported as skipped"

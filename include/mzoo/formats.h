@@ -199,6 +199,48 @@ uint32_t mz_crc32(uint32_t crc, const void *data, size_t n);
 mz_status mz_read_file(const char *path, uint64_t max_bytes, void **data, size_t *size,
                        mz_error *err);
 
+/* ---- gzip ----
+ * A strict streaming gzip reader (RFC 1952). zlib's gzread is lenient where mzoo must not be: it
+ * ignores anything after the first member that does not look like gzip, and its errors carry no
+ * file offset. This one checks every member's CRC-32 and length, reads concatenated members as
+ * one stream (as gzip -d and Python's gzip do), refuses anything after the last member that is
+ * not another member (trailing garbage, zero padding), and names the file, the compressed byte
+ * offset and the member in every error. */
+typedef struct mz_gz mz_gz;
+/* Opens path (borrowed: it must outlive the reader). allow_plain = 0 refuses a file without the
+ * gzip magic 1f 8b; with allow_plain = 1 such a file is passed through unchanged. A missing file
+ * is MZ_ENOTFOUND. *out is NULL on failure. */
+mz_status mz_gz_open(mz_gz **out, const char *path, int allow_plain, mz_error *err);
+/* Reads up to n bytes into buf and sets *got; *got < n only at the end of the data, once the end
+ * (the last member's trailer, and that nothing follows it) has been verified. After a failure
+ * every read returns the first failure's status. */
+mz_status mz_gz_read(mz_gz *g, void *buf, size_t n, size_t *got, mz_error *err);
+/* 1 if the file is not gzip (passed through). */
+int mz_gz_plain(const mz_gz *g);
+/* File offset of the next compressed (or plain) byte the reader will look at. */
+uint64_t mz_gz_offset(const mz_gz *g);
+void mz_gz_close(mz_gz *g); /* NULL is a no-op */
+
+/* ---- archives ----
+ * Streams through a tar (plain or gzip'd, through mz_gz) or zip archive once. For each regular
+ * file member, want(ctx, name) decides whether to read it; wanted members are read whole into
+ * memory (at most max_member bytes, MZ_ELIMIT beyond) and passed to take(), whose buffer is only
+ * valid during the call. Either callback may stop the scan: want returning -1 stops it
+ * (successfully), take returning a non-zero status aborts it with that status. The whole archive
+ * is read to its end, so a gzip'd archive's trailer (CRC and length) is always verified; zip
+ * entries' CRC-32 are verified as they are read. Only tar and zip are accepted (no other
+ * libarchive formats or filters). Needs libarchive (MZ_EUNSUPPORTED otherwise). */
+typedef int (*mz_archive_want_fn)(void *ctx, const char *name);
+typedef mz_status (*mz_archive_take_fn)(void *ctx, const char *name, const uint8_t *data,
+                                        size_t size, mz_error *err);
+mz_status mz_archive_scan(const char *path, mz_archive_want_fn want, mz_archive_take_fn take,
+                          void *ctx, size_t max_member, mz_error *err);
+
+/* For messages: `name` itself if it is shorter than MZ_NAME_LABEL bytes, else its start, its
+ * length and its end in buf (names from files can be arbitrarily long). */
+#define MZ_NAME_LABEL 192
+const char *mz_name_label(const char *name, char buf[MZ_NAME_LABEL]);
+
 #ifdef __cplusplus
 }
 #endif

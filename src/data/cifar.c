@@ -53,21 +53,21 @@ static mz_status cifar_take(void *ctx, const char *name, const uint8_t *data, si
 {
     cifar_ctx *c = ctx;
     int i = member_index(c, name);
-    char lb[MZ_RD_LABEL];
+    char lb[MZ_NAME_LABEL];
     if (i < 0 || c->part[i]) /* cifar_want said yes to this very name: cannot happen */
         return mz_fail(err, MZ_EINVAL, "%s: member %s: internal: not a wanted member", c->path,
-                       mz_rd_label(name, lb));
+                       mz_name_label(name, lb));
     size_t rec = (size_t)CIFAR_IMAGE + (c->is100 ? 2 : 1);
     if (size == 0 || size % rec != 0)
         return mz_fail(err, MZ_EFORMAT,
                        "%s: member %s: %zu bytes is not a whole number of %zu-byte records (1%s "
                        "label byte%s + 3072 image bytes; truncated?)",
-                       c->path, mz_rd_label(name, lb), size, rec,
+                       c->path, mz_name_label(name, lb), size, rec,
                        c->is100 ? " coarse + 1 fine" : "", c->is100 ? "s" : "");
     c->part[i] = malloc(size);
     if (!c->part[i])
         return mz_fail(err, MZ_ENOMEM, "%s: member %s: out of memory", c->path,
-                       mz_rd_label(name, lb));
+                       mz_name_label(name, lb));
     memcpy(c->part[i], data, size);
     c->part_len[i] = size;
     return MZ_OK;
@@ -129,7 +129,7 @@ static mz_status load_cifar(mz_dataset *ds, int is100, const char *dir, const ch
 
     cifar_ctx c = {.is100 = is100, .path = path, .n_parts = is100 ? 2 : 6};
     mz_rd_images full = {.bytes_per_image = CIFAR_IMAGE}, test = {.bytes_per_image = CIFAR_IMAGE};
-    st = mz_rd_archive_scan(path, cifar_want, cifar_take, &c, CIFAR_MAX_MEMBER, err);
+    st = mz_archive_scan(path, cifar_want, cifar_take, &c, CIFAR_MAX_MEMBER, err);
     if (st)
         goto done;
     static const char *const members10[] = {"data_batch_1.bin", "data_batch_2.bin",

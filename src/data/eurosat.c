@@ -71,10 +71,10 @@ static mz_status es_take(void *ctx, const char *name, const uint8_t *data, size_
     memset(&r, 0, sizeof r);
     const char *folder, *file = mz_rd_basename(name);
     size_t folder_len;
-    char lb[MZ_RD_LABEL];
+    char lb[MZ_NAME_LABEL];
     if (!es_split_name(name, &folder, &folder_len)) /* es_want said yes: cannot happen */
         return mz_fail(err, MZ_EINVAL, "%s: member %s: internal: not an image member", c->path,
-                       mz_rd_label(name, lb));
+                       mz_name_label(name, lb));
     r.cls = -1;
     for (int k = 0; k < 10; k++)
         if (strlen(es_classes[k]) == folder_len && memcmp(folder, es_classes[k], folder_len) == 0)
@@ -83,19 +83,19 @@ static mz_status es_take(void *ctx, const char *name, const uint8_t *data, size_
         return mz_fail(err, MZ_EFORMAT,
                        "%s: member %s: folder '%.*s' is not one of the 10 EuroSAT classes "
                        "(AnnualCrop, Forest, ..., SeaLake)",
-                       c->path, mz_rd_label(name, lb), folder_len > 64 ? 64 : (int)folder_len,
+                       c->path, mz_name_label(name, lb), folder_len > 64 ? 64 : (int)folder_len,
                        folder);
     if (strlen(file) >= ES_NAME)
         return mz_fail(err, MZ_EFORMAT,
                        "%s: member %s: file name of %zu bytes is too long (expected at most %d, "
                        "names like Forest_1.jpg)",
-                       c->path, mz_rd_label(name, lb), strlen(file), ES_NAME - 1);
+                       c->path, mz_name_label(name, lb), strlen(file), ES_NAME - 1);
     snprintf(r.file, sizeof r.file, "%s", file);
     mz_status st = mz_rd_images_reserve(&c->pix, c->pix.n + 1, err);
     if (st)
         return st;
-    char what[MZ_RD_PATH_MAX + MZ_RD_LABEL + 16];
-    snprintf(what, sizeof what, "%s: member %s", c->path, mz_rd_label(name, lb));
+    char what[MZ_RD_PATH_MAX + MZ_NAME_LABEL + 16];
+    snprintf(what, sizeof what, "%s: member %s", c->path, mz_name_label(name, lb));
     st = mz_rd_jpeg_decode_rgb(data, size, ES_SIDE, ES_SIDE, c->pix.x + c->pix.n * ES_IMAGE, what,
                                err);
     if (st)
@@ -140,7 +140,7 @@ mz_status mz_load_eurosat_sized(mz_dataset *ds, const char *dir, const char *var
         return st;
     es_ctx c = {.path = path, .pix = {.bytes_per_image = ES_IMAGE}};
     mz_rd_images full = {.bytes_per_image = ES_IMAGE};
-    if ((st = mz_rd_archive_scan(path, es_want, es_take, &c, (size_t)16 << 20, err)))
+    if ((st = mz_archive_scan(path, es_want, es_take, &c, (size_t)16 << 20, err)))
         goto done;
     if (c.n == 0) {
         st = mz_fail(err, MZ_EFORMAT,

@@ -1,8 +1,8 @@
 /* IDX files (the format of MNIST and Fashion-MNIST), gzip'd or plain, and whole-file reads.
  *
- * Both go through the strict gzip reader (gunzip-impl.h), which decompresses gzip data (checking
- * every member's CRC-32 and length and refusing trailing data) and passes any other file through
- * unchanged, so the format is detected by content, not by name.
+ * Both go through the strict gzip reader (the strict gzip reader of formats.h), which decompresses
+ * gzip data (checking every member's CRC-32 and length and refusing trailing data) and passes any
+ * other file through unchanged, so the format is detected by content, not by name.
  *
  * IDX layout (big-endian): bytes 0-1 zero, byte 2 the element type (0x08 = unsigned byte, the only
  * one we accept), byte 3 the number of dimensions d, then d uint32 sizes, then the elements in C
@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "mzoo/data.h"
-#include "data/gunzip-impl.h"
+#include "mzoo/formats.h"
 #include "core/banned.h"
 
 /* No IDX file we read is anywhere near this; a larger header is corrupt or hostile. */
@@ -51,7 +51,7 @@ mz_status mz_idx_read(const char *path, mz_idx *out, mz_error *err)
     if (!path || !out)
         return mz_fail(err, MZ_EINVAL, "mz_idx_read: NULL argument");
     memset(out, 0, sizeof *out);
-    mz_gz f;
+    mz_gz *f = NULL;
     mz_status st = mz_gz_open(&f, path, 1, err);
     if (st)
         return st;
@@ -61,9 +61,9 @@ mz_status mz_idx_read(const char *path, mz_idx *out, mz_error *err)
     size_t got = 0;
     uint8_t *data = NULL;
 
-    if ((st = mz_gz_read(&f, hdr, 4, &got, err)))
+    if ((st = mz_gz_read(f, hdr, 4, &got, err)))
         goto fail;
-    plain = f.plain;
+    plain = mz_gz_plain(f);
     after = plain ? "" : " after decompression";
     if (got < 4) {
         if (got == 0)
@@ -101,7 +101,7 @@ mz_status mz_idx_read(const char *path, mz_idx *out, mz_error *err)
         goto fail;
     }
     size_t hdr_len = 4 + 4 * (size_t)ndim;
-    if ((st = mz_gz_read(&f, hdr + 4, hdr_len - 4, &got, err)))
+    if ((st = mz_gz_read(f, hdr + 4, hdr_len - 4, &got, err)))
         goto fail;
     if (got < hdr_len - 4) {
         st = mz_fail(err, MZ_EFORMAT,
@@ -136,7 +136,7 @@ mz_status mz_idx_read(const char *path, mz_idx *out, mz_error *err)
         st = mz_fail(err, MZ_ENOMEM, "%s: out of memory for a %s array", path, ds);
         goto fail;
     }
-    if ((st = mz_gz_read(&f, data, (size_t)total, &got, err)))
+    if ((st = mz_gz_read(f, data, (size_t)total, &got, err)))
         goto fail;
     if (got < total) {
         st = mz_fail(err, MZ_EFORMAT,
@@ -150,7 +150,7 @@ mz_status mz_idx_read(const char *path, mz_idx *out, mz_error *err)
     uint8_t extra[4096];
     size_t n_extra = 0;
     for (;;) {
-        if ((st = mz_gz_read(&f, extra, sizeof extra, &got, err)))
+        if ((st = mz_gz_read(f, extra, sizeof extra, &got, err)))
             goto fail;
         n_extra += got;
         if (got < sizeof extra || n_extra >= ((size_t)1 << 20))
@@ -164,13 +164,13 @@ mz_status mz_idx_read(const char *path, mz_idx *out, mz_error *err)
                      n_extra >= ((size_t)1 << 20) ? "at least " : "", n_extra, ds, after);
         goto fail;
     }
-    mz_gz_close(&f);
+    mz_gz_close(f);
     out->data = data;
     return MZ_OK;
 
 fail:
     free(data);
-    mz_gz_close(&f);
+    mz_gz_close(f);
     memset(out, 0, sizeof *out);
     return st;
 }
@@ -190,14 +190,14 @@ mz_status mz_read_file_maybe_gz(const char *path, uint8_t **out, size_t *out_len
         return mz_fail(err, MZ_EINVAL, "mz_read_file_maybe_gz: NULL argument");
     *out = NULL;
     *out_len = 0;
-    mz_gz f;
+    mz_gz *f = NULL;
     mz_status st = mz_gz_open(&f, path, 1, err);
     if (st)
         return st;
     size_t cap = 1 << 16, n = 0;
     uint8_t *buf = malloc(cap);
     if (!buf) {
-        mz_gz_close(&f);
+        mz_gz_close(f);
         return mz_fail(err, MZ_ENOMEM, "%s: out of memory", path);
     }
     for (;;) {
@@ -212,24 +212,24 @@ mz_status mz_read_file_maybe_gz(const char *path, uint8_t **out, size_t *out_len
             uint8_t *nb = realloc(buf, ncap);
             if (!nb) {
                 free(buf);
-                mz_gz_close(&f);
+                mz_gz_close(f);
                 return mz_fail(err, MZ_ENOMEM, "%s: out of memory after %zu bytes", path, n);
             }
             buf = nb;
             cap = ncap;
         }
         size_t got = 0;
-        if ((st = mz_gz_read(&f, buf + n, cap - n, &got, err))) {
+        if ((st = mz_gz_read(f, buf + n, cap - n, &got, err))) {
             free(buf);
-            mz_gz_close(&f);
+            mz_gz_close(f);
             return st;
         }
         n += got;
         if (n < cap)
             break; /* the verified end of the data */
     }
-    int plain = f.plain;
-    mz_gz_close(&f);
+    int plain = mz_gz_plain(f);
+    mz_gz_close(f);
     if (n > max_bytes) {
         free(buf);
         return mz_fail(err, MZ_ELIMIT, "%s: more than %zu bytes%s (the limit for this file)", path,

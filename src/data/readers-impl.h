@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "mzoo/data.h"
+#include "mzoo/formats.h"
 
 #define MZ_RD_PATH_MAX 4096
 
@@ -19,31 +20,6 @@ mz_status mz_rd_find_file(const char *dataset, const char *dir, const char *defa
 
 /* Returns the last path component of `path` (after the last '/'). */
 const char *mz_rd_basename(const char *path);
-
-/* For messages: `name` itself if it is shorter than MZ_RD_LABEL bytes, else its start, the
- * length and its end in buf, so that a crafted member name of any length leaves room in the
- * message for what was wrong. */
-#define MZ_RD_LABEL 192
-const char *mz_rd_label(const char *name, char buf[MZ_RD_LABEL]);
-
-/* Streams through an archive (tar.gz, zip or plain tar: no other format or compression) once,
- * always to its end: a gzip'd archive is decompressed by the strict gzip reader (gunzip-impl.h), so
- * its CRC-32, length and the absence of trailing data are verified only once everything is read.
- * For each regular file member, want(ctx, name) (non-zero = yes) decides whether to read it; wanted
- * members are read whole into memory (at most max_member bytes, MZ_ELIMIT beyond; zip entries
- * have their CRC-32 checked) and passed to take() with the whole name, whose buffer is only valid
- * during the call. take returning a non-zero status aborts the scan with that status. Damaged
- * headers (libarchive warnings included), an empty archive or a file that is no archive are
- * MZ_EFORMAT naming the file, the member and the offset. */
-typedef int (*mz_rd_want_fn)(void *ctx, const char *name);
-typedef mz_status (*mz_rd_take_fn)(void *ctx, const char *name, const uint8_t *data, size_t size,
-                                   mz_error *err);
-mz_status mz_rd_archive_scan(const char *path, mz_rd_want_fn want, mz_rd_take_fn take, void *ctx,
-                             size_t max_member, mz_error *err);
-
-/* Reads a whole regular file (at most max_bytes). *out is malloc'd. */
-mz_status mz_rd_read_file(const char *path, uint8_t **out, size_t *len, size_t max_bytes,
-                          mz_error *err);
 
 /* Decodes a JPEG as PIL does with Image.open(...).convert("RGB") (libjpeg defaults: islow DCT,
  * fancy upsampling; grayscale replicated to three channels) into planar out [3][h][w]. The image

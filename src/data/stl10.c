@@ -49,19 +49,19 @@ static mz_status stl_take(void *ctx, const char *name, const uint8_t *data, size
 {
     stl_ctx *c = ctx;
     int i = stl_index(name);
-    char lb[MZ_RD_LABEL];
+    char lb[MZ_NAME_LABEL];
     if (i < 0 || c->part[i]) /* stl_want said yes to this very name: cannot happen */
         return mz_fail(err, MZ_EINVAL, "%s: member %s: internal: not a wanted member", c->path,
-                       mz_rd_label(name, lb));
+                       mz_name_label(name, lb));
     if (i % 2 == 0 && (size == 0 || size % STL_IMAGE != 0))
         return mz_fail(err, MZ_EFORMAT,
                        "%s: member %s: %zu bytes is not a whole number of %d-byte images "
                        "(3x96x96; truncated?)",
-                       c->path, mz_rd_label(name, lb), size, STL_IMAGE);
+                       c->path, mz_name_label(name, lb), size, STL_IMAGE);
     c->part[i] = malloc(size ? size : 1);
     if (!c->part[i])
         return mz_fail(err, MZ_ENOMEM, "%s: member %s: out of memory", c->path,
-                       mz_rd_label(name, lb));
+                       mz_name_label(name, lb));
     memcpy(c->part[i], data, size);
     c->len[i] = size;
     return MZ_OK;
@@ -114,7 +114,7 @@ mz_status mz_load_stl10_sized(mz_dataset *ds, const char *dir, const char *varia
         return st;
     stl_ctx c = {.path = path};
     mz_rd_images full = {.bytes_per_image = STL_IMAGE}, test = {.bytes_per_image = STL_IMAGE};
-    if ((st = mz_rd_archive_scan(path, stl_want, stl_take, &c, STL_MAX_MEMBER, err)))
+    if ((st = mz_archive_scan(path, stl_want, stl_take, &c, STL_MAX_MEMBER, err)))
         goto done;
     for (int i = 0; i < 4; i++)
         if (!c.part[i]) {

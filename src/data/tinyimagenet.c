@@ -114,25 +114,25 @@ static mz_status tin_take(void *ctx, const char *name, const uint8_t *data, size
     tin_ctx *c = ctx;
     const char *file = mz_rd_basename(name), *wnid = NULL;
     size_t wnid_len = 0;
-    char lb[MZ_RD_LABEL];
+    char lb[MZ_NAME_LABEL];
     tin_rec r;
     memset(&r, 0, sizeof r);
     int kind = tin_kind(name, &wnid, &wnid_len);
     if (kind == M_NONE) /* tin_want said yes to this very name: cannot happen */
         return mz_fail(err, MZ_EINVAL, "%s: member %s: internal: not a wanted member", c->path,
-                       mz_rd_label(name, lb));
+                       mz_name_label(name, lb));
     if (kind == M_WNIDS || kind == M_ANNOT) {
         char **dst = kind == M_WNIDS ? &c->wnids : &c->annot;
         size_t *dlen = kind == M_WNIDS ? &c->wnids_len : &c->annot_len;
         if (*dst)
             return mz_fail(err, MZ_EFORMAT, "%s: member %s appears twice", c->path,
-                           mz_rd_label(name, lb));
+                           mz_name_label(name, lb));
         /* The lines are parsed as C strings: a NUL byte would end the text early. */
         const uint8_t *nul = memchr(data, '\0', size);
         if (nul)
             return mz_fail(err, MZ_EFORMAT,
                            "%s: member %s: byte %zu: a NUL byte (expected a text file)", c->path,
-                           mz_rd_label(name, lb), (size_t)(nul - data));
+                           mz_name_label(name, lb), (size_t)(nul - data));
         *dst = malloc(size + 1);
         if (!*dst)
             return mz_fail(err, MZ_ENOMEM, "%s: out of memory", c->path);
@@ -145,20 +145,20 @@ static mz_status tin_take(void *ctx, const char *name, const uint8_t *data, size
         return mz_fail(err, MZ_EFORMAT,
                        "%s: member %s: file name of %zu bytes is too long (expected at most %d, "
                        "names like n01443537_0.JPEG)",
-                       c->path, mz_rd_label(name, lb), strlen(file), TIN_NAME - 1);
+                       c->path, mz_name_label(name, lb), strlen(file), TIN_NAME - 1);
     if (kind == M_TRAIN && wnid_len >= TIN_NAME)
         return mz_fail(err, MZ_EFORMAT,
                        "%s: member %s: class folder name of %zu bytes is too long (expected a "
                        "WordNet id like n01443537)",
-                       c->path, mz_rd_label(name, lb), wnid_len);
+                       c->path, mz_name_label(name, lb), wnid_len);
     snprintf(r.file, sizeof r.file, "%s", file);
     if (kind == M_TRAIN)
         snprintf(r.wnid, sizeof r.wnid, "%.*s", (int)wnid_len, wnid);
     mz_status st = mz_rd_images_reserve(&c->pix, c->pix.n + 1, err);
     if (st)
         return st;
-    char what[MZ_RD_PATH_MAX + MZ_RD_LABEL + 16];
-    snprintf(what, sizeof what, "%s: member %s", c->path, mz_rd_label(name, lb));
+    char what[MZ_RD_PATH_MAX + MZ_NAME_LABEL + 16];
+    snprintf(what, sizeof what, "%s: member %s", c->path, mz_name_label(name, lb));
     st = mz_rd_jpeg_decode_rgb(data, size, TIN_SIDE, TIN_SIDE, c->pix.x + c->pix.n * TIN_IMAGE,
                                what, err);
     if (st)
@@ -264,7 +264,7 @@ mz_status mz_load_tinyimagenet_sized(mz_dataset *ds, const char *dir, const char
     mz_rd_images full = {.bytes_per_image = TIN_IMAGE}, test = {.bytes_per_image = TIN_IMAGE};
     char **wl = NULL, **al = NULL;
     wnid_ent *ids = NULL;
-    if ((st = mz_rd_archive_scan(path, tin_want, tin_take, &c, (size_t)16 << 20, err)))
+    if ((st = mz_archive_scan(path, tin_want, tin_take, &c, (size_t)16 << 20, err)))
         goto done;
     if (!c.wnids) {
         st = mz_fail(err, MZ_EFORMAT, "%s: member tiny-imagenet-200/wnids.txt not found", path);

@@ -28,7 +28,7 @@ static mz_status bunzip_file(const char *path, char **out, size_t *out_len, mz_e
 {
     uint8_t *in = NULL;
     size_t in_len = 0;
-    mz_status st = mz_rd_read_file(path, &in, &in_len, (size_t)16 << 20, err);
+    mz_status st = mz_read_file(path, (size_t)16 << 20, (void **)&in, &in_len, err);
     if (st)
         return st;
     size_t cap = in_len < (USPS_MAX_TEXT - 4096) / 4 ? in_len * 4 + 4096 : USPS_MAX_TEXT, n = 0,

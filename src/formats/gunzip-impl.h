@@ -1,5 +1,4 @@
-/* Strict streaming gzip reader (RFC 1952) shared by the IDX reader and the archive readers.
- * Private to src/data.
+/* The state of the strict gzip reader (formats.h, mz_gz). Private to src/formats.
  *
  * zlib's gzread is lenient where we must not be: it ignores anything after the first member that
  * does not look like gzip, and its errors carry no file offset. This reader:
@@ -11,16 +10,16 @@
  *  - names the file, the compressed byte offset and the member in every error.
  * A file that does not start with the gzip magic (1f 8b) is passed through unchanged when the
  * caller allows it ("plain"). */
-#ifndef MZOO_DATA_GUNZIP_IMPL_H
-#define MZOO_DATA_GUNZIP_IMPL_H
+#ifndef MZ_FORMATS_GUNZIP_IMPL_H
+#define MZ_FORMATS_GUNZIP_IMPL_H
 
 #include <stdint.h>
 #include <stdio.h>
 #include <zlib.h>
 
-#include "mzoo/core.h"
+#include "mzoo/formats.h"
 
-typedef struct mz_gz {
+struct mz_gz {
     FILE *f;
     const char *path; /* for messages; not owned, must outlive the reader */
     uint64_t file_size;
@@ -35,19 +34,6 @@ typedef struct mz_gz {
     uint64_t member_start; /* file offset of the current member's first byte */
     int64_t members;       /* members started so far */
     uint64_t out;          /* bytes delivered so far */
-} mz_gz;
-
-/* Opens path. allow_plain = 0 refuses a file without the gzip magic. A missing file is
- * MZ_ENOTFOUND. On failure nothing needs closing. */
-mz_status mz_gz_open(mz_gz *g, const char *path, int allow_plain, mz_error *err);
-
-/* Reads up to n bytes into buf and sets *got; *got < n only at the end of the data, once the end
- * (the last member's trailer, and that nothing follows it) has been verified. */
-mz_status mz_gz_read(mz_gz *g, void *buf, size_t n, size_t *got, mz_error *err);
-
-/* File offset of the next compressed (or plain) byte the reader will look at. */
-uint64_t mz_gz_offset(const mz_gz *g);
-
-void mz_gz_close(mz_gz *g);
+};
 
 #endif

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "data/gunzip-impl.h"
+#include "formats/gunzip-impl.h"
 #include "core/banned.h"
 
 #define GZ_IN_BUF ((size_t)1 << 18)
@@ -46,9 +46,41 @@ static mz_status fill(mz_gz *g, size_t want, int *eof, mz_error *err)
     return MZ_OK;
 }
 
-mz_status mz_gz_open(mz_gz *g, const char *path, int allow_plain, mz_error *err)
+static mz_status gz_start(mz_gz *g, const char *path, int allow_plain, mz_error *err);
+
+static void gz_release(mz_gz *g)
 {
-    memset(g, 0, sizeof *g);
+    if (g->z_live)
+        inflateEnd(&g->z);
+    if (g->f)
+        fclose(g->f);
+    free(g->in);
+    free(g);
+}
+
+mz_status mz_gz_open(mz_gz **out, const char *path, int allow_plain, mz_error *err)
+{
+    *out = NULL;
+    mz_gz *g = calloc(1, sizeof *g);
+    if (!g)
+        return mz_fail(err, MZ_ENOMEM, "%s: out of memory", path);
+    mz_status s = gz_start(g, path, allow_plain, err);
+    if (s != MZ_OK) {
+        gz_release(g);
+        return s;
+    }
+    *out = g;
+    return MZ_OK;
+}
+
+int mz_gz_plain(const mz_gz *g)
+{
+    return g->plain;
+}
+
+/* Opens the file and looks at its first bytes; on failure the caller releases g. */
+static mz_status gz_start(mz_gz *g, const char *path, int allow_plain, mz_error *err)
+{
     g->path = path;
     errno = 0;
     g->f = fopen(path, "rb");
@@ -63,19 +95,16 @@ mz_status mz_gz_open(mz_gz *g, const char *path, int allow_plain, mz_error *err)
     g->in_cap = GZ_IN_BUF;
     g->in = malloc(g->in_cap);
     if (!g->in) {
-        mz_gz_close(g);
         return mz_fail(err, MZ_ENOMEM, "%s: out of memory", path);
     }
     g->z.next_in = g->in;
     int eof;
     mz_status s = fill(g, 2, &eof, err);
     if (s) {
-        mz_gz_close(g);
         return s;
     }
     if (g->z.avail_in < 2 || g->in[0] != 0x1f || g->in[1] != 0x8b) {
         if (!allow_plain) {
-            mz_gz_close(g);
             return mz_fail(err, MZ_EFORMAT,
                            "%s: byte 0: not a gzip file (expected the gzip magic 1f 8b)", path);
         }
@@ -84,7 +113,6 @@ mz_status mz_gz_open(mz_gz *g, const char *path, int allow_plain, mz_error *err)
     }
     /* 15 + 16: a gzip wrapper, whose CRC-32 and length zlib checks at the member's end. */
     if (inflateInit2(&g->z, 15 + 16) != Z_OK) {
-        mz_gz_close(g);
         return mz_fail(err, MZ_ENOMEM, "%s: cannot start gzip decompression (out of memory)", path);
     }
     g->z_live = 1;
@@ -94,14 +122,8 @@ mz_status mz_gz_open(mz_gz *g, const char *path, int allow_plain, mz_error *err)
 
 void mz_gz_close(mz_gz *g)
 {
-    if (!g)
-        return;
-    if (g->z_live)
-        inflateEnd(&g->z);
-    if (g->f)
-        fclose(g->f);
-    free(g->in);
-    memset(g, 0, sizeof *g);
+    if (g)
+        gz_release(g);
 }
 
 static mz_status fail(mz_gz *g, mz_status st)

@@ -1,6 +1,34 @@
-/* Core utilities: message escaping (control characters from input never reach the terminal). */
+/* Core utilities: message escaping (control characters from input never reach the terminal) and
+ * the invariant check (MZ_ASSERT prints where and aborts). */
+#define _POSIX_C_SOURCE 200809L
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "mzoo/core.h"
 #include "check.h"
+
+/* MZ_ASSERT(cond) in a child: its exit and what it printed. */
+static int assert_in_child(int hold, char *out, size_t cap)
+{
+    int fd[2];
+    if (pipe(fd) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fd[1], 2);
+        close(fd[0]);
+        MZ_ASSERT(hold == 1);
+        _exit(0);
+    }
+    close(fd[1]);
+    ssize_t n = read(fd[0], out, cap - 1);
+    out[n > 0 ? n : 0] = 0;
+    close(fd[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return status;
+}
 
 static void check_escape(const char *in, const char *want)
 {
@@ -40,5 +68,11 @@ int main(void)
     CHECK_EQ_INT(e.code, MZ_ESPEC);
     for (const char *p = e.msg; *p; p++)
         CHECK((unsigned char)*p >= 0x20 && *p != 0x7f);
+    char out[256];
+    int status = assert_in_child(1, out, sizeof out);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0 && out[0] == 0);
+    status = assert_in_child(0, out, sizeof out);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+    CHECK_MSG(strstr(out, "test_core.c:") && strstr(out, "invariant failed: hold == 1"), "%s", out);
     return check_summary("test_core");
 }

@@ -63,6 +63,15 @@ mz_status mz_error_prefix(mz_error *err, const char *fmt, ...)
     ;
 void mz_error_clear(mz_error *err);
 
+/* Internal invariants (SQLite's ALWAYS/assert): a violated one is a bug in mzoo, never bad input,
+ * which always gets an mz_status. Prints "mzoo: file:line: invariant failed: cond" to stderr and
+ * aborts, in every build type. */
+#define MZ_ASSERT(cond) ((cond) ? (void)0 : mz_assert_fail(#cond, __FILE__, __LINE__))
+#if defined(__GNUC__)
+__attribute__((noreturn))
+#endif
+void mz_assert_fail(const char *cond, const char *file, int line);
+
 /* Copies src into dst[cap] (always NUL-terminated when cap > 0) with every byte that could
  * control a terminal made visible: \n, \r and \t as those two-character escapes, other C0
  * controls, DEL, C1 controls (U+0080..U+009F) and bytes that are not valid UTF-8 as \xNN.

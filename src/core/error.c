@@ -1,6 +1,7 @@
 /* Status codes and error messages. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mzoo/core.h"
@@ -135,4 +136,11 @@ void mz_error_clear(mz_error *err)
         err->code = MZ_OK;
         err->msg[0] = '\0';
     }
+}
+
+void mz_assert_fail(const char *cond, const char *file, int line)
+{
+    fprintf(stderr, "mzoo: %s:%d: invariant failed: %s (a bug in mzoo: please report it)\n", file,
+            line, cond);
+    abort();
 }

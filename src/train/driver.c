@@ -69,6 +69,7 @@ void mz_batch_free(mz_batch *b)
 void mz_batch_status(mz_batch *b, int64_t model_id, int epoch, mz_model_status status,
                      const char *fmt, ...)
 {
+    MZ_ASSERT(b->n >= 0 && b->n < MZ_LANES);
     int k = b->n++;
     mz_epoch_record *rc = &b->rec[k];
     memset(rc, 0, sizeof *rc);
@@ -257,6 +258,7 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&d->mu);
         if (u < 0)
             break;
+        MZ_ASSERT(d->units[u].n >= 1 && d->units[u].n <= MZ_LANES);
         d->r->family->run_unit(d->r, w->ws, &d->units[u], &d->sink);
     }
     pthread_mutex_lock(&d->mu);

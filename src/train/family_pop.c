@@ -326,6 +326,7 @@ static void pop_run_unit(mz_run *r, void *vw, const mz_unit *u, mz_sink *sink)
     const pop_family *f = r->fs;
     const mz_spec *spec = r->spec;
     const mz_dataset *ds = r->ds;
+    MZ_ASSERT(u->key >= 0 && u->key / MZ_ACT_COUNT < f->n_variants);
     const mz_arch *a = &f->arch[u->key / MZ_ACT_COUNT];
     mz_activation act = (mz_activation)(u->key % MZ_ACT_COUNT);
     int64_t np = a->n_params, per = 3 * np; /* weights + room for either optimizer's state */
@@ -389,6 +390,7 @@ static void pop_run_unit(mz_run *r, void *vw, const mz_unit *u, mz_sink *sink)
                                 "weights became NaN/Inf in epoch %d", epoch);
                 continue;
             }
+            MZ_ASSERT(b->n < MZ_LANES);
             mz_epoch_record *rc = &b->rec[b->n++];
             memset(rc, 0, sizeof *rc);
             rc->model_id = m->id;

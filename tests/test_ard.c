@@ -169,6 +169,13 @@ static void test_kl(void)
     CHECK_NEAR(mzf_ard_kl(-10.0f), 5.636, 5e-4);
     CHECK_NEAR(mzf_ard_kl(0.0f), 0.431, 5e-4);
     CHECK_NEAR(mzf_ard_kl(3.0f), 0.0254, 5e-5);
+    /* the schedule: -0.0004 for the evaluation before training, 0 for the first epoch, 0.0096
+     * for the 25th */
+    CHECK(mz_ard_kl_weight(0, 25) == -0.0004f);
+    CHECK(mz_ard_kl_weight(1, 25) == 0.0f);
+    CHECK(mz_ard_kl_weight(25, 25) == 0.0096f);
+    CHECK(mz_ard_kl_weight(2, 25) == (float)(0.01 * 1 / 25.0));
+    CHECK(mz_ard_kl_weight(1000, 5) == 1.0f);
     /* over the clamped range: 2e-6 relative, plus the rounding of k1 s - k1 (the formula's own
      * cancellation, the same in torch: 1.2e-7 absolute) near the top; the derivative likewise
      * with s (1 - s) */
@@ -509,8 +516,24 @@ static void run_case(const golden *g, const json_t *c, worst_t *wt)
         compare_weights(cs, what, &a, params, ref_w, p0, oc.lr, &wt->steps);
         free(state);
     }
-    printf("  %-24s KL %.1f, %lld of %lld weights dropped, %zu trajectories\n", cs, (double)kl,
-           (long long)mz_ard_dropped(&a, p0), (long long)a.n_ard_weights, json_array_size(trajs));
+    /* coverage: log alpha below, inside and above its clamps, and above the threshold */
+    long low = 0, high = 0, pruned = 0;
+    for (int i = 0; i < a.n_layers; i++) {
+        const mz_layer *l = &a.layers[i];
+        if (l->kind != MZ_LAYER_CONV && l->kind != MZ_LAYER_LINEAR)
+            continue;
+        float hi = mz_ard_clamp_of(l);
+        for (int64_t k = 0; k < l->b_off - l->w_off; k++) {
+            mz_ard_elem e = mz_ard_elem_of(p0[l->w_off + k], p0[l->s_off + k], hi);
+            low += e.u < -hi;
+            high += e.u > hi;
+            pruned += e.la >= MZ_ARD_THRESHOLD;
+        }
+    }
+    CHECK(low > 0 && high > 0 && pruned > 0);
+    printf("  %-20s KL %8.1f; log alpha of %5lld weights: %4ld below the clamp, %2ld above, %3ld "
+           "dropped; %zu trajectories\n",
+           cs, (double)kl, (long long)a.n_ard_weights, low, high, pruned, json_array_size(trajs));
 done:
     for (int o = 0; o < MZ_MAX_LAYERS; o++)
         free(eps[o]);

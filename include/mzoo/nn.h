@@ -138,6 +138,11 @@ void mz_ref_backward(const mz_arch *a, const mz_fwd_cfg *cfg, const float *param
 #define MZ_ARD_THRESHOLD 3.0f /* a weight is dropped (pruned) where log alpha >= 3 */
 #define MZ_ARD_INIT_LOG_SIGMA2 -10.0f
 
+/* The reference's KL weight schedule: min(1, 0.01 * (iteration - 1) / n_epochs) for the step
+ * that produces training_iteration `iteration` (1 .. n_epochs: the training epochs; 0: the
+ * evaluation before training, which gets -0.01 / n_epochs), in double, rounded to float. */
+float mz_ard_kl_weight(int iteration, int n_epochs);
+
 /* Derives the twin's architecture from a plain one (same layers, ARD parameter layout; variant
  * "<plain variant>/ard"). `plain` must not be an ARD architecture itself. */
 mz_status mz_arch_init_ard(mz_arch *ard, const mz_arch *plain, mz_error *err);

@@ -93,6 +93,12 @@ int64_t mz_ard_workspace_floats(const mz_arch *a, int B)
 
 /* ---- parameters ---- */
 
+float mz_ard_kl_weight(int iteration, int n_epochs)
+{
+    double w = 0.01 * (double)(iteration - 1) / (double)n_epochs;
+    return (float)(w < 1.0 ? w : 1.0);
+}
+
 void mz_ard_params_from_plain(const mz_arch *ard, const mz_arch *plain, const float *plain_params,
                               float *ard_params)
 {

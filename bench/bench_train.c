@@ -14,7 +14,9 @@
  * lanes hold the 16 combinations of dropout {0, 0.5} x optimizer {Adam, SGD momentum 0.9} x init
  * {uniform, normal, kaiming_uniform, kaiming_normal}, with lr {1e-3, 1e-4} and wd {1e-3, 1e-4}
  * mixed over the lanes; in phase k thread r runs activation (k + r * 4 / threads) % 4, and the
- * figures are the means over all (phase, thread) runs.
+ * figures are the means over all (phase, thread) runs. mnist-vd: 16 variational-dropout twins
+ * (CNN-s, tanh, Adam lr 3e-4: the reference's MNIST sparsification), each started from a plain
+ * model, kl_weight 0.005.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
@@ -33,12 +35,15 @@ typedef struct config {
     const char *name, *arch;
     int c, hw;
     int n_train, n_val, n_test, epochs;
+    int ard; /* variational-dropout twins */
 } config;
 
 static const config configs[] = {
-    {"fmnist-seed", "cnn-s", 1, 28, 50000, 10000, 10000, 50},
-    {"fmnist-hyp", "cnn-s", 1, 28, 50000, 10000, 10000, 50},
-    {"cifar-cnnl", "cnn-l", 3, 32, 42000, 8000, 10000, 50},
+    {"fmnist-seed", "cnn-s", 1, 28, 50000, 10000, 10000, 50, 0},
+    {"fmnist-hyp", "cnn-s", 1, 28, 50000, 10000, 10000, 50, 0},
+    {"cifar-cnnl", "cnn-l", 3, 32, 42000, 8000, 10000, 50, 0},
+    /* the twins' trainable reports no val metrics: epoch 0 evaluates train and test */
+    {"mnist-vd", "cnn-s", 1, 28, 50000, 0, 10000, 25, 1},
 };
 
 #define BATCH 10
@@ -114,6 +119,11 @@ static void lane_setup(const config *cfg, int rank, int l, mz_lane_cfg *lc, mz_i
         *init = MZ_INIT_KAIMING_UNIFORM;
         lc->opt.type = MZ_OPT_ADAM, lc->opt.lr = 1e-4, lc->opt.weight_decay = 1e-2;
         *dropout = 0;
+    } else if (!strcmp(cfg->name, "mnist-vd")) {
+        *init = MZ_INIT_UNIFORM;
+        lc->opt.type = MZ_OPT_ADAM, lc->opt.lr = 3e-4;
+        lc->kl_weight = 0.005f; /* the reference's schedule: 0 .. 0.0096 */
+        *dropout = 0;
     } else {
         *dropout = (l / 8) % 2 ? 0.5 : 0.0;
         lc->opt.type = (l / 4) % 2 ? MZ_OPT_SGD : MZ_OPT_ADAM;
@@ -142,26 +152,32 @@ static void *work(void *arg)
             act = hyp_acts[(ph + w->rank * 4 / sh->threads) % 4];
         else if (!strcmp(cfg->name, "cifar-cnnl"))
             act = MZ_ACT_GELU;
-        mz_arch a;
+        mz_arch plain, ard, *a = &plain;
         /* CNN-s has dropout layers when any lane uses dropout (fmnist-hyp) */
-        if (mz_arch_init(&a, cfg->arch, cfg->c, cfg->hw, cfg->hw, hyp ? 0.5 : 0.0, &err) != MZ_OK) {
+        if (mz_arch_init(&plain, cfg->arch, cfg->c, cfg->hw, cfg->hw, hyp ? 0.5 : 0.0, &err) !=
+                MZ_OK ||
+            (cfg->ard && mz_arch_init_ard(&ard, &plain, &err) != MZ_OK)) {
             fprintf(stderr, "bench_train: %s\n", err.msg);
             sh->failed = 1;
         }
+        if (cfg->ard)
+            a = &ard;
         mz_pop pop;
-        if (!sh->failed && mz_pop_init(&pop, sh->backend, &a, act, BATCH, sh->lut, &err) != MZ_OK) {
+        if (!sh->failed && mz_pop_init(&pop, sh->backend, a, act, BATCH, sh->lut, &err) != MZ_OK) {
             fprintf(stderr, "bench_train: %s\n", err.msg);
             sh->failed = 1;
         }
-        if (!params)
-            params = malloc(sizeof(float) * (size_t)a.n_params);
+        if (!params) /* room for the plain model and its twin */
+            params = malloc(sizeof(float) * (size_t)(plain.n_params + a->n_params));
         for (int l = 0; !sh->failed && l < MZ_LANES; l++) {
             mz_lane_cfg lc;
             mz_init init;
             double dropout;
             lane_setup(cfg, w->rank, l, &lc, &init, &dropout);
-            mz_arch_init_params(&a, init, lc.seed, params);
-            mz_pop_set_lane(&pop, l, &lc, params, NULL);
+            mz_arch_init_params(&plain, init, lc.seed, params);
+            if (cfg->ard) /* a twin starts from its plain model's checkpoint */
+                mz_ard_params_from_plain(&ard, &plain, params, params + plain.n_params);
+            mz_pop_set_lane(&pop, l, &lc, cfg->ard ? params + plain.n_params : params, NULL);
         }
         float loss[MZ_LANES];
         int correct[MZ_LANES];
@@ -281,7 +297,13 @@ static int run_config(const config *cfg, int threads, int steps, int eval_images
     mz_arch_init(&a, cfg->arch, cfg->c, cfg->hw, cfg->hw, hyp ? 0.5 : 0.0, &err);
     double fwd, bwd;
     count_macs(&a, &fwd, &bwd);
-    double flops_step = 2.0 * (fwd + bwd) * BATCH, flops_eval = 2.0 * fwd;
+    /* twins: a training step has twice the multiply-adds (the mean and the variance paths, in
+     * both directions); eval is the plain forward on clipped weights (bench/README.md, 4) */
+    double flops_step = (cfg->ard ? 2.0 : 1.0) * 2.0 * (fwd + bwd) * BATCH, flops_eval = 2.0 * fwd;
+    if (cfg->ard) {
+        mz_arch plain = a;
+        mz_arch_init_ard(&a, &plain, &err);
+    }
     double steps_per_model = (double)cfg->epochs * ((cfg->n_train + BATCH - 1) / BATCH);
     double eval_per_model = (double)n_all + (double)cfg->epochs * (cfg->n_val + cfg->n_test);
     double t_step_model = t_step / MZ_LANES;
@@ -308,7 +330,9 @@ static int run_config(const config *cfg, int threads, int steps, int eval_images
            t_wall, quick ? "true" : "false",
            hyp ? "one pop per activation (tanh, relu, sigmoid, gelu); 16 lanes = dropout {0,0.5} x "
                  "{adam, sgd m0.9} x 4 inits, lr/wd mixed"
-               : "16 lanes of the same settings, different seeds and batches",
+           : cfg->ard ? "16 variational-dropout twins of the same settings, different seeds and "
+                        "batches"
+                      : "16 lanes of the same settings, different seeds and batches",
            hyp ? ",\"per_run\":[" : "", hyp ? per_run : "", hyp ? "]" : "");
     fflush(stdout);
     free(sh);
@@ -320,7 +344,7 @@ static int run_config(const config *cfg, int threads, int steps, int eval_images
 int main(int argc, char **argv)
 {
     int quick = 0, threads = (int)sysconf(_SC_NPROCESSORS_ONLN), steps = -1, eval_images = -1;
-    const char *list = "fmnist-seed,fmnist-hyp,cifar-cnnl", *be_name = "simd";
+    const char *list = "fmnist-seed,fmnist-hyp,cifar-cnnl,mnist-vd", *be_name = "simd";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick"))
             quick = 1;

@@ -5,7 +5,7 @@
 # usage: bench/run.sh [--quick] [--configs a,b,c] [--build DIR] [--out DIR]
 #                     [--no-build] [--no-torch] [--no-mzoo] [--torch-results FILE]
 #   --quick               fewer steps on both sides (for testing the harness; figures are noisier)
-#   --configs LIST        subset of fmnist-seed,fmnist-hyp,cifar-cnnl
+#   --configs LIST        subset of fmnist-seed,fmnist-hyp,cifar-cnnl,mnist-vd
 #   --build DIR           CMake build directory (default: <repo>/build-bench)
 #   --out DIR             where the JSON lines and the table go (default: DIR/bench-results/<time>)
 #   --torch-results FILE  reuse a torch.jsonl from an earlier run instead of running PyTorch
@@ -17,7 +17,7 @@ src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build="$src/build-bench"
 out=""
 quick=()
-configs="fmnist-seed,fmnist-hyp,cifar-cnnl"
+configs="fmnist-seed,fmnist-hyp,cifar-cnnl,mnist-vd"
 do_build=1 do_torch=1 do_mzoo=1 torch_results=""
 while [ $# -gt 0 ]; do
     case "$1" in

@@ -7,7 +7,11 @@ single-threaded process per core, all started together. For each configuration i
 line with t_step, t_eval_img, the composed models_per_hour, the FLOP counts, peak RSS and the
 environment. Progress goes to stderr.
 
-Usage: python3 bench/torch_reference.py [--quick] [--configs fmnist-seed,fmnist-hyp,cifar-cnnl]
+The config mnist-vd times the sparsified twins (original-system.md section 6): the reference's
+variational-dropout CNN_ARD (LinearARD / Conv2dARD layers, local reparameterisation, KL term)
+trained as its NN_tune_trainable_from_checkpoint does, 25 epochs, batch 10, FastTensorDataLoader.
+
+Usage: python3 bench/torch_reference.py [--quick] [--configs fmnist-seed,fmnist-hyp,cifar-cnnl,mnist-vd]
                                         [--procs N] [--steps N] [--warmup N]
 The worker processes are this same script with --worker (internal).
 """
@@ -27,6 +31,9 @@ import time
 
 SEED_FMNIST = dict(act="tanh", init="uniform", opt="adam", lr=3e-4, wd=0.0, dropout=0.0)
 SEED_CIFAR_L = dict(act="gelu", init="kaiming_uniform", opt="adam", lr=1e-4, wd=1e-2, dropout=0.0)
+# sparsified twins (MNIST): the inherited settings of the first trial, kl_weight in 0 .. 0.0096
+SEED_MNIST_VD = dict(act="tanh", init="uniform", opt="adam", lr=3e-4, wd=0.0, dropout=0.0,
+                     kl_weight=0.005)
 
 ACTS = ["tanh", "relu", "sigmoid", "gelu"]
 INITS = ["uniform", "normal", "kaiming_uniform", "kaiming_normal"]
@@ -59,6 +66,9 @@ CONFIGS = {
                        n_test=10000, epochs=50, variants=hyp_variants()),
     "cifar-cnnl": dict(arch="CNN3", channels=3, size=32, n_train=42000, n_val=8000,
                        n_test=10000, epochs=50, variants=[SEED_CIFAR_L]),
+    # the twins of the MNIST seed zoo: 25 epochs; the twins' trainable has no val split
+    "mnist-vd": dict(arch="CNN_ARD", channels=1, size=28, n_train=50000, n_val=0,
+                     n_test=10000, epochs=25, variants=[SEED_MNIST_VD]),
 }
 BATCH = 10
 
@@ -123,6 +133,98 @@ def build_model(torch, arch, channels, v):
     return net
 
 
+def build_ard_model(torch, channels, v):
+    """The reference's CNN_ARD (def_net_distillation.py, original-system.md section 6.1): CNN-s
+    with Conv2dARD / LinearARD layers. The noise is drawn with randn_like (the reference's
+    torch.normal(zeros_like, ones_like) allocates two more tensors: this is slightly faster)."""
+    nn = torch.nn
+    F = torch.nn.functional
+    k1, k2, k3 = 0.63576, 1.8732, 1.48695
+
+    def neg_kl(la):
+        return k1 * torch.sigmoid(k2 + k3 * la) - 0.5 * torch.log1p(torch.exp(-la)) - k1
+
+    class LinearARD(nn.Module):
+        def __init__(self, i, o):
+            super().__init__()
+            self.weight = nn.Parameter(torch.Tensor(o, i).normal_(0, 0.02))
+            self.bias = nn.Parameter(torch.zeros(o))
+            self.log_sigma2 = nn.Parameter(torch.full((o, i), -10.0))
+            self.log_sigma2_bias = nn.Parameter(torch.full((o,), -10.0))  # unused
+
+        @property
+        def log_alpha(self):
+            return torch.clamp(self.log_sigma2 - 2 * torch.log(torch.abs(self.weight) + 1e-15),
+                               -10, 10)
+
+        def forward(self, x):
+            if not self.training:
+                w = torch.where(self.log_alpha >= 3, torch.zeros_like(self.weight), self.weight)
+                return F.linear(x, w, self.bias)
+            mu = x.matmul(self.weight.t())
+            si = torch.sqrt((x * x).matmul((torch.exp(self.log_alpha) * self.weight
+                                            * self.weight).t()) + 1e-15)
+            return mu + torch.randn_like(mu) * si + self.bias
+
+        def get_reg(self):
+            return -torch.sum(neg_kl(self.log_alpha))
+
+    class Conv2dARD(nn.Conv2d):
+        def __init__(self, i, o, k):
+            super().__init__(i, o, k)
+            self.log_sigma2 = nn.Parameter(-10 * torch.ones_like(self.weight))
+            self.log_sigma2_bias = nn.Parameter(-10 * torch.ones_like(self.bias))
+
+        def _la(self, ls2, w):
+            return torch.clamp(ls2 - 2 * torch.log(torch.abs(w) + 1e-15), -8, 8)
+
+        def forward(self, x):
+            la, lab = self._la(self.log_sigma2, self.weight), self._la(self.log_sigma2_bias, self.bias)
+            if not self.training:
+                w = torch.where(la >= 3, torch.zeros_like(self.weight), self.weight)
+                b = torch.where(lab >= 3, torch.zeros_like(self.bias), self.bias)
+                return F.conv2d(x, w, b)
+            mu = F.conv2d(x, self.weight, self.bias)
+            si = torch.sqrt(1e-15 + F.conv2d(x * x, torch.exp(la) * self.weight * self.weight,
+                                             torch.exp(lab) * self.bias * self.bias))
+            return mu + si * torch.randn_like(mu)
+
+        def get_reg(self):
+            return (-torch.sum(neg_kl(self._la(self.log_sigma2, self.weight)))
+                    - torch.sum(neg_kl(self._la(self.log_sigma2_bias, self.bias))))
+
+    def act():
+        return {"tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid, "gelu": nn.GELU}[v["act"]]()
+
+    layers = [Conv2dARD(channels, 8, 5), nn.MaxPool2d(2, 2), act(),
+              Conv2dARD(8, 6, 5), nn.MaxPool2d(2, 2), act(),
+              Conv2dARD(6, 4, 2), act(), nn.Flatten(), LinearARD(36, 20), act(), LinearARD(20, 10)]
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.module_list = nn.ModuleList(layers)
+            self.kl_weight = v["kl_weight"]
+
+        def forward(self, x):
+            for layer in self.module_list:
+                x = layer(x)
+            return x
+
+        def get_reg(self):
+            return sum(m.get_reg() for m in self.module_list if hasattr(m, "get_reg"))
+
+    # the twin starts from a plain model's checkpoint: weights as the zoo's init, biases 0.01
+    net = Net()
+    plain = build_model(torch, "CNN", channels, dict(v, dropout=0.0))
+    with torch.no_grad():
+        for m, pm in zip(net.module_list, plain.module_list):
+            if hasattr(m, "get_reg"):
+                m.weight.copy_(pm.weight)
+                m.bias.copy_(pm.bias)
+    return net
+
+
 def build_optimizer(torch, net, v):
     if v["opt"] == "adam":
         return torch.optim.Adam(net.parameters(), lr=v["lr"], weight_decay=v["wd"])
@@ -141,9 +243,13 @@ def count_flops(torch, arch, channels, size):
                  needs no gradient)
     FLOP = 2 x multiply-adds.  Bias adds, pooling, activations, softmax/loss and the optimiser
     update are elementwise and left out (a few percent of the forward count; see README).
+    Twins (CNN_ARD): a training step counts twice (the mean and the variance convolutions, in
+    both directions); eval is the plain forward on clipped weights.
     """
     nn = torch.nn
-    net = build_model(torch, arch, channels, dict(act="tanh", init="", dropout=0.0))
+    ard = arch == "CNN_ARD"
+    net = build_model(torch, "CNN" if ard else arch, channels, dict(act="tanh", init="",
+                                                                     dropout=0.0))
     macs = []
 
     def hook(m, inp, out):
@@ -160,8 +266,9 @@ def count_flops(torch, arch, channels, size):
         net(torch.zeros(1, channels, size, size))
     fwd = sum(macs)
     bwd = fwd + sum(macs[1:])
-    return dict(macs_per_layer=macs, flops_eval_img=2 * fwd, flops_train_img=2 * (fwd + bwd),
-                flops_step=2 * (fwd + bwd) * BATCH)
+    k = 2 if ard else 1
+    return dict(macs_per_layer=macs, flops_eval_img=2 * fwd, flops_train_img=k * 2 * (fwd + bwd),
+                flops_step=k * 2 * (fwd + bwd) * BATCH)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -187,10 +294,15 @@ class ShuffledBatches:
 
 def train_step(torch, net, opt, crit, x, y):
     """One step exactly as the reference's NNmodule.train_step (Version B), including the
-    host-side loss and accuracy bookkeeping it does every step."""
+    host-side loss and accuracy bookkeeping it does every step. Twins (net.kl_weight): the loss
+    is the ELBO, cross_entropy(logits, y) + kl_weight * KL, as NNmoduleARD's."""
     opt.zero_grad()
-    out = torch.nn.functional.log_softmax(net(x), dim=1)
-    loss = crit(out, y)
+    if hasattr(net, "kl_weight"):
+        out = net(x)
+        loss = torch.nn.functional.cross_entropy(out, y) + net.kl_weight * net.get_reg()
+    else:
+        out = torch.nn.functional.log_softmax(net(x), dim=1)
+        loss = crit(out, y)
     loss.backward()
     opt.step()
     _, pred = torch.max(out.data, 1)
@@ -199,10 +311,15 @@ def train_step(torch, net, opt, crit, x, y):
 
 
 def eval_batch(torch, net, crit, x, y):
-    """The reference's test_step: no_grad forward, loss and accuracy."""
+    """The reference's test_step: no_grad forward, loss and accuracy (twins: eval mode is the
+    clipped forward, and the test loss includes the KL term)."""
     with torch.no_grad():
-        out = torch.nn.functional.log_softmax(net(x), dim=1)
-        loss = crit(out, y)
+        if hasattr(net, "kl_weight"):
+            out = net(x)
+            loss = torch.nn.functional.cross_entropy(out, y) + net.kl_weight * net.get_reg()
+        else:
+            out = torch.nn.functional.log_softmax(net(x), dim=1)
+            loss = crit(out, y)
         _, pred = torch.max(out.data, 1)
         correct = (pred == y).sum().item()
     return loss.item(), correct
@@ -248,7 +365,10 @@ def worker(args):
     nets = {}
     for vi in order:
         torch.manual_seed(vi + 1)  # NNmodule seeds torch before building the model
-        net = build_model(torch, cfg["arch"], C, variants[vi])
+        if cfg["arch"] == "CNN_ARD":
+            net = build_ard_model(torch, C, variants[vi])
+        else:
+            net = build_model(torch, cfg["arch"], C, variants[vi])
         nets[vi] = (net, build_optimizer(torch, net, variants[vi]))
 
     steps_v = max(1, args.steps // nv)

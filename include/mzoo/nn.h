@@ -15,6 +15,7 @@
 #define MZOO_NN_H
 
 #include "mzoo/core.h"
+#include "mzoo/optim.h"
 #include "mzoo/spec.h"
 
 #ifdef __cplusplus
@@ -39,10 +40,15 @@ typedef struct mz_layer {
     int64_t w_off, b_off;       /* conv/linear: offsets of weight and bias in the parameter vector */
     int64_t in_size, out_size;  /* per-sample element counts */
     int dropout_ordinal;        /* dropout layers: 0, 1, 2, ... in order (selects the RNG stream) */
+    /* ARD architectures only (mz_arch.ard), conv/linear layers: offsets of log_sigma2 (the weight's
+     * shape) and log_sigma2_bias (the bias's shape), and the layer's ordinal among the ARD layers
+     * (0, 1, 2, ... in order; selects the noise stream). Plain architectures: 0. */
+    int64_t s_off, sb_off;
+    int ard_ordinal;
 } mz_layer;
 
 #define MZ_MAX_LAYERS 32
-#define MZ_MAX_TENSORS 16
+#define MZ_MAX_TENSORS 24
 
 typedef struct mz_arch {
     char name[16];      /* "cnn-s", "cnn-l" */
@@ -57,6 +63,11 @@ typedef struct mz_arch {
     int64_t n_params;
     int64_t act_floats;    /* per sample: sum of all layer outputs plus the input */
     int64_t max_layer_size;/* per sample: largest single layer input/output */
+    /* Variational-dropout ("ARD") twin (mz_arch_init_ard): every conv/linear layer also has
+     * log_sigma2 and log_sigma2_bias. 0 for plain architectures. */
+    int ard;
+    int n_ard_layers;      /* conv + linear layers */
+    int64_t n_ard_weights; /* weights of those layers, biases not counted (sparsity denominator) */
 } mz_arch;
 
 /* Builds an architecture. name: "cnn-s" (expects 28x28) or "cnn-l" (32x32); channels 1 or 3.
@@ -98,12 +109,102 @@ float mz_ref_loss(const float *logits, const int32_t *y, int B, int K, float *dl
 void mz_ref_backward(const mz_arch *a, const mz_fwd_cfg *cfg, const float *params, int B,
                      const float *dlogits, float *ws, float *grads);
 
+/* ---- variational-dropout ("ARD") twins: reference kernels, one model ----
+ *
+ * A twin (Molchanov et al. 2017, "Variational Dropout Sparsifies DNNs", as the reference's
+ * CNN_ARD / CNN3_ARD) has the layers of its plain model; every conv/linear layer has weight theta,
+ * bias b, log_sigma2 (theta's shape) and log_sigma2_bias (b's shape), in this state_dict order:
+ * module_list.i.weight, .bias, .log_sigma2, .log_sigma2_bias (CNN-s C=1: 4928 floats).
+ *
+ *   log alpha = clamp(log_sigma2 - 2 log(|theta| + 1e-15), lo, hi), alpha = exp(log alpha);
+ *   lo, hi = -8, 8 for conv (weights and biases), -10, 10 for linear (weights).
+ *   Training forward (local reparameterisation), eps ~ N(0, 1) per output element:
+ *     conv:   y = conv(x, theta, b) + sqrt(1e-15 + conv(x^2, alpha theta^2, alpha_b b^2)) eps
+ *     linear: y = x theta^T + sqrt(x^2 (alpha theta^2)^T + 1e-15) eps + b
+ *   Eval forward: theta (and conv biases) replaced by 0 where log alpha >= 3.
+ *   KL(log alpha) = -(k1 sigmoid(k2 + k3 log alpha) - 0.5 log1p(exp(-log alpha)) - k1),
+ *     k1 = 0.63576, k2 = 1.8732, k3 = 1.48695, summed over linear weights and conv weights and
+ *     biases (in double, layer by layer, weights then biases, in element order).
+ *   Loss (ELBO) = CE (batch mean, mz_ref_loss) + kl_weight * KL, computed in float as
+ *     ce + kl_weight * kl.
+ *   Linear log_sigma2_bias is unused (the reference leaves it uninitialised): mzoo sets it to -10;
+ *   its gradient is 0 and, as torch's optimizers skip a parameter that never gets a gradient,
+ *   mz_ard_optim_step never changes it (weight decay included).
+ *
+ * Noise: eps of element j of sample b of ARD layer o is normal number e = b * out_size + j of
+ * Philox(seed, MZ_RNG_SPARSE, epoch, step, o) (mz_ard_noise), so it depends on neither threads nor
+ * the population a twin trains in. */
+
+#define MZ_ARD_THRESHOLD 3.0f /* a weight is dropped (pruned) where log alpha >= 3 */
+#define MZ_ARD_INIT_LOG_SIGMA2 -10.0f
+
+/* The reference's KL weight schedule: min(1, 0.01 * (iteration - 1) / n_epochs) for the step
+ * that produces training_iteration `iteration` (1 .. n_epochs: the training epochs; 0: the
+ * evaluation before training, which gets -0.01 / n_epochs), in double, rounded to float. */
+float mz_ard_kl_weight(int iteration, int n_epochs);
+
+/* Derives the twin's architecture from a plain one (same layers, ARD parameter layout; variant
+ * "<plain variant>/ard"). `plain` must not be an ARD architecture itself. */
+mz_status mz_arch_init_ard(mz_arch *ard, const mz_arch *plain, mz_error *err);
+
+/* The twin's initial parameters [ard->n_params] from a plain checkpoint [plain->n_params] (the
+ * architecture `ard` was derived from): weight and bias copied, log_sigma2 and log_sigma2_bias
+ * set to MZ_ARD_INIT_LOG_SIGMA2. */
+void mz_ard_params_from_plain(const mz_arch *ard, const mz_arch *plain, const float *plain_params,
+                              float *ard_params);
+
+/* Per-twin settings of a forward/backward pass. */
+typedef struct mz_ard_cfg {
+    mz_fwd_cfg fwd;  /* activation, dropout rate and masks, train/eval, seed, epoch, step */
+    float kl_weight; /* weight of the KL term in the loss (used by the backward pass) */
+    /* NULL: noise from mz_ard_noise(seed, epoch, step, ordinal). Otherwise eps[o] is the noise
+     * [B][out_size] of ARD layer o (borrowed; tests use it to feed PyTorch the same noise). */
+    const float *const *eps;
+} mz_ard_cfg;
+
+/* n standard normal numbers, numbers first .. first+n-1 of the stream
+ * Philox(seed, MZ_RNG_SPARSE, epoch, step, ordinal): block k gives numbers 4k .. 4k+3 by
+ * Box-Muller from its two pairs of 24-bit uniforms, in float with mzoo's own log, sin and cos. */
+void mz_ard_noise(int64_t seed, int epoch, int step, int ordinal, int64_t first, int64_t n,
+                  float *out);
+
+/* Floats of workspace mz_ard_forward needs for a batch of B. */
+int64_t mz_ard_workspace_floats(const mz_arch *a, int B);
+
+/* Forward pass of B samples x [B][C][H][W] (cfg->fwd.train: noisy training forward, else the
+ * clipped eval forward); logits [B][K]; keeps what mz_ard_backward needs in ws. */
+void mz_ard_forward(const mz_arch *a, const mz_ard_cfg *cfg, const float *params, const float *x,
+                    int B, float *ws, float *logits);
+
+/* Backward pass of the training forward that filled ws: from dlogits [B][K] (of the CE term,
+ * mz_ref_loss) writes the gradient of CE + cfg->kl_weight * KL into grads [n_params]
+ * (overwritten). */
+void mz_ard_backward(const mz_arch *a, const mz_ard_cfg *cfg, const float *params, int B,
+                     const float *dlogits, float *ws, float *grads);
+
+/* Sum of the KL term over the twin's parameters. */
+float mz_ard_kl(const mz_arch *a, const float *params);
+
+/* The spans of parameters the loss does not depend on (the linear layers' log_sigma2_bias), in
+ * order; returns their number (at most MZ_MAX_LAYERS). */
+int mz_ard_frozen_spans(const mz_arch *a, mz_span *spans);
+
+/* One optimizer update of a twin (t = the number of this update, from 1): mz_optim_step over the
+ * whole vector except mz_ard_frozen_spans. */
+void mz_ard_optim_step(const mz_arch *a, const mz_optim_cfg *cfg, float *params, const float *grads,
+                       float *state, int64_t t);
+
+/* Number of dropped weights (log alpha >= 3) of conv and linear layers (biases not counted);
+ * sparsity = mz_ard_dropped / a->n_ard_weights. */
+int64_t mz_ard_dropped(const mz_arch *a, const float *params);
+
 /* ---- elementwise pieces shared with the population engine ---- */
 float mz_tanhf(float x);
 float mz_expf(float x);
 float mz_logf(float x);
 float mz_erff(float x);
 float mz_sigmoidf(float x);
+float mz_log1pf(float x);
 /* activation and its derivative. act_backward takes the activation's input x and output y. */
 float mz_act_forward(mz_activation act, float x);
 float mz_act_backward(mz_activation act, float x, float y);

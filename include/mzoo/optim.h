@@ -33,6 +33,17 @@ int64_t mz_optim_state_floats(mz_optimizer type, int64_t n);
 void mz_optim_step(const mz_optim_cfg *cfg, float *params, const float *grads, float *state,
                    int64_t n, int64_t t);
 
+/* A run of parameters [first, first + count). */
+typedef struct mz_span {
+    int64_t first, count;
+} mz_span;
+
+/* mz_optim_step except for the parameters of the spans skip[0 .. n_skip) (sorted by `first`, not
+ * overlapping), which keep their values and state: torch.optim skips a parameter whose .grad is
+ * None (one that takes no part in the loss), weight decay included. */
+void mz_optim_step_except(const mz_optim_cfg *cfg, float *params, const float *grads, float *state,
+                          int64_t n, int64_t t, const mz_span *skip, int n_skip);
+
 /* The per-update scalars the kernels use, computed once per step in double as torch does and
  * then rounded to float (shared with the population engine). */
 typedef struct mz_adam_scalars {

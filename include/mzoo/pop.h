@@ -6,6 +6,13 @@
  * its neighbours are, and every backend performs exactly the reference kernels' float operations
  * (include/mzoo/nn.h, src/nn/ref.c) per lane, so backends agree bit for bit.
  *
+ * Variational-dropout ("ARD") twins train in pops too: give mz_pop_init an ARD architecture
+ * (mz_arch_init_ard). Then a training step is the twins' noisy forward (the reference kernels
+ * mz_ard_*), its loss is the ELBO, CE + lane.kl_weight * KL, and the update skips the unused
+ * parameters (mz_ard_optim_step); eval is the clipped forward and its loss includes the KL term
+ * with the lane's kl_weight, as the reference's test loss does; mz_pop_dropped counts each lane's
+ * dropped weights (sparsity = dropped / arch->n_ard_weights).
+ *
  * Backends: "ref" (plain, loops over lanes calling the reference kernels; always built, the oracle)
  * and "simd" (models in the 16 float lanes of a vector register). mz_pop_backend_default() picks the
  * fastest available unless the environment variable MZOO_BACKEND names another.
@@ -32,6 +39,7 @@ typedef struct mz_lane_cfg {
     float dropout;
     int64_t seed;         /* model seed: selects the dropout masks */
     int64_t t;            /* optimizer updates done so far (incremented by each train step) */
+    float kl_weight;      /* ARD pops: weight of the KL term in the loss (steps and evals) */
 } mz_lane_cfg;
 
 typedef struct mz_pop_backend {
@@ -48,6 +56,8 @@ typedef struct mz_pop_backend {
     /* Eval-mode forward of images [first, first+n) for every lane (see mz_pop_eval). */
     void (*eval)(mz_pop *p, const uint8_t *images, const int32_t *labels, int64_t n,
                  double *loss_sum, int64_t *correct);
+    /* ARD pops: dropped weights of every active lane (see mz_pop_dropped). */
+    void (*dropped)(const mz_pop *p, int64_t *dropped);
 } mz_pop_backend;
 
 struct mz_pop {
@@ -71,23 +81,30 @@ mz_status mz_pop_init(mz_pop *p, const mz_pop_backend *backend, const mz_arch *a
                       mz_activation act, int max_batch, const float *lut, mz_error *err);
 void mz_pop_release(mz_pop *p);
 
-/* Activates a lane with its model's parameters, optimizer state (NULL = zeros) and settings. */
+/* Activates a lane with its model's parameters, optimizer state (NULL = zeros) and settings.
+ * A lane's settings (p->lane[l]) may also be changed between steps: kl_weight per epoch, active. */
 void mz_pop_set_lane(mz_pop *p, int lane, const mz_lane_cfg *cfg, const float *params,
                      const float *opt_state);
 void mz_pop_get_lane(const mz_pop *p, int lane, float *params, float *opt_state);
 
 /* One training step. images = uint8 [N][C*H*W] (the split), labels [N]; idx = [MZ_LANES][B]
  * sample indices per lane (inactive lanes' rows are ignored); step = batch number within the
- * epoch (0-based), epoch = the epoch being trained (1-based): together they select dropout masks.
- * Outputs per lane: loss[lane] = the batch's mean loss (training mode), correct[lane] = hits. Each
- * active lane's optimizer does one update (lane.t += 1). */
+ * epoch (0-based), epoch = the epoch being trained (1-based): together they select dropout masks
+ * (and ARD noise). Outputs per lane: loss[lane] = the batch's mean loss (training mode; ARD: the
+ * ELBO), correct[lane] = hits. Each active lane's optimizer does one update (lane.t += 1). */
 void mz_pop_train_step(mz_pop *p, const uint8_t *images, const int32_t *labels, const uint32_t *idx,
                        int B, int epoch, int step, float *loss, int *correct);
 
 /* Eval mode on n images (the same images for every lane). Adds each lane's summed per-sample loss
- * (in double) to loss_sum[lane] and its hits to correct[lane]. */
+ * (in double) to loss_sum[lane] and its hits to correct[lane]. ARD pops: the clipped forward; the
+ * per-sample losses are CE, and n * (kl_weight * KL) is added after them (KL and the product in
+ * float, as in a training step), so loss_sum / n is the reference's test loss. */
 void mz_pop_eval(mz_pop *p, const uint8_t *images, const int32_t *labels, int64_t n,
                  double *loss_sum, int64_t *correct);
+
+/* ARD pops: dropped[lane] = the number of weights with log alpha >= 3 (mz_ard_dropped) of every
+ * active lane; other entries untouched. Plain pops: nothing is written. */
+void mz_pop_dropped(const mz_pop *p, int64_t *dropped);
 
 #ifdef __cplusplus
 }

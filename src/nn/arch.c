@@ -161,3 +161,46 @@ mz_status mz_arch_init(mz_arch *a, const char *name, int channels, int h, int w,
     a->max_layer_size = mx;
     return MZ_OK;
 }
+
+mz_status mz_arch_init_ard(mz_arch *ard, const mz_arch *plain, mz_error *err)
+{
+    if (plain->ard)
+        return mz_fail(err, MZ_EINVAL, "%s: already a variational-dropout architecture",
+                       plain->variant);
+    mz_arch a = *plain;
+    a.ard = 1;
+    a.n_tensors = 0;
+    a.n_ard_layers = 0;
+    a.n_ard_weights = 0;
+    builder b = {&a, 0, 0, 0, 0, 0, 0};
+    for (int i = 0; i < a.n_layers; i++) {
+        mz_layer *l = &a.layers[i];
+        if (l->kind != MZ_LAYER_CONV && l->kind != MZ_LAYER_LINEAR)
+            continue;
+        /* the plain layout has weight then bias of each layer, in layer order */
+        const mz_tensor_desc *w = NULL, *bias = NULL;
+        for (int t = 0; t < plain->n_tensors; t++) {
+            if (plain->tensors[t].offset == plain->layers[i].w_off)
+                w = &plain->tensors[t];
+            if (plain->tensors[t].offset == plain->layers[i].b_off)
+                bias = &plain->tensors[t];
+        }
+        if (!w || !bias || a.n_tensors + 4 > MZ_MAX_TENSORS)
+            return mz_fail(err, MZ_EINVAL, "%s: unexpected parameter layout", plain->variant);
+        l->w_off = b.off;
+        add_tensor(&b, l->module_index, "weight", w->ndim, w->shape);
+        l->b_off = b.off;
+        add_tensor(&b, l->module_index, "bias", bias->ndim, bias->shape);
+        l->s_off = b.off;
+        add_tensor(&b, l->module_index, "log_sigma2", w->ndim, w->shape);
+        l->sb_off = b.off;
+        add_tensor(&b, l->module_index, "log_sigma2_bias", bias->ndim, bias->shape);
+        l->ard_ordinal = a.n_ard_layers++;
+        a.n_ard_weights += w->count;
+    }
+    a.n_params = b.off;
+    if (snprintf(a.variant, sizeof a.variant, "%s/ard", plain->variant) >= (int)sizeof a.variant)
+        return mz_fail(err, MZ_EINVAL, "%s: variant name too long", plain->variant);
+    *ard = a;
+    return MZ_OK;
+}

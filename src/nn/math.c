@@ -8,6 +8,7 @@ float mz_expf(float x) { return mzf_exp(x); }
 float mz_logf(float x) { return mzf_log(x); }
 float mz_erff(float x) { return mzf_erf(x); }
 float mz_sigmoidf(float x) { return mzf_sigmoid(x); }
+float mz_log1pf(float x) { return mzf_log1p(x); }
 
 float mz_act_forward(mz_activation act, float x)
 {

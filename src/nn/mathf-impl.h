@@ -144,6 +144,57 @@ static inline float mzf_erf(float x)
 
 static inline float mzf_sigmoid(float x) { return 1.0f / (1.0f + mzf_exp(-x)); }
 
+/* log(1 + x), accurate for small |x| too: with u = 1 + x rounded, log(u) * (x / (u - 1)) cancels
+ * the rounding of u (Goldberg's trick; exact x where u == 1). */
+static inline float mzf_log1p(float x)
+{
+    float u = 1.0f + x;
+    float d = u - 1.0f;
+    float r = mzf_log(u) * (x / d);
+    r = d == 0.0f ? x : r;
+    r = x == INFINITY ? x : r;
+    return r;
+}
+
+/* cos(2 pi t) and sin(2 pi t) for t in [0, 1]: t = n/4 + f with n = nearest quarter, |f| <= 1/8
+ * exact, x = 2 pi f in [-pi/4, pi/4], Taylor polynomials to x^10 / x^9 (error < 2e-9), then the
+ * quadrant n selects and negates. */
+static inline void mzf_cossin_turns(float t, float *c, float *s)
+{
+    float n = nearbyintf(t * 4.0f);
+    float x = (t - n * 0.25f) * 6.28318531f;
+    float x2 = x * x;
+    float pc = -1.0f / 3628800.0f;
+    pc = pc * x2 + 1.0f / 40320.0f;
+    pc = pc * x2 + -1.0f / 720.0f;
+    pc = pc * x2 + 1.0f / 24.0f;
+    pc = pc * x2 + -0.5f;
+    float cx = 1.0f + x2 * pc;
+    float ps = 1.0f / 362880.0f;
+    ps = ps * x2 + -1.0f / 5040.0f;
+    ps = ps * x2 + 1.0f / 120.0f;
+    ps = ps * x2 + -1.0f / 6.0f;
+    float sx = x + x * (x2 * ps);
+    int q = (int)n & 3;
+    float cq = (q & 1) ? sx : cx, sq = (q & 1) ? cx : sx;
+    *c = (q == 1 || q == 2) ? -cq : cq;
+    *s = (q >= 2) ? -sq : sq;
+}
+
+/* Two standard normal numbers from two random words (Box-Muller): u1 = (w0 >> 8 + 1) 2^-24 in
+ * (0, 1], u2 = (w1 >> 8) 2^-24 in [0, 1); z0 = r cos(2 pi u2), z1 = r sin(2 pi u2) with
+ * r = sqrt(-2 log u1). */
+static inline void mzf_normal_pair(uint32_t w0, uint32_t w1, float *z0, float *z1)
+{
+    float u1 = (float)((w0 >> 8) + 1u) * (1.0f / 16777216.0f);
+    float u2 = (float)(w1 >> 8) * (1.0f / 16777216.0f);
+    float r = sqrtf(-2.0f * mzf_log(u1));
+    float c, s;
+    mzf_cossin_turns(u2, &c, &s);
+    *z0 = r * c;
+    *z1 = r * s;
+}
+
 #define MZF_SQRT1_2 0.70710678118654752f
 #define MZF_INV_SQRT_2PI 0.39894228040143268f
 

@@ -53,6 +53,12 @@ void mz_pop_eval(mz_pop *p, const uint8_t *images, const int32_t *labels, int64_
     p->backend->eval(p, images, labels, n, loss_sum, correct);
 }
 
+void mz_pop_dropped(const mz_pop *p, int64_t *dropped)
+{
+    if (p->arch->ard)
+        p->backend->dropped(p, dropped);
+}
+
 /* ---- the reference backend: every lane through src/nn/ref.c ---- */
 
 typedef struct ref_state {
@@ -97,7 +103,8 @@ static mz_status ref_create(mz_pop *p, mz_error *err)
     }
     int B = p->max_batch;
     s->grads = calloc((size_t)a->n_params, sizeof(float));
-    s->ws = calloc((size_t)mz_ref_workspace_floats(a, B), sizeof(float));
+    int64_t nws = a->ard ? mz_ard_workspace_floats(a, B) : mz_ref_workspace_floats(a, B);
+    s->ws = calloc((size_t)nws, sizeof(float));
     s->x = calloc((size_t)(a->in_c * a->in_h * a->in_w) * (size_t)B, sizeof(float));
     s->logits = calloc((size_t)(a->n_classes * B), sizeof(float));
     s->dlogits = calloc((size_t)(a->n_classes * B), sizeof(float));
@@ -148,6 +155,16 @@ static void ref_train_step(mz_pop *p, const uint8_t *images, const int32_t *labe
             s->y[b] = labels[i];
         }
         mz_fwd_cfg fc = {p->act, lc->dropout, 1, lc->seed, epoch, step};
+        if (a->ard) {
+            mz_ard_cfg ac = {fc, lc->kl_weight, NULL};
+            mz_ard_forward(a, &ac, s->params[l], s->x, B, s->ws, s->logits);
+            float ce = mz_ref_loss(s->logits, s->y, B, a->n_classes, s->dlogits, &correct[l]);
+            loss[l] = ce + lc->kl_weight * mz_ard_kl(a, s->params[l]);
+            mz_ard_backward(a, &ac, s->params[l], B, s->dlogits, s->ws, s->grads);
+            lc->t += 1;
+            mz_ard_optim_step(a, &lc->opt, s->params[l], s->grads, s->opt[l], lc->t);
+            continue;
+        }
         mz_ref_forward(a, &fc, s->params[l], s->x, B, s->ws, s->logits);
         loss[l] = mz_ref_loss(s->logits, s->y, B, a->n_classes, s->dlogits, &correct[l]);
         mz_ref_backward(a, &fc, s->params[l], B, s->dlogits, s->ws, s->grads);
@@ -171,7 +188,11 @@ static void ref_eval(mz_pop *p, const uint8_t *images, const int32_t *labels, in
             if (!p->lane[l].active)
                 continue;
             mz_fwd_cfg fc = {p->act, p->lane[l].dropout, 0, p->lane[l].seed, 0, 0};
-            mz_ref_forward(a, &fc, s->params[l], s->x, nb, s->ws, s->logits);
+            mz_ard_cfg ac = {fc, 0.0f, NULL};
+            if (a->ard)
+                mz_ard_forward(a, &ac, s->params[l], s->x, nb, s->ws, s->logits);
+            else
+                mz_ref_forward(a, &fc, s->params[l], s->x, nb, s->ws, s->logits);
             for (int b = 0; b < nb; b++) {
                 int hit = 0;
                 float lb = mz_ref_loss(s->logits + b * a->n_classes, &labels[first + b], 1,
@@ -181,10 +202,22 @@ static void ref_eval(mz_pop *p, const uint8_t *images, const int32_t *labels, in
             }
         }
     }
+    for (int l = 0; a->ard && l < MZ_LANES; l++)
+        if (p->lane[l].active) /* the KL term of the test loss, once per image */
+            loss_sum[l] += (double)(p->lane[l].kl_weight * mz_ard_kl(a, s->params[l])) * (double)n;
+}
+
+static void ref_dropped(const mz_pop *p, int64_t *dropped)
+{
+    const ref_state *s = p->impl;
+    for (int l = 0; l < MZ_LANES; l++)
+        if (p->lane[l].active)
+            dropped[l] = mz_ard_dropped(p->arch, s->params[l]);
 }
 
 static const mz_pop_backend ref_backend = {
-    "ref", ref_create, ref_destroy, ref_set_lane, ref_get_lane, ref_train_step, ref_eval,
+    "ref",        ref_create,     ref_destroy, ref_set_lane,
+    ref_get_lane, ref_train_step, ref_eval,    ref_dropped,
 };
 
 const mz_pop_backend *mz_pop_backend_ref(void) { return &ref_backend; }

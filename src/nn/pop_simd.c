@@ -660,7 +660,15 @@ typedef struct simd_state {
     v16f *aux[MZ_MAX_LAYERS];     /* activation layers: forward by-product for the derivative */
     v16f *gbuf[2];                /* gradient ping-pong buffers (PAD vectors of slack each side) */
     conv_plan plan[MZ_MAX_LAYERS];
-    void *blocks[3 * MZ_MAX_LAYERS + 8];
+    /* ARD pops (arch->ard): see the section "variational-dropout twins" below */
+    v16f *D;                        /* [n_params] derived parameters, as src/nn/ard.c */
+    v16f *eps[MZ_MAX_LAYERS];       /* ARD layers: the sample's noise [out_size] */
+    v16f *si[MZ_MAX_LAYERS];        /* ARD layers: sqrt(1e-15 + S) [out_size] */
+    v16f *xsq, *dxsq, *gs;          /* [max_layer_size]: x^2, its gradient, dS (PAD slack) */
+    mz_layer shadow[MZ_MAX_LAYERS]; /* ARD layers with weight, bias at log_sigma2, _bias */
+    mz_span frozen[MZ_MAX_LAYERS];  /* parameters the optimizer skips */
+    int n_frozen;
+    void *blocks[5 * MZ_MAX_LAYERS + 16];
     int n_blocks;
 } simd_state;
 
@@ -669,7 +677,8 @@ typedef struct lane_vec {
     v16i active;
     v16i drop_on; /* train && dropout > 0 */
     v16f drop_p, drop_scale;
-    v16u key0, key1; /* model seeds (dropout streams) */
+    v16u key0, key1; /* model seeds (dropout and noise streams) */
+    v16f klw;        /* ARD: kl_weight */
 } lane_vec;
 
 static void *block(simd_state *s, int64_t n_vectors)
@@ -719,6 +728,23 @@ static mz_status simd_create(mz_pop *p, mz_error *err)
         v16f *g = block(s, a->max_layer_size + 2 * PAD);
         ok = g != NULL;
         s->gbuf[j] = ok ? g + PAD : NULL;
+    }
+    if (ok && a->ard) {
+        v16f *gs = NULL;
+        ok = (s->D = block(s, a->n_params)) && (s->xsq = block(s, a->max_layer_size)) &&
+             (s->dxsq = block(s, a->max_layer_size)) &&
+             (gs = block(s, a->max_layer_size + 2 * PAD));
+        s->gs = gs ? gs + PAD : NULL;
+        for (int i = 0; ok && i < a->n_layers; i++) {
+            const mz_layer *l = &a->layers[i];
+            if (l->kind != MZ_LAYER_CONV && l->kind != MZ_LAYER_LINEAR)
+                continue;
+            ok = (s->eps[i] = block(s, l->out_size)) && (s->si[i] = block(s, l->out_size));
+            s->shadow[i] = *l;
+            s->shadow[i].w_off = l->s_off;
+            s->shadow[i].b_off = l->sb_off;
+        }
+        s->n_frozen = mz_ard_frozen_spans(a, s->frozen);
     }
     if (!ok) {
         simd_destroy(p);
@@ -776,23 +802,228 @@ NOINLINE static void dropout_mask(const mz_layer *l, const lane_vec *lv, int epo
     }
 }
 
+/* ---- variational-dropout ("ARD") twins ----
+ * The operations of src/nn/ard.c per lane: per step, the derived parameters D (V = alpha theta^2
+ * at the log_sigma2 offsets, the clipped weights at the weight offsets) before the first sample;
+ * per sample the noise, the variance convolution of x^2 with V (the conv kernels above on a shadow
+ * layer whose weight and bias offsets are s_off and sb_off), its backward accumulating dV in G at
+ * the log_sigma2 offsets (the reference's order: b, then the output positions); after the last
+ * sample, per parameter, (dtheta, dV) -> (dtheta, dlog_sigma2) with the KL term, whose sum goes
+ * into the loss (in double, the reference's order). */
+
+typedef double v8d __attribute__((vector_size(64)));
+typedef float v8f __attribute__((vector_size(32)));
+
+/* acc (two halves of 8 lanes) += (double)x per lane */
+MZ_INLINE void vacc_double(v8d acc[2], v16f x)
+{
+    v8f lo, hi;
+    memcpy(&lo, &x, sizeof lo);
+    memcpy(&hi, (const char *)&x + sizeof lo, sizeof hi);
+    acc[0] += __builtin_convertvector(lo, v8d);
+    acc[1] += __builtin_convertvector(hi, v8d);
+}
+
+MZ_INLINE v16f vdouble_to_float(const v8d acc[2])
+{
+    v8f lo = __builtin_convertvector(acc[0], v8f), hi = __builtin_convertvector(acc[1], v8f);
+    v16f r;
+    memcpy(&r, &lo, sizeof lo);
+    memcpy((char *)&r + sizeof lo, &hi, sizeof hi);
+    return r;
+}
+
+static int64_t n_weights(const mz_layer *l)
+{
+    return (int64_t)l->out_c * l->in_c * (l->kind == MZ_LAYER_CONV ? l->k * l->k : 1);
+}
+
+static int is_ard(const mz_layer *l)
+{
+    return l->kind == MZ_LAYER_CONV || l->kind == MZ_LAYER_LINEAR;
+}
+
+/* D from P, every lane (src/nn/ard.c, derive). */
+NOINLINE static void ard_derive(const mz_arch *a, const v16f *P, v16f *D)
+{
+    for (int i = 0; i < a->n_layers; i++) {
+        const mz_layer *l = &a->layers[i];
+        if (!is_ard(l))
+            continue;
+        float hi = mz_ard_clamp_of(l);
+        for (int64_t k = 0; k < n_weights(l); k++) {
+            v_ard_elem e = v_ard_elem_of(P[l->w_off + k], P[l->s_off + k], hi);
+            D[l->s_off + k] = e.V;
+            D[l->w_off + k] = vsel(e.la >= vf(MZ_ARD_THRESHOLD), vf(0.0f), P[l->w_off + k]);
+        }
+        for (int64_t k = 0; k < l->out_c; k++) {
+            if (l->kind == MZ_LAYER_CONV) {
+                v_ard_elem e = v_ard_elem_of(P[l->b_off + k], P[l->sb_off + k], hi);
+                D[l->sb_off + k] = e.V;
+                D[l->b_off + k] = vsel(e.la >= vf(MZ_ARD_THRESHOLD), vf(0.0f), P[l->b_off + k]);
+            } else {
+                D[l->sb_off + k] = vf(0.0f);
+                D[l->b_off + k] = P[l->b_off + k];
+            }
+        }
+    }
+}
+
+/* KL sum per lane (mz_ard_kl), rounded to float. */
+NOINLINE static v16f ard_kl(const mz_arch *a, const v16f *P)
+{
+    v8d acc[2] = {{0}, {0}};
+    for (int i = 0; i < a->n_layers; i++) {
+        const mz_layer *l = &a->layers[i];
+        if (!is_ard(l))
+            continue;
+        float hi = mz_ard_clamp_of(l);
+        for (int64_t k = 0; k < n_weights(l); k++)
+            vacc_double(acc, v_ard_kl(v_ard_elem_of(P[l->w_off + k], P[l->s_off + k], hi).la));
+        if (l->kind == MZ_LAYER_CONV)
+            for (int64_t k = 0; k < l->out_c; k++)
+                vacc_double(acc, v_ard_kl(v_ard_elem_of(P[l->b_off + k], P[l->sb_off + k], hi).la));
+    }
+    return vdouble_to_float(acc);
+}
+
+/* After the last sample: G holds (dtheta through the mean, dV) of every parameter; turns them
+ * into (dtheta, dlog_sigma2) with the KL term's gradient (src/nn/ard.c, params_backward), and
+ * returns the KL sum per lane (mz_ard_kl), computed on the way in the same order. */
+NOINLINE static v16f ard_params_backward(const mz_arch *a, const v16f *P, v16f klw, v16f *G)
+{
+    v8d acc[2] = {{0}, {0}};
+    for (int i = 0; i < a->n_layers; i++) {
+        const mz_layer *l = &a->layers[i];
+        if (!is_ard(l))
+            continue;
+        float hi = mz_ard_clamp_of(l);
+        for (int64_t k = 0; k < n_weights(l); k++) {
+            v16f theta = P[l->w_off + k];
+            v_ard_elem e = v_ard_elem_of(theta, P[l->s_off + k], hi);
+            vacc_double(acc, v_ard_kl(e.la));
+            v_ard_elem_backward(&e, theta, hi, G[l->w_off + k], G[l->s_off + k], klw,
+                                &G[l->w_off + k], &G[l->s_off + k]);
+        }
+        for (int64_t k = 0; k < l->out_c; k++) {
+            if (l->kind == MZ_LAYER_CONV) {
+                v16f b = P[l->b_off + k];
+                v_ard_elem e = v_ard_elem_of(b, P[l->sb_off + k], hi);
+                vacc_double(acc, v_ard_kl(e.la));
+                v_ard_elem_backward(&e, b, hi, G[l->b_off + k], G[l->sb_off + k], klw,
+                                    &G[l->b_off + k], &G[l->sb_off + k]);
+            } else {
+                G[l->sb_off + k] = vf(0.0f);
+            }
+        }
+    }
+    return vdouble_to_float(acc);
+}
+
+/* Noise of sample b of ARD layer l for every lane: element j is normal number
+ * e = b * out_size + j of Philox(seed, SPARSE, epoch, step, ordinal), as mz_ard_noise.
+ * eps [out_size] */
+NOINLINE static void ard_noise(const mz_layer *l, const lane_vec *lv, int epoch, int step, int b,
+                               v16f *eps)
+{
+    int64_t n = l->out_size, e0 = (int64_t)b * n, e1 = e0 + n;
+    uint32_t c1 = ((uint32_t)MZ_RNG_SPARSE << 24) ^ (uint32_t)l->ard_ordinal;
+    for (int64_t blk = e0 >> 2; blk << 2 < e1; blk++) {
+        v16u w[4] = {vu((uint32_t)blk), vu(c1), vu((uint32_t)epoch), vu((uint32_t)step)};
+        v_philox(w, lv->key0, lv->key1);
+        v16f z[4];
+        v_normal_pair(w[0], w[1], &z[0], &z[1]);
+        v_normal_pair(w[2], w[3], &z[2], &z[3]);
+        int64_t e = blk << 2;
+        if (e >= e0 && e + 4 <= e1) {
+            for (int k = 0; k < 4; k++)
+                eps[e - e0 + k] = z[k];
+            continue;
+        }
+        for (int k = 0; k < 4; k++)
+            if (e + k >= e0 && e + k < e1)
+                eps[e + k - e0] = z[k];
+    }
+}
+
+static void square(const v16f *x, v16f *y, int64_t n)
+{
+    for (int64_t e = 0; e < n; e++)
+        y[e] = x[e] * x[e];
+}
+
+/* Linear, training forward of one sample: x [in_c], eps, si, y [out_c], theta and V [out_c][in_c]
+ * mu = sum_i fma(theta, x), S = sum_i fma(V, x*x) (i ascending from 0); si = sqrt(S + 1e-15);
+ * y = (mu + si * eps) + b */
+NOINLINE static void ard_linear_forward(const mz_layer *l, const v16f *P, const v16f *D,
+                                        const v16f *x, const v16f *eps, v16f *si, v16f *y)
+{
+    const v16f *theta = P + l->w_off, *bias = P + l->b_off, *V = D + l->s_off;
+    const int n_in = l->in_c;
+    int o = 0;
+    for (; o + 4 <= l->out_c; o += 4) {
+        v16f mu[4], S[4];
+        UNROLL for (int r = 0; r < 4; r++) mu[r] = vf(0.0f), S[r] = vf(0.0f);
+        for (int i = 0; i < n_in; i++) {
+            v16f xv = x[i], xq = x[i] * x[i];
+            UNROLL for (int r = 0; r < 4; r++)
+            {
+                mu[r] = vfma(theta[(o + r) * n_in + i], xv, mu[r]);
+                S[r] = vfma(V[(o + r) * n_in + i], xq, S[r]);
+            }
+        }
+        UNROLL for (int r = 0; r < 4; r++)
+        {
+            si[o + r] = vsqrt(S[r] + MZ_ARD_EPS);
+            y[o + r] = (mu[r] + si[o + r] * eps[o + r]) + bias[o + r];
+        }
+    }
+    for (; o < l->out_c; o++) {
+        v16f mu = vf(0.0f), S = vf(0.0f);
+        for (int i = 0; i < n_in; i++) {
+            mu = vfma(theta[o * n_in + i], x[i], mu);
+            S = vfma(V[o * n_in + i], x[i] * x[i], S);
+        }
+        si[o] = vsqrt(S + MZ_ARD_EPS);
+        y[o] = (mu + si[o] * eps[o]) + bias[o];
+    }
+}
+
 /* Forward pass of the sample in act[0] through every layer (train: dropout active for the lanes
  * with drop_on; the masks are kept for the backward pass). */
 NOINLINE static void forward_sample(simd_state *s, const mz_pop *p, const lane_vec *lv, int train,
                                     int epoch, int step, int b)
 {
     const mz_arch *a = p->arch;
+    int ard_train = a->ard && train;
+    /* ARD eval: the plain forward on D (clipped weights) */
+    const v16f *P = a->ard && !train ? s->D : s->P;
     for (int i = 0; i < a->n_layers; i++) {
         const mz_layer *l = &a->layers[i];
         const v16f *in = s->act[i];
         v16f *out = s->act[i + 1];
         int64_t n = l->out_size;
+        if (ard_train && is_ard(l))
+            ard_noise(l, lv, epoch, step, b, s->eps[i]);
         switch (l->kind) {
         case MZ_LAYER_CONV:
-            conv_forward(l, &s->plan[i], s->P, in, out);
+            conv_forward(l, &s->plan[i], P, in, out);
+            if (ard_train) { /* y = mu + sqrt(1e-15 + conv(x^2, V, V_b)) eps */
+                v16f *si = s->si[i];
+                const v16f *eps = s->eps[i];
+                square(in, s->xsq, l->in_size);
+                conv_forward(&s->shadow[i], &s->plan[i], s->D, s->xsq, si);
+                for (int64_t e = 0; e < n; e++) {
+                    si[e] = vsqrt(MZ_ARD_EPS + si[e]);
+                    out[e] = out[e] + si[e] * eps[e];
+                }
+            }
             break;
         case MZ_LAYER_LINEAR:
-            linear_forward(l, s->P, in, out);
+            if (ard_train)
+                ard_linear_forward(l, s->P, s->D, in, s->eps[i], s->si[i], out);
+            else
+                linear_forward(l, P, in, out);
             break;
         case MZ_LAYER_MAXPOOL:
             pool_forward(l, in, out, s->arg[i]);
@@ -856,12 +1087,26 @@ NOINLINE static void backward_sample(simd_state *s, const mz_pop *p, const lane_
         const v16f *in = s->act[i], *out = s->act[i + 1];
         int64_t n = l->out_size;
         v16f *dx = i > 0 ? g_in : NULL; /* no gradient w.r.t. the input images */
+        if (a->ard && is_ard(l)) {      /* y = mu + si eps (+ b): dS = (dy eps) / (2 si) */
+            const v16f *eps = s->eps[i], *si = s->si[i];
+            for (int64_t e = 0; e < n; e++)
+                s->gs[e] = (g_out[e] * eps[e]) / (2.0f * si[e]);
+        }
         switch (l->kind) {
         case MZ_LAYER_CONV:
             conv_backward(l, &s->plan[i], s->P, in, g_out, dx, s->G);
+            if (a->ard) {
+                square(in, s->xsq, l->in_size);
+                conv_backward(&s->shadow[i], &s->plan[i], s->D, s->xsq, s->gs, dx ? s->dxsq : NULL,
+                              s->G);
+            }
             break;
         case MZ_LAYER_LINEAR:
             linear_backward(l, s->P, in, g_out, dx, s->G);
+            if (a->ard) {
+                square(in, s->xsq, l->in_size);
+                linear_backward(&s->shadow[i], s->D, s->xsq, s->gs, dx ? s->dxsq : NULL, s->G);
+            }
             break;
         case MZ_LAYER_MAXPOOL:
             if (dx)
@@ -883,6 +1128,9 @@ NOINLINE static void backward_sample(simd_state *s, const mz_pop *p, const lane_
                 memcpy(dx, g_out, sizeof(v16f) * (size_t)n);
             break;
         }
+        if (dx && a->ard && is_ard(l))
+            for (int64_t e = 0; e < l->in_size; e++)
+                dx[e] = dx[e] + 2.0f * (s->dxsq[e] * in[e]);
         if (dx) {
             v16f *t = g_out;
             g_out = g_in;
@@ -891,54 +1139,73 @@ NOINLINE static void backward_sample(simd_state *s, const mz_pop *p, const lane_
     }
 }
 
-/* One optimizer update of every active lane (mz_optim_step per lane; inactive lanes unchanged). */
+/* Per-lane optimizer settings of one update, as vectors (mz_optim_step's scalars per lane). */
+typedef struct optim_vec {
+    v16f wd, b1, b2, omb1, omb2, neg_step, bc2, eps, mu, neg_lr;
+    v16i active, adam, adam_on, wd_on, mu_on, nest, first;
+} optim_vec;
+
+/* mz_optim_step per lane on parameters [lo, hi) (inactive lanes unchanged). */
+static void optim_range(simd_state *s, const optim_vec *o, int64_t lo, int64_t hi)
+{
+    for (int64_t i = lo; i < hi; i++) {
+        v16f pv = s->P[i], m = s->M[i], v = s->V[i];
+        v16f g = vsel(o->wd_on, s->G[i] + o->wd * pv, s->G[i]);
+        /* Adam */
+        v16f am = m * o->b1 + g * o->omb1;
+        v16f av = v * o->b2 + (g * g) * o->omb2;
+        v16f denom = vsqrt(av) / o->bc2 + o->eps;
+        v16f ap = pv + o->neg_step * (am / denom);
+        /* SGD */
+        v16f buf = vsel(o->mu_on, vsel(o->first, g, m * o->mu + g), m);
+        v16f d = vsel(o->mu_on, vsel(o->nest, g + o->mu * buf, buf), g);
+        v16f sp = pv + o->neg_lr * d;
+        s->P[i] = vsel(o->active, vsel(o->adam, ap, sp), pv);
+        s->M[i] = vsel(o->active, vsel(o->adam, am, buf), m);
+        s->V[i] = vsel(o->adam_on, av, v);
+    }
+}
+
+/* One optimizer update of every active lane (mz_optim_step per lane; inactive lanes unchanged),
+ * skipping the frozen spans as mz_optim_step_except does. */
 NOINLINE static void optim_step(simd_state *s, mz_pop *p)
 {
-    v16f wd = vf(0), b1 = vf(0), b2 = vf(0), omb1 = vf(0), omb2 = vf(0), neg_step = vf(0);
-    v16f bc2 = vf(1), eps = vf(1), mu = vf(0), neg_lr = vf(0);
-    v16i active = vi(0), adam = vi(0), wd_on = vi(0), mu_on = vi(0), nest = vi(0), first = vi(0);
+    optim_vec o;
+    o.wd = o.b1 = o.b2 = o.omb1 = o.omb2 = o.neg_step = o.mu = o.neg_lr = vf(0);
+    o.bc2 = o.eps = vf(1);
+    o.active = o.adam = o.wd_on = o.mu_on = o.nest = o.first = vi(0);
     for (int l = 0; l < MZ_LANES; l++) {
         const mz_lane_cfg *lc = &p->lane[l];
         if (!lc->active)
             continue;
-        active[l] = -1;
+        o.active[l] = -1;
         if (lc->opt.type == MZ_OPT_ADAM) {
             mz_adam_scalars sc;
             mz_adam_scalars_get(&lc->opt, lc->t, &sc);
-            adam[l] = -1;
-            wd[l] = sc.wd;
-            b1[l] = sc.b1, b2[l] = sc.b2, omb1[l] = sc.one_minus_b1, omb2[l] = sc.one_minus_b2;
-            neg_step[l] = -sc.step_size;
-            bc2[l] = sc.bc2_sqrt;
-            eps[l] = sc.eps;
+            o.adam[l] = -1;
+            o.wd[l] = sc.wd;
+            o.b1[l] = sc.b1, o.b2[l] = sc.b2;
+            o.omb1[l] = sc.one_minus_b1, o.omb2[l] = sc.one_minus_b2;
+            o.neg_step[l] = -sc.step_size;
+            o.bc2[l] = sc.bc2_sqrt;
+            o.eps[l] = sc.eps;
         } else {
-            wd[l] = (float)lc->opt.weight_decay;
-            mu[l] = (float)lc->opt.momentum;
-            neg_lr[l] = (float)-lc->opt.lr;
-            nest[l] = lc->opt.nesterov ? -1 : 0;
-            first[l] = lc->t == 1 ? -1 : 0;
-            mu_on[l] = mu[l] != 0.0f ? -1 : 0;
+            o.wd[l] = (float)lc->opt.weight_decay;
+            o.mu[l] = (float)lc->opt.momentum;
+            o.neg_lr[l] = (float)-lc->opt.lr;
+            o.nest[l] = lc->opt.nesterov ? -1 : 0;
+            o.first[l] = lc->t == 1 ? -1 : 0;
+            o.mu_on[l] = o.mu[l] != 0.0f ? -1 : 0;
         }
-        wd_on[l] = wd[l] != 0.0f ? -1 : 0;
+        o.wd_on[l] = o.wd[l] != 0.0f ? -1 : 0;
     }
-    v16i adam_on = active & adam;
-    int64_t n = p->arch->n_params;
-    for (int64_t i = 0; i < n; i++) {
-        v16f pv = s->P[i], m = s->M[i], v = s->V[i];
-        v16f g = vsel(wd_on, s->G[i] + wd * pv, s->G[i]);
-        /* Adam */
-        v16f am = m * b1 + g * omb1;
-        v16f av = v * b2 + (g * g) * omb2;
-        v16f denom = vsqrt(av) / bc2 + eps;
-        v16f ap = pv + neg_step * (am / denom);
-        /* SGD */
-        v16f buf = vsel(mu_on, vsel(first, g, m * mu + g), m);
-        v16f d = vsel(mu_on, vsel(nest, g + mu * buf, buf), g);
-        v16f sp = pv + neg_lr * d;
-        s->P[i] = vsel(active, vsel(adam, ap, sp), pv);
-        s->M[i] = vsel(active, vsel(adam, am, buf), m);
-        s->V[i] = vsel(adam_on, av, v);
+    o.adam_on = o.active & o.adam;
+    int64_t lo = 0;
+    for (int k = 0; k < s->n_frozen; k++) {
+        optim_range(s, &o, lo, s->frozen[k].first);
+        lo = s->frozen[k].first + s->frozen[k].count;
     }
+    optim_range(s, &o, lo, p->arch->n_params);
 }
 
 static void lane_vectors(const mz_pop *p, int train, lane_vec *lv)
@@ -952,6 +1219,7 @@ static void lane_vectors(const mz_pop *p, int train, lane_vec *lv)
         lv->drop_scale[l] = (float)(1.0 / (1.0 - (double)lc->dropout));
         lv->key0[l] = (uint32_t)(uint64_t)lc->seed;
         lv->key1[l] = (uint32_t)((uint64_t)lc->seed >> 32);
+        lv->klw[l] = lc->kl_weight;
     }
 }
 
@@ -966,6 +1234,8 @@ static void simd_train_step(mz_pop *p, const uint8_t *images, const int32_t *lab
     lane_vec lv;
     lane_vectors(p, 1, &lv);
     memset(s->G, 0, sizeof(v16f) * (size_t)a->n_params);
+    if (a->ard)
+        ard_derive(a, s->P, s->D);
     v16f total = vf(0.0f);
     v16i hits = vi(0);
     float invB = 1.0f / (float)B;
@@ -1011,6 +1281,8 @@ static void simd_train_step(mz_pop *p, const uint8_t *images, const int32_t *lab
         backward_sample(s, p, &lv);
     }
     v16f lossv = -total / (float)B;
+    if (a->ard) /* ELBO = CE + kl_weight * KL */
+        lossv = lossv + lv.klw * ard_params_backward(a, s->P, lv.klw, s->G);
     for (int l = 0; l < MZ_LANES; l++)
         if (p->lane[l].active) {
             p->lane[l].t += 1;
@@ -1029,6 +1301,8 @@ static void simd_eval(mz_pop *p, const uint8_t *images, const int32_t *labels, i
     const int64_t hw = (int64_t)a->in_h * a->in_w, chw = a->in_c * hw;
     lane_vec lv;
     lane_vectors(p, 0, &lv);
+    if (a->ard)
+        ard_derive(a, s->P, s->D);
     for (int64_t i = 0; i < n; i++) {
         /* the same image in every lane */
         const uint8_t *img = images + i * chw;
@@ -1047,10 +1321,36 @@ static void simd_eval(mz_pop *p, const uint8_t *images, const int32_t *labels, i
                 correct[l] += hits[l];
             }
     }
+    if (a->ard) { /* the KL term of the test loss, once per image */
+        v16f term = lv.klw * ard_kl(a, s->P);
+        for (int l = 0; l < MZ_LANES; l++)
+            if (p->lane[l].active)
+                loss_sum[l] += (double)term[l] * (double)n;
+    }
+}
+
+static void simd_dropped(const mz_pop *p, int64_t *dropped)
+{
+    const simd_state *s = p->impl;
+    const mz_arch *a = p->arch;
+    v16i count = vi(0);
+    for (int i = 0; i < a->n_layers; i++) {
+        const mz_layer *l = &a->layers[i];
+        if (!is_ard(l))
+            continue;
+        float hi = mz_ard_clamp_of(l);
+        for (int64_t k = 0; k < n_weights(l); k++)
+            count -= v_ard_elem_of(s->P[l->w_off + k], s->P[l->s_off + k], hi).la >=
+                     vf(MZ_ARD_THRESHOLD);
+    }
+    for (int l = 0; l < MZ_LANES; l++)
+        if (p->lane[l].active)
+            dropped[l] = count[l];
 }
 
 static const mz_pop_backend simd_backend = {
-    "simd", simd_create, simd_destroy, simd_set_lane, simd_get_lane, simd_train_step, simd_eval,
+    "simd",        simd_create,     simd_destroy, simd_set_lane,
+    simd_get_lane, simd_train_step, simd_eval,    simd_dropped,
 };
 
 const mz_pop_backend *mz_pop_backend_simd(void)

@@ -56,7 +56,7 @@ void mz_dropout_mask(const mz_fwd_cfg *cfg, int ordinal, int64_t n, float *mask)
     }
 }
 
-static void conv_forward(const mz_layer *l, const float *P, const float *x, float *y, int B)
+void mz_ref_conv_forward(const mz_layer *l, const float *P, const float *x, float *y, int B)
 {
     const float *W = P + l->w_off, *bias = P + l->b_off;
     int k = l->k;
@@ -75,7 +75,7 @@ static void conv_forward(const mz_layer *l, const float *P, const float *x, floa
                 }
 }
 
-static void conv_backward(const mz_layer *l, const float *P, const float *x, const float *dy,
+void mz_ref_conv_backward(const mz_layer *l, const float *P, const float *x, const float *dy,
                           float *dx, float *G, int B)
 {
     const float *W = P + l->w_off;
@@ -123,7 +123,7 @@ static void conv_backward(const mz_layer *l, const float *P, const float *x, con
                 }
 }
 
-static void linear_forward(const mz_layer *l, const float *P, const float *x, float *y, int B)
+void mz_ref_linear_forward(const mz_layer *l, const float *P, const float *x, float *y, int B)
 {
     const float *W = P + l->w_off, *bias = P + l->b_off;
     for (int b = 0; b < B; b++)
@@ -135,7 +135,7 @@ static void linear_forward(const mz_layer *l, const float *P, const float *x, fl
         }
 }
 
-static void linear_backward(const mz_layer *l, const float *P, const float *x, const float *dy,
+void mz_ref_linear_backward(const mz_layer *l, const float *P, const float *x, const float *dy,
                             float *dx, float *G, int B)
 {
     const float *W = P + l->w_off;
@@ -181,7 +181,7 @@ static int pool_argmax(const mz_layer *l, const float *x, int c, int oy, int ox)
     return best;
 }
 
-static void pool_forward(const mz_layer *l, const float *x, float *y, int B)
+void mz_ref_pool_forward(const mz_layer *l, const float *x, float *y, int B)
 {
     for (int b = 0; b < B; b++)
         for (int c = 0; c < l->out_c; c++)
@@ -193,7 +193,7 @@ static void pool_forward(const mz_layer *l, const float *x, float *y, int B)
                 }
 }
 
-static void pool_backward(const mz_layer *l, const float *x, const float *dy, float *dx, int B)
+void mz_ref_pool_backward(const mz_layer *l, const float *x, const float *dy, float *dx, int B)
 {
     memset(dx, 0, sizeof(float) * (size_t)(l->in_size * B));
     for (int b = 0; b < B; b++)
@@ -217,9 +217,9 @@ void mz_ref_forward(const mz_arch *a, const mz_fwd_cfg *cfg, const float *params
         float *out = layer_out(a, ws, B, i);
         int64_t n = l->out_size * B;
         switch (l->kind) {
-        case MZ_LAYER_CONV: conv_forward(l, params, in, out, B); break;
-        case MZ_LAYER_LINEAR: linear_forward(l, params, in, out, B); break;
-        case MZ_LAYER_MAXPOOL: pool_forward(l, in, out, B); break;
+        case MZ_LAYER_CONV: mz_ref_conv_forward(l, params, in, out, B); break;
+        case MZ_LAYER_LINEAR: mz_ref_linear_forward(l, params, in, out, B); break;
+        case MZ_LAYER_MAXPOOL: mz_ref_pool_forward(l, in, out, B); break;
         case MZ_LAYER_ACT:
             for (int64_t e = 0; e < n; e++)
                 out[e] = mz_act_forward(cfg->act, in[e]);
@@ -287,11 +287,11 @@ void mz_ref_backward(const mz_arch *a, const mz_fwd_cfg *cfg, const float *param
         int64_t n = l->out_size * B;
         float *dx = i > 0 ? g_in : NULL; /* no gradient w.r.t. the input images */
         switch (l->kind) {
-        case MZ_LAYER_CONV: conv_backward(l, params, in, g_out, dx, grads, B); break;
-        case MZ_LAYER_LINEAR: linear_backward(l, params, in, g_out, dx, grads, B); break;
+        case MZ_LAYER_CONV: mz_ref_conv_backward(l, params, in, g_out, dx, grads, B); break;
+        case MZ_LAYER_LINEAR: mz_ref_linear_backward(l, params, in, g_out, dx, grads, B); break;
         case MZ_LAYER_MAXPOOL:
             if (dx)
-                pool_backward(l, in, g_out, dx, B);
+                mz_ref_pool_backward(l, in, g_out, dx, B);
             break;
         case MZ_LAYER_ACT:
             if (dx)

@@ -22,6 +22,7 @@
 #endif
 
 #include "mzoo/nn.h"
+#include "nn/ard-impl.h"
 #include "nn/mathf-impl.h"
 
 #if defined(__GNUC__) && !defined(__clang__)
@@ -306,6 +307,99 @@ MZ_INLINE v16f v_act_backward(mz_activation act, v16f x, v16f y)
     default:
         return vf(1.0f);
     }
+}
+
+/* ---- variational-dropout twins: lane-wise copies of mathf-impl.h / ard-impl.h ---- */
+
+MZ_INLINE v16f v_log1p(v16f x)
+{
+    v16f u = 1.0f + x;
+    v16f d = u - 1.0f;
+    v16f r = v_log(u) * (x / d);
+    r = vsel(d == vf(0.0f), x, r);
+    r = vsel(x == vf(INFINITY), x, r);
+    return r;
+}
+
+/* mzf_cossin_turns */
+MZ_INLINE void v_cossin_turns(v16f t, v16f *c, v16f *s)
+{
+    v16f n = vrint(t * 4.0f);
+    v16f x = (t - n * 0.25f) * 6.28318531f;
+    v16f x2 = x * x;
+    v16f pc = vf(-1.0f / 3628800.0f);
+    pc = pc * x2 + 1.0f / 40320.0f;
+    pc = pc * x2 + -1.0f / 720.0f;
+    pc = pc * x2 + 1.0f / 24.0f;
+    pc = pc * x2 + -0.5f;
+    v16f cx = 1.0f + x2 * pc;
+    v16f ps = vf(1.0f / 362880.0f);
+    ps = ps * x2 + -1.0f / 5040.0f;
+    ps = ps * x2 + 1.0f / 120.0f;
+    ps = ps * x2 + -1.0f / 6.0f;
+    v16f sx = x + x * (x2 * ps);
+    v16i q = __builtin_convertvector(n, v16i) & 3;
+    v16i odd = (q & 1) != 0;
+    v16f cq = vsel(odd, sx, cx), sq = vsel(odd, cx, sx);
+    *c = vsel((q == 1) | (q == 2), -cq, cq);
+    *s = vsel(q >= 2, -sq, sq);
+}
+
+/* mzf_normal_pair per lane */
+MZ_INLINE void v_normal_pair(v16u w0, v16u w1, v16f *z0, v16f *z1)
+{
+    v16f u1 = __builtin_convertvector((v16i)((w0 >> 8) + 1u), v16f) * (1.0f / 16777216.0f);
+    v16f u2 = __builtin_convertvector((v16i)(w1 >> 8), v16f) * (1.0f / 16777216.0f);
+    v16f r = vsqrt(-2.0f * v_log(u1));
+    v16f c, s;
+    v_cossin_turns(u2, &c, &s);
+    *z0 = r * c;
+    *z1 = r * s;
+}
+
+/* mz_ard_elem_of per lane */
+typedef struct v_ard_elem {
+    v16f A, u, la, alpha, t1, V;
+} v_ard_elem;
+
+MZ_INLINE v_ard_elem v_ard_elem_of(v16f theta, v16f ls2, float hi)
+{
+    v_ard_elem e;
+    e.A = vabs(theta) + MZ_ARD_EPS;
+    e.u = ls2 - 2.0f * v_log(e.A);
+    v16f la = vsel(e.u < vf(-hi), vf(-hi), e.u);
+    e.la = vsel(la > vf(hi), vf(hi), la);
+    e.alpha = v_exp(e.la);
+    e.t1 = e.alpha * theta;
+    e.V = e.t1 * theta;
+    return e;
+}
+
+/* mzf_ard_kl, mzf_ard_dkl per lane */
+MZ_INLINE v16f v_ard_kl(v16f la)
+{
+    v16f s = v_sigmoid(MZ_ARD_K2 + MZ_ARD_K3 * la);
+    v16f e = v_exp(-la);
+    return -((MZ_ARD_K1 * s - 0.5f * v_log1p(e)) - MZ_ARD_K1);
+}
+MZ_INLINE v16f v_ard_dkl(v16f la)
+{
+    v16f s = v_sigmoid(MZ_ARD_K2 + MZ_ARD_K3 * la);
+    v16f e = v_exp(-la);
+    return -MZ_ARD_K1K3 * (s * (1.0f - s)) - 0.5f * (e / (1.0f + e));
+}
+
+/* mz_ard_elem_backward per lane */
+MZ_INLINE void v_ard_elem_backward(const v_ard_elem *e, v16f theta, float hi, v16f gmu, v16f gV,
+                                   v16f klw, v16f *dtheta, v16f *dls2)
+{
+    v16f dkl = v_ard_dkl(e->la);
+    v16f g_t1 = gV * theta;
+    v16f g_la = (g_t1 * theta) * e->alpha + klw * dkl;
+    v16f g_u = vsel((e->u >= vf(-hi)) & (e->u <= vf(hi)), g_la, vf(0.0f));
+    v16f sgn = vsel(theta > vf(0.0f), vf(1.0f), vsel(theta < vf(0.0f), vf(-1.0f), vf(0.0f)));
+    *dls2 = g_u;
+    *dtheta = (gmu + (gV * e->t1 + g_t1 * e->alpha)) + ((-2.0f * g_u) / e->A) * sgn;
 }
 
 /* ---- Philox4x32-10 with a different key in every lane (src/core/rng.c, mz_philox4x32) ---- */

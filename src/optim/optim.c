@@ -42,15 +42,16 @@ void mz_adam_scalars_get(const mz_optim_cfg *cfg, int64_t t, mz_adam_scalars *s)
     s->eps = (float)cfg->eps;
 }
 
-void mz_optim_step(const mz_optim_cfg *cfg, float *params, const float *grads, float *state,
-                   int64_t n, int64_t t)
+/* The update of elements [lo, hi) (state layout of the whole vector of n). */
+static void step_range(const mz_optim_cfg *cfg, float *params, const float *grads, float *state,
+                       int64_t n, int64_t t, int64_t lo, int64_t hi)
 {
     if (cfg->type == MZ_OPT_ADAM) {
         mz_adam_scalars s;
         mz_adam_scalars_get(cfg, t, &s);
         float *m = state, *v = state + n;
         float neg_step = -s.step_size;
-        for (int64_t i = 0; i < n; i++) {
+        for (int64_t i = lo; i < hi; i++) {
             float g = grads[i];
             if (s.wd != 0.0f)
                 g = g + s.wd * params[i];
@@ -62,7 +63,7 @@ void mz_optim_step(const mz_optim_cfg *cfg, float *params, const float *grads, f
     } else {
         float wd = (float)cfg->weight_decay, mu = (float)cfg->momentum, neg_lr = (float)-cfg->lr;
         float *buf = state;
-        for (int64_t i = 0; i < n; i++) {
+        for (int64_t i = lo; i < hi; i++) {
             float g = grads[i];
             if (wd != 0.0f)
                 g = g + wd * params[i];
@@ -74,4 +75,21 @@ void mz_optim_step(const mz_optim_cfg *cfg, float *params, const float *grads, f
             params[i] = params[i] + neg_lr * d;
         }
     }
+}
+
+void mz_optim_step(const mz_optim_cfg *cfg, float *params, const float *grads, float *state,
+                   int64_t n, int64_t t)
+{
+    step_range(cfg, params, grads, state, n, t, 0, n);
+}
+
+void mz_optim_step_except(const mz_optim_cfg *cfg, float *params, const float *grads, float *state,
+                          int64_t n, int64_t t, const mz_span *skip, int n_skip)
+{
+    int64_t lo = 0;
+    for (int k = 0; k < n_skip; k++) {
+        step_range(cfg, params, grads, state, n, t, lo, skip[k].first);
+        lo = skip[k].first + skip[k].count;
+    }
+    step_range(cfg, params, grads, state, n, t, lo, n);
 }

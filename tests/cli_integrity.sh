@@ -54,6 +54,11 @@ rc=$?
 check '[ $rc -ne 0 ] && grep -q "grid.seed" "$T/err"' "a different spec is refused naming the key: $(cat "$T/err")"
 check '[ "$(hash "$T/zoo.db")" = "$h" ] && no_companions "$T/zoo.db"' "a refused run changed the zoo file or left companions"
 
+# --- a finished zoo run again: nothing to do, nothing written ---
+"$BIN" train "$T/spec.json" -o "$T/zoo.db" -q 2>"$T/err"
+rc=$?
+check '[ $rc -eq 0 ] && [ "$(hash "$T/zoo.db")" = "$h" ] && no_companions "$T/zoo.db"' "rerunning a finished zoo changed it: $(cat "$T/err")"
+
 # --- reads change nothing in the directory ---
 "$BIN" info "$T/zoo.db" >/dev/null 2>&1
 "$BIN" verify "$T/zoo.db" >"$T/verify.out" 2>&1

@@ -57,6 +57,9 @@ typedef struct mz_vec_source {
     char weight_key[MZ_VEC_MAX_LAYERS][MZ_TENSOR_NAME_MAX];
     char bias_key[MZ_VEC_MAX_LAYERS][MZ_TENSOR_NAME_MAX];
     int64_t w_off[MZ_VEC_MAX_LAYERS], b_off[MZ_VEC_MAX_LAYERS];
+    /* variational-dropout twins: offsets of each layer's log_sigma2 and log_sigma2_bias, -1 when
+     * the variant has none */
+    int64_t s_off[MZ_VEC_MAX_LAYERS], sb_off[MZ_VEC_MAX_LAYERS];
 } mz_vec_source;
 
 typedef struct mz_vec_layout {
@@ -64,6 +67,8 @@ typedef struct mz_vec_layout {
     mz_vec_layer layers[MZ_VEC_MAX_LAYERS];
     int with_bias;
     int64_t dim;            /* floats per sample */
+    int prune;              /* twins' checkpoints: zero the pruned weights (log alpha >= 3) and
+                               conv biases as the pruned network does (mz_vec_extract) */
     int n_sources;          /* 0 when read back from a dataset directory */
     mz_vec_source *sources; /* owned */
 } mz_vec_layout;
@@ -77,8 +82,9 @@ mz_status mz_vec_layout_build(mz_vec_layout *L, int n_variants, const char *cons
                               const mz_tensor_desc *const *tensors, const int *n_tensors,
                               const char *layers, int with_bias, mz_error *err);
 void mz_vec_layout_release(mz_vec_layout *L);
-/* Copies the selected tensors of a checkpoint of source `source` (params[n_params]) into out[dim].
- */
+/* Copies the selected tensors of a checkpoint of source `source` (params[n_params]) into out[dim];
+ * with L->prune, the weights a variational-dropout twin prunes (and its pruned conv biases) are
+ * written as 0. */
 void mz_vec_extract(const mz_vec_layout *L, int source, const float *params, float *out);
 /* index_dict.json (the reference's fields plus "name", "module_index" per variant, "keys"). */
 mz_status mz_vec_layout_write_json(const mz_vec_layout *L, const char *path, mz_error *err);
@@ -114,6 +120,8 @@ typedef struct mz_loader_options {
         *where; /* SQL expression over the columns of the models and epochs tables, or NULL */
     double fractions[3]; /* default 0.7, 0.15, 0.15; must sum to 1 (within 1e-9) */
     uint64_t seed;       /* split seed, default 42 (Philox(seed, MZ_RNG_SPLIT)) */
+    int dense;           /* twin zoos: the dense parameters instead of the pruned network's
+                            weights (default 0) */
     int64_t max_models;  /* keep the first N models of the permutation (0: all), as max_samples */
 } mz_loader_options;
 void mz_loader_options_default(mz_loader_options *o);

@@ -197,6 +197,11 @@ void mz_ard_optim_step(const mz_arch *a, const mz_optim_cfg *cfg, float *params,
 /* Number of dropped weights (log alpha >= 3) of conv and linear layers (biases not counted);
  * sparsity = mz_ard_dropped / a->n_ard_weights. */
 int64_t mz_ard_dropped(const mz_arch *a, const float *params);
+/* The same per ARD layer: dropped[o] for the layer with ard_ordinal o ([a->n_ard_layers]). */
+void mz_ard_dropped_layers(const mz_arch *a, const float *params, int64_t *dropped);
+/* 1 if a parameter theta with log_sigma2 ls2 of a conv (conv = 1) or linear (0) layer is pruned
+ * (log alpha >= 3, computed exactly as the kernels do): for readers that mask checkpoints. */
+int mz_ard_pruned(int conv, float theta, float log_sigma2);
 
 /* ---- elementwise pieces shared with the population engine ---- */
 float mz_tanhf(float x);

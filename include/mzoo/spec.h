@@ -111,8 +111,9 @@ mz_status mz_spec_load_file(mz_spec *spec, const char *path, mz_error *err);
 void mz_spec_release(mz_spec *spec);
 
 /* The first difference between two recipes (JSON texts) as "grid.lr is 0.001 in the file but
- * 0.0001 in the spec" (key path in sorted-key order), into buf. */
-void mz_recipe_diff(const char *have, const char *want, char *buf, size_t cap);
+ * 0.0001 in <want_name>" (key path in sorted-key order; want_name e.g. "the spec"), into buf. */
+void mz_recipe_diff(const char *have, const char *want, const char *want_name, char *buf,
+                    size_t cap);
 
 /* Writes a one-line description of model m (e.g. "id=3 activation=relu init=normal ...") into buf. */
 void mz_model_spec_describe(const mz_model_spec *m, char *buf, size_t cap);

@@ -95,8 +95,9 @@ typedef struct mz_zoo_desc {
  * meta (schema_version, generator, kind, recipe, created_at and z->meta), the models rows
  * (status pending) and the layout rows. In a file that holds a zoo: checks that its kind and
  * recipe are z's (MZ_EMISMATCH otherwise: use mz_store_recipe and mz_recipe_diff to say what
- * differs), that it has z's models and layouts, upgrades an older schema, and only then writes.
- * Every check happens before the first write: a refused file keeps every byte. */
+ * differs) and that it has z's models and layouts; nothing is written then: the first commit
+ * switches the file to WAL and upgrades an older schema. A refused file, and a finished zoo run
+ * again, keep every byte. */
 mz_status mz_store_attach(mz_store *st, const mz_zoo_desc *z, mz_error *err);
 
 /* Per-model progress, for resuming. `epochs_done` = highest committed epoch, -1 if none. */
@@ -152,6 +153,11 @@ mz_status mz_store_read_weights(mz_store *st, int64_t model_id, int epoch, float
  * count in *n; the floats of the whole blob in *n_params (may be NULL). */
 mz_status mz_store_layout(mz_store *st, const char *variant, mz_tensor_desc **out, int *n,
                           int64_t *n_params, mz_error *err);
+/* Every row of table models in id order (ids must be 0..n-1), with their progress: rows[i] and
+ * progress[i] (progress may be NULL). Strings point into memory owned by *rows: free(*rows)
+ * frees everything. */
+mz_status mz_store_read_models(mz_store *st, mz_model_row **rows, mz_model_progress **progress,
+                               int64_t *n, mz_error *err);
 /* The layout variants of the models, in order of their first model; names malloc'd (free each
  * and the array). */
 mz_status mz_store_variants(mz_store *st, char ***names, int *n, mz_error *err);

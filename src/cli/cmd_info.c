@@ -62,6 +62,88 @@ static double quantile(const double *v, size_t n, double q)
     return v[i] + (pos - (double)i) * (v[i + 1] - v[i]);
 }
 
+/* ---- twin zoos ---- */
+
+typedef struct twin_rows {
+    double *sparsity, *drop; /* at each twin's last epoch */
+    size_t n, cap;
+    int oom;
+} twin_rows;
+
+static int collect_twin(void *ctx, int ncol, const char *const *val, const char *const *names)
+{
+    (void)ncol, (void)names;
+    twin_rows *t = ctx;
+    if (!val[0] || !val[1])
+        return 0;
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? 2 * t->cap : 256;
+        double *a = realloc(t->sparsity, cap * sizeof *a);
+        if (a)
+            t->sparsity = a;
+        double *b = a ? realloc(t->drop, cap * sizeof *b) : NULL;
+        if (!b) {
+            t->oom = 1;
+            return 1;
+        }
+        t->drop = b;
+        t->cap = cap;
+    }
+    t->sparsity[t->n] = strtod(val[0], NULL);
+    t->drop[t->n] = strtod(val[1], NULL);
+    t->n++;
+    return 0;
+}
+
+static void print_quantiles(const char *what, double *v, size_t n)
+{
+    qsort(v, n, sizeof *v, cmp_double);
+    printf("%s (%zu twins):\n  min %.4f  q05 %.4f  q25 %.4f  median %.4f  q75 %.4f  q95 %.4f  "
+           "max %.4f\n",
+           what, n, v[0], quantile(v, n, 0.05), quantile(v, n, 0.25), quantile(v, n, 0.5),
+           quantile(v, n, 0.75), quantile(v, n, 0.95), v[n - 1]);
+}
+
+static int print_epoch_row(void *ctx, int ncol, const char *const *val, const char *const *names)
+{
+    (void)ctx, (void)ncol, (void)names;
+    printf("  %5s  %8.4f  %8.4f  %8.4f  %6s\n", val[0] ? val[0] : "?",
+           val[1] ? strtod(val[1], NULL) : NAN, val[2] ? strtod(val[2], NULL) : NAN,
+           val[3] ? strtod(val[3], NULL) : NAN, val[4] ? val[4] : "0");
+    return 0;
+}
+
+/* Sparsity and accuracy drop (the test accuracy of epoch 0, the source checkpoint, minus that of
+ * the last epoch): quantiles at each twin's last epoch, and means per epoch. */
+static mz_status twin_summary(mz_store *st, mz_error *err)
+{
+    twin_rows t = {0};
+    mz_status s = mz_store_query(
+        st,
+        "SELECT e.sparsity, e0.test_acc - e.test_acc FROM models m JOIN epochs e ON e.model_id = "
+        "m.id AND e.epoch = m.epochs_done JOIN epochs e0 ON e0.model_id = m.id AND e0.epoch = 0 "
+        "WHERE m.epochs_done > 0 ORDER BY m.id",
+        collect_twin, &t, err);
+    if (s == MZ_OK && t.oom)
+        s = mz_fail(err, MZ_ENOMEM, "out of memory");
+    if (s == MZ_OK && t.n) {
+        print_quantiles("sparsity at each twin's last epoch", t.sparsity, t.n);
+        print_quantiles("test accuracy drop from epoch 0 (the source checkpoint) to the last epoch",
+                        t.drop, t.n);
+    }
+    free(t.sparsity);
+    free(t.drop);
+    if (s != MZ_OK)
+        return s;
+    printf("by epoch (means over the twins that reached it):\n  %5s  %8s  %8s  %8s  %6s\n", "epoch",
+           "sparsity", "test_acc", "drop", "twins");
+    return mz_store_query(st,
+                          "SELECT e.epoch, avg(e.sparsity), avg(e.test_acc), avg(e0.test_acc - "
+                          "e.test_acc), count(*) FROM epochs e JOIN epochs e0 ON e0.model_id = "
+                          "e.model_id AND e0.epoch = 0 GROUP BY e.epoch ORDER BY e.epoch",
+                          print_epoch_row, NULL, err);
+}
+
 static int print_status(void *ctx, int ncol, const char *const *val, const char *const *names)
 {
     char status[64];
@@ -89,8 +171,9 @@ int mz_cmd_info(int argc, char **argv)
     printf("zoo ");
     mz_cli_print_escaped(stdout, path);
     putchar('\n');
-    const char *keys[] = {"generator", "dataset",    "architecture",
-                          "epochs",    "batch_size", "created_at"};
+    const char *keys[] = {"generator", "kind",       "dataset", "architecture",
+                          "epochs",    "batch_size", "method",  "source_checkpoints",
+                          "created_at"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (mz_store_meta(st, keys[i], buf, sizeof buf, NULL) == MZ_OK)
             printf("  %-13s %s\n", keys[i], mz_escape(esc, sizeof esc, buf));
@@ -167,6 +250,13 @@ int mz_cmd_info(int argc, char **argv)
     }
     free(acc);
     free(r.v);
+    char kind[32] = "";
+    if (mz_store_meta(st, "kind", kind, sizeof kind, NULL) == MZ_OK && !strcmp(kind, "twin"))
+        s = twin_summary(st, &err);
     mz_store_close(st);
+    if (s != MZ_OK) {
+        mz_cli_error("%s", err.msg);
+        return 1;
+    }
     return 0;
 }

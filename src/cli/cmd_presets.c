@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "mzoo/presets.h"
+#include "mzoo/sparse.h"
 #include "mzoo/spec.h"
 #include "cli/commands.h"
 #include "core/banned.h"
@@ -21,10 +22,13 @@ int mz_cmd_presets(int argc, char **argv)
         return 0;
     }
     if (argc != 1) {
-        fputs("usage: mzoo presets [--show NAME]\nLists the zoos of the Model Zoos paper (and the EuroSAT "
-              "zoo) with their model counts;\n--show prints a preset's spec, to edit and train with "
-              "`mzoo train SPEC.json`.\nTrain one with `mzoo train --preset NAME --data DIR -o ZOO.db`.\n",
-              argc == 2 && !strcmp(argv[1], "--help") ? stdout : stderr);
+        fputs(
+            "usage: mzoo presets [--show NAME]\nLists the zoos of the Model Zoos paper (and the "
+            "EuroSAT "
+            "zoo) with their model counts;\n--show prints a preset's spec, to edit and train with "
+            "`mzoo train SPEC.json`.\nTrain one with `mzoo train --preset NAME --data DIR -o "
+            "ZOO.db`.\n",
+            argc == 2 && !strcmp(argv[1], "--help") ? stdout : stderr);
         return argc == 2 && !strcmp(argv[1], "--help") ? 0 : 2;
     }
     int64_t paper_total = 0, paper_zoos = 0;
@@ -47,7 +51,8 @@ int mz_cmd_presets(int argc, char **argv)
             return 1;
         }
         printf("%-22s %-13s %-9s %7lld  %s%s\n", p->name, spec.dataset, spec.architecture,
-               (long long)spec.n_models, p->description, p->in_paper ? "" : " [not in the paper's count]");
+               (long long)spec.n_models, p->description,
+               p->in_paper ? "" : " [not in the paper's count]");
         if (p->in_paper) {
             paper_total += spec.n_models;
             paper_zoos++;
@@ -55,6 +60,15 @@ int mz_cmd_presets(int argc, char **argv)
         mz_spec_release(&spec);
         free(json);
     }
-    printf("\nthe paper's zoos: %lld zoos, %lld models\n", (long long)paper_zoos, (long long)paper_total);
+    printf("\nthe paper's zoos: %lld zoos, %lld models\n", (long long)paper_zoos,
+           (long long)paper_total);
+    printf("\ntwin zoos (mzoo sparsify --preset NAME ZOO.db -o TWINS.db, ZOO.db made with the "
+           "source preset):\n");
+    printf("%-22s %-13s %7s  %s\n", "preset", "source", "twins", "description");
+    for (int i = 0; i < mz_twin_preset_count(); i++) {
+        const mz_twin_preset *t = mz_twin_preset_get(i);
+        printf("%-22s %-13s %7lld  %s\n", t->name, t->source_preset, (long long)t->n_twins,
+               t->description);
+    }
     return 0;
 }

@@ -13,17 +13,6 @@
 #include "cli/commands.h"
 #include "core/banned.h"
 
-static volatile int stop_flag;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    if (__atomic_load_n(&stop_flag, __ATOMIC_RELAXED)) /* second signal: leave now; committed
-                                                         epochs are safe in the zoo file */
-        _exit(130);
-    __atomic_store_n(&stop_flag, 1, __ATOMIC_RELAXED);
-}
-
 static const char train_usage[] =
     "usage: mzoo train SPEC.json -o ZOO.db [options]\n"
     "       mzoo train --preset NAME -o ZOO.db [options]   (mzoo presets lists them)\n"
@@ -39,55 +28,6 @@ static const char train_usage[] =
     "  --group N             CNN-s/CNN-l models trained together per population (1-16; default "
     "automatic)\n"
     "  -q, --quiet           no progress output\n";
-
-typedef struct progress_ctx {
-    int tty, quiet;
-    double last_print;
-    int64_t kill_after; /* testing: _exit(137) after this many commits, as a crash would */
-} progress_ctx;
-
-static void fmt_duration(double s, char *buf, size_t cap)
-{
-    if (s < 0) {
-        snprintf(buf, cap, "?");
-        return;
-    }
-    long t = (long)(s + 0.5);
-    if (t >= 3600)
-        snprintf(buf, cap, "%ldh%02ldm", t / 3600, (t / 60) % 60);
-    else if (t >= 60)
-        snprintf(buf, cap, "%ldm%02lds", t / 60, t % 60);
-    else
-        snprintf(buf, cap, "%lds", t);
-}
-
-static void on_progress(void *vctx, const mz_train_progress *p)
-{
-    progress_ctx *c = vctx;
-    if (c->kill_after && p->commits >= c->kill_after)
-        _exit(137); /* crash simulation for the resume tests: right after a commit */
-    if (c->quiet)
-        return;
-    double interval = c->tty ? 0.2 : 30.0;
-    if (!p->final && p->elapsed - c->last_print < interval)
-        return;
-    c->last_print = p->elapsed;
-    char eta[32], el[32];
-    fmt_duration(p->eta, eta, sizeof eta);
-    fmt_duration(p->elapsed, el, sizeof el);
-    double pct = p->epochs_total ? 100.0 * (double)p->epochs_done / (double)p->epochs_total : 100.0;
-    if (c->tty)
-        fprintf(stderr, "\r\033[K");
-    fprintf(
-        stderr,
-        "models %lld/%lld done | model-epochs %lld/%lld (%.1f%%) | last epoch %d, test acc %.3f | "
-        "%.0f samples/s | elapsed %s, ETA %s",
-        (long long)p->models_done, (long long)p->models_total, (long long)p->epochs_done,
-        (long long)p->epochs_total, pct, p->last_epoch, p->last_test_acc, p->samples_per_sec, el,
-        eta);
-    fputc(c->tty && !p->final ? ' ' : '\n', stderr);
-    fflush(stderr);
-}
 
 static int parse_int(const char *s, int lo, int hi, int *out)
 {
@@ -197,19 +137,14 @@ int mz_cmd_train(int argc, char **argv)
         mz_spec_release(&spec);
         return 2;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-
-    progress_ctx pc = {isatty(2), quiet, -1e9, kill_after};
+    mz_cli_progress pc;
+    mz_cli_run_start(&pc, quiet, kill_after);
     mz_train_opts opts = {0};
     opts.threads = threads;
     opts.backend = backend;
-    opts.progress = on_progress;
+    opts.progress = mz_cli_on_progress;
     opts.progress_ctx = &pc;
-    opts.stop = &stop_flag;
+    opts.stop = mz_cli_stop_flag();
     opts.max_group = group;
     if (!quiet)
         fprintf(stderr, "mzoo: training %lld models (%s, %s, %d epochs) into %s\n",

@@ -9,6 +9,7 @@ int mz_cmd_presets(int argc, char **argv);
 int mz_cmd_dataset(int argc, char **argv);
 int mz_cmd_bench(int argc, char **argv);
 int mz_cmd_verify(int argc, char **argv);
+int mz_cmd_sparsify(int argc, char **argv);
 
 #include <stdio.h>
 
@@ -18,6 +19,24 @@ void mz_cli_error(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)))
 #endif
     ;
+/* ---- running a training (run.c) ---- */
+#include <stdint.h>
+
+#include "mzoo/train.h"
+
+typedef struct mz_cli_progress {
+    int tty, quiet;
+    double last_print;
+    int64_t kill_after; /* testing: _exit(137) after this many commits, as a crash would */
+} mz_cli_progress;
+/* Installs the SIGINT/SIGTERM handler (first: stop after the epochs in flight; second: exit at
+ * once) and sets up pc. */
+void mz_cli_run_start(mz_cli_progress *pc, int quiet, int64_t kill_after);
+/* The flag the handler sets, for mz_train_opts.stop. */
+volatile int *mz_cli_stop_flag(void);
+/* mz_train_opts.progress: a live line on a terminal, a line every 30 s otherwise. */
+void mz_cli_on_progress(void *ctx, const mz_train_progress *p);
+
 /* Writes s to f with control characters made visible (mz_escape), for text read from files. */
 void mz_cli_print_escaped(FILE *f, const char *s);
 

@@ -24,6 +24,7 @@ static const command commands[] = {
     {"dataset", mz_cmd_dataset,
      "write a zoo's checkpoints as a weight-space dataset split by model"},
     {"bench", mz_cmd_bench, "predict model properties from weights (ridge, linear, XGBoost)"},
+    {"sparsify", mz_cmd_sparsify, "make sparsified twins of a zoo's models (variational dropout, magnitude)"},
     {"verify", mz_cmd_verify, "check a zoo file for damage (integrity, checksums, bookkeeping)"},
 };
 

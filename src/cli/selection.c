@@ -17,6 +17,8 @@ const char mz_cli_selection_help[] =
     "                     (layers are matched by position, so dropout 0 and > 0 models share\n"
     "                     one layout)\n"
     "  --no-bias          weights only (default: each layer's weights, then its biases)\n"
+    "  --dense            twin zoos: the dense parameters (default: the pruned network's\n"
+    "                     weights, zero where log alpha >= 3)\n"
     "filters (a dropped sample is one model-epoch pair):\n"
     "  --keep-nonfinite   keep checkpoints with NaN/Inf in a selected tensor (default: drop)\n"
     "  --max-abs X        drop checkpoints with any selected |w| > X (reference: 5)\n"
@@ -55,6 +57,10 @@ int mz_cli_selection_option(int argc, char **argv, int *i, mz_loader_options *o)
     const char *v = has_next ? argv[*i + 1] : NULL;
     if (!strcmp(a, "--no-bias")) {
         o->with_bias = 0;
+        return 1;
+    }
+    if (!strcmp(a, "--dense")) {
+        o->dense = 1;
         return 1;
     }
     if (!strcmp(a, "--keep-nonfinite")) {

@@ -575,6 +575,7 @@ static mz_status build_layout(mz_loader *L, mz_error *err)
         mz_error_prefix(err, "%s", L->path);
         return st;
     }
+    L->layout.prune = !L->opt.dense;
     L->params_cap = 0;
     for (int s = 0; s < L->layout.n_sources; s++)
         if (L->layout.sources[s].n_params > L->params_cap)

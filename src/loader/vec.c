@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "mzoo/loader.h"
+#include "mzoo/nn.h"
 #include "loader/arrays-impl.h"
 #include "core/banned.h"
 
@@ -40,6 +41,7 @@ typedef struct raw_layer {
     int conv; /* 1: conv2d (4-D weight), 0: fc (2-D weight) */
     int module_index;
     const mz_tensor_desc *w, *b;
+    const mz_tensor_desc *s, *sb; /* twins: log_sigma2 and log_sigma2_bias, or NULL */
 } raw_layer;
 
 static int ends_with(const char *s, const char *suffix)
@@ -62,6 +64,16 @@ static int module_index_of(const char *prefix, size_t len)
     return v;
 }
 
+static int same_shape(const mz_tensor_desc *a, const mz_tensor_desc *b)
+{
+    if (a->ndim != b->ndim)
+        return 0;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->shape[i] != b->shape[i])
+            return 0;
+    return 1;
+}
+
 static mz_status scan_variant(const char *variant, const mz_tensor_desc *t, int nt, raw_layer *out,
                               int *n_out, mz_error *err)
 {
@@ -77,11 +89,19 @@ static mz_status scan_variant(const char *variant, const mz_tensor_desc *t, int 
         r->conv = t[i].ndim == 4;
         r->module_index = module_index_of(t[i].name, plen);
         r->w = &t[i];
-        r->b = NULL;
-        for (int j = 0; j < nt; j++)
-            if (!strncmp(t[j].name, t[i].name, plen) && !strcmp(t[j].name + plen, ".bias") &&
-                t[j].ndim == 1 && t[j].shape[0] == t[i].shape[0])
+        r->b = r->s = r->sb = NULL;
+        for (int j = 0; j < nt; j++) {
+            if (strncmp(t[j].name, t[i].name, plen) != 0)
+                continue;
+            const char *rest = t[j].name + plen;
+            if (!strcmp(rest, ".bias") && t[j].ndim == 1 && t[j].shape[0] == t[i].shape[0])
                 r->b = &t[j];
+            else if (!strcmp(rest, ".log_sigma2") && same_shape(&t[j], &t[i]))
+                r->s = &t[j];
+            else if (!strcmp(rest, ".log_sigma2_bias") && t[j].ndim == 1 &&
+                     t[j].shape[0] == t[i].shape[0])
+                r->sb = &t[j];
+        }
     }
     if (n == 0)
         return mz_fail(err, MZ_EFORMAT,
@@ -89,16 +109,6 @@ static mz_status scan_variant(const char *variant, const mz_tensor_desc *t, int 
                        variant);
     *n_out = n;
     return MZ_OK;
-}
-
-static int same_shape(const mz_tensor_desc *a, const mz_tensor_desc *b)
-{
-    if (a->ndim != b->ndim)
-        return 0;
-    for (int i = 0; i < a->ndim; i++)
-        if (a->shape[i] != b->shape[i])
-            return 0;
-    return 1;
 }
 
 /* Parses "conv1,fc2" against the positional names; sel[i] = 1 for chosen layers. */
@@ -244,6 +254,8 @@ mz_status mz_vec_layout_build(mz_vec_layout *L, int n_variants, const char *cons
             } else {
                 s->b_off[L->n_layers] = -1;
             }
+            s->s_off[L->n_layers] = r->s ? r->s->offset : -1;
+            s->sb_off[L->n_layers] = r->sb ? r->sb->offset : -1;
         }
         L->n_layers++;
     }
@@ -267,15 +279,31 @@ done:
     return st;
 }
 
+/* dst[i] = src[i], or 0 where the twin prunes it (its log_sigma2 ls2[i]). */
+static void copy_pruned(float *dst, const float *src, const float *ls2, int64_t n, int conv)
+{
+    for (int64_t i = 0; i < n; i++)
+        dst[i] = mz_ard_pruned(conv, src[i], ls2[i]) ? 0.0f : src[i];
+}
+
 void mz_vec_extract(const mz_vec_layout *L, int source, const float *params, float *out)
 {
     const mz_vec_source *s = &L->sources[source];
     for (int l = 0; l < L->n_layers; l++) {
         const mz_vec_layer *ly = &L->layers[l];
-        memcpy(out + ly->idx_start, params + s->w_off[l], (size_t)ly->n_weights * sizeof *out);
-        if (ly->n_bias)
-            memcpy(out + ly->idx_start + ly->n_weights, params + s->b_off[l],
-                   (size_t)ly->n_bias * sizeof *out);
+        int conv = ly->ndim == 4;
+        float *w = out + ly->idx_start, *b = w + ly->n_weights;
+        if (L->prune && s->s_off[l] >= 0)
+            copy_pruned(w, params + s->w_off[l], params + s->s_off[l], ly->n_weights, conv);
+        else
+            memcpy(w, params + s->w_off[l], (size_t)ly->n_weights * sizeof *out);
+        if (!ly->n_bias)
+            continue;
+        /* the pruned network zeroes conv biases by their log_sigma2_bias; linear biases stay */
+        if (L->prune && conv && s->sb_off[l] >= 0)
+            copy_pruned(b, params + s->b_off[l], params + s->sb_off[l], ly->n_bias, conv);
+        else
+            memcpy(b, params + s->b_off[l], (size_t)ly->n_bias * sizeof *out);
     }
 }
 

@@ -173,6 +173,26 @@ int64_t mz_ard_dropped(const mz_arch *a, const float *P)
     return n;
 }
 
+void mz_ard_dropped_layers(const mz_arch *a, const float *P, int64_t *dropped)
+{
+    for (int i = 0; i < a->n_layers; i++) {
+        const mz_layer *l = &a->layers[i];
+        if (l->kind != MZ_LAYER_CONV && l->kind != MZ_LAYER_LINEAR)
+            continue;
+        float hi = mz_ard_clamp_of(l);
+        int64_t n = 0;
+        for (int64_t k = 0; k < n_weights(l); k++)
+            n += mz_ard_elem_of(P[l->w_off + k], P[l->s_off + k], hi).la >= MZ_ARD_THRESHOLD;
+        dropped[l->ard_ordinal] = n;
+    }
+}
+
+int mz_ard_pruned(int conv, float theta, float log_sigma2)
+{
+    float hi = conv ? MZ_ARD_CONV_CLAMP : MZ_ARD_LINEAR_CLAMP;
+    return mz_ard_elem_of(theta, log_sigma2, hi).la >= MZ_ARD_THRESHOLD;
+}
+
 int mz_ard_frozen_spans(const mz_arch *a, mz_span *spans)
 {
     int n = 0;

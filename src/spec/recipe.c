@@ -107,7 +107,8 @@ static json_t *json_at(json_t *root, const char *path)
     return v;
 }
 
-void mz_recipe_diff(const char *have, const char *want, char *buf, size_t cap)
+void mz_recipe_diff(const char *have, const char *want, const char *want_name, char *buf,
+                    size_t cap)
 {
     json_error_t je;
     json_t *a = json_loads(have ? have : "", 0, &je), *b = json_loads(want ? want : "", 0, &je);
@@ -125,8 +126,8 @@ void mz_recipe_diff(const char *have, const char *want, char *buf, size_t cap)
             if (strcmp(va, vb) != 0)
                 break;
         }
-        snprintf(buf, cap, "%s is %s in the file but %s in the spec",
-                 path[0] ? path : "(top level)", va, vb);
+        snprintf(buf, cap, "%s is %s in the file but %s in %s", path[0] ? path : "(top level)", va,
+                 vb, want_name);
     }
     json_decref(a);
     json_decref(b);

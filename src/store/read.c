@@ -10,6 +10,7 @@
  * close the surrounding "(...)" or comment out the rest of the query; it is compiled under an
  * authorizer that allows reading only, and its evaluation is bounded per row by a progress
  * handler. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,6 +185,130 @@ mz_status mz_store_layout(mz_store *st, const char *variant, mz_tensor_desc **ou
     *n = k;
     if (n_params)
         *n_params = next;
+    return MZ_OK;
+}
+
+/* Copies text into the arena at *at (advancing it); NULL stays NULL. */
+static const char *arena_text(char **at, const unsigned char *text)
+{
+    if (!text)
+        return NULL;
+    size_t n = strlen((const char *)text) + 1;
+    memcpy(*at, text, n);
+    const char *s = *at;
+    *at += n;
+    return s;
+}
+
+mz_status mz_store_read_models(mz_store *st, mz_model_row **rows, mz_model_progress **progress,
+                               int64_t *n, mz_error *err)
+{
+    *rows = NULL;
+    if (progress)
+        *progress = NULL;
+    *n = 0;
+    int v2 = st->version >= 2;
+    int64_t count = mz_store_query_int(st, "SELECT count(*) FROM models");
+    int64_t text = mz_store_query_int(
+        st, v2 ? "SELECT coalesce(sum(length(CAST(variant AS BLOB)) + coalesce(length(CAST("
+                 "activation AS BLOB)), 0) + coalesce(length(CAST(init AS BLOB)), 0) + "
+                 "coalesce(length(CAST(optimizer AS BLOB)), 0) + coalesce(length(CAST(hparams AS "
+                 "BLOB)), 0) + 8), 0) FROM models"
+               : "SELECT coalesce(sum(length(CAST(variant AS BLOB)) + length(CAST(activation AS "
+                 "BLOB)) + length(CAST(init AS BLOB)) + length(CAST(optimizer AS BLOB)) + 8), 0) "
+                 "FROM models");
+    if (count < 0 || text < 0)
+        return mz_fail(err, MZ_ESTORE, "%s: cannot read table models", st->path);
+    if (count > ((int64_t)1 << 32) || text > ((int64_t)1 << 34))
+        return mz_fail(err, MZ_ELIMIT, "%s: table models is too large (%lld rows)", st->path,
+                       (long long)count);
+    size_t head = sizeof(mz_model_row) * (size_t)count;
+    char *mem = malloc(head + (size_t)text + 1);
+    mz_model_progress *pr = progress ? calloc((size_t)(count ? count : 1), sizeof *pr) : NULL;
+    if (!mem || (progress && !pr)) {
+        free(mem);
+        free(pr);
+        return mz_fail(err, MZ_ENOMEM, "%s: out of memory for %lld models", st->path,
+                       (long long)count);
+    }
+    mz_model_row *r = (mz_model_row *)mem;
+    char *at = mem + head, *end = mem + head + text;
+    sqlite3_stmt *q = NULL;
+    int rc = sqlite3_prepare_v2(
+        st->db,
+        v2 ? "SELECT id, variant, activation, init, optimizer, lr, weight_decay, dropout, "
+             "momentum, nesterov, seed, source_id, source_epoch, hparams, status, epochs_done "
+             "FROM models ORDER BY id"
+           : "SELECT id, variant, activation, init, optimizer, lr, weight_decay, dropout, "
+             "momentum, nesterov, seed, NULL, NULL, NULL, status, epochs_done FROM models ORDER "
+             "BY id",
+        -1, &q, NULL);
+    mz_status s = rc == SQLITE_OK ? MZ_OK : mz_store_db_fail(st, err, rc, "read models");
+    int64_t i = 0;
+    while (s == MZ_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (i >= count || sqlite3_column_int64(q, 0) != i) {
+            s = mz_fail(err, MZ_EFORMAT, "%s: table models: ids are not 0..n-1", st->path);
+            break;
+        }
+        size_t need = 8;
+        static const int text_cols[] = {1, 2, 3, 4, 13};
+        for (int c = 0; c < 5; c++)
+            need += (size_t)sqlite3_column_bytes(q, text_cols[c]);
+        if (need > (size_t)(end - at)) {
+            s = mz_fail(err, MZ_ESTORE, "%s: table models changed while being read", st->path);
+            break;
+        }
+        mz_model_row *m = &r[i];
+        memset(m, 0, sizeof *m);
+        m->id = i;
+        m->variant = arena_text(&at, sqlite3_column_text(q, 1));
+        m->activation = arena_text(&at, sqlite3_column_text(q, 2));
+        m->init = arena_text(&at, sqlite3_column_text(q, 3));
+        m->optimizer = arena_text(&at, sqlite3_column_text(q, 4));
+        double *reals[] = {&m->lr, &m->weight_decay, &m->dropout, &m->momentum};
+        for (int c = 0; c < 4; c++)
+            *reals[c] = sqlite3_column_type(q, 5 + c) == SQLITE_NULL
+                            ? NAN
+                            : sqlite3_column_double(q, 5 + c);
+        m->nesterov = sqlite3_column_type(q, 9) == SQLITE_NULL ? -1 : sqlite3_column_int(q, 9) != 0;
+        m->has_seed = sqlite3_column_type(q, 10) != SQLITE_NULL;
+        m->seed = sqlite3_column_int64(q, 10);
+        m->source_id = sqlite3_column_type(q, 11) == SQLITE_NULL ? -1 : sqlite3_column_int64(q, 11);
+        m->source_epoch =
+            sqlite3_column_type(q, 12) == SQLITE_NULL ? -1 : sqlite3_column_int(q, 12);
+        m->hparams = arena_text(&at, sqlite3_column_text(q, 13));
+        if (!m->variant)
+            m->variant = arena_text(&at, (const unsigned char *)"");
+        if (pr) {
+            int status = mz_store_status_parse((const char *)sqlite3_column_text(q, 14));
+            int64_t done = sqlite3_column_int64(q, 15);
+            if (status < 0 || done < -1 || done > 1000000) {
+                s = mz_fail(err, MZ_EFORMAT,
+                            "%s: table models, row id %lld: bad status or "
+                            "epochs_done",
+                            st->path, (long long)i);
+                break;
+            }
+            pr[i].model_id = i;
+            pr[i].status = (mz_model_status)status;
+            pr[i].epochs_done = (int)done;
+        }
+        i++;
+    }
+    if (s == MZ_OK && rc != SQLITE_DONE)
+        s = mz_store_db_fail(st, err, rc, "read models");
+    sqlite3_finalize(q);
+    if (s == MZ_OK && i != count)
+        s = mz_fail(err, MZ_ESTORE, "%s: table models changed while being read", st->path);
+    if (s != MZ_OK) {
+        free(mem);
+        free(pr);
+        return s;
+    }
+    *rows = r;
+    if (progress)
+        *progress = pr;
+    *n = count;
     return MZ_OK;
 }
 

@@ -336,6 +336,20 @@ mz_status mz_store_attach(mz_store *st, const mz_zoo_desc *z, mz_error *err)
             s = check_layouts(st, z, err);
         if (s != MZ_OK)
             return s;
+        /* the first commit switches to WAL and upgrades an older schema: a run with nothing
+         * left to do writes nothing */
+    }
+    if (s == MZ_OK)
+        st->attached = 1;
+    return s;
+}
+
+/* Before the first commit to an existing zoo: WAL journal mode, the current schema, the
+ * prepared statements. */
+static mz_status start_writing(mz_store *st, mz_error *err)
+{
+    mz_status s = MZ_OK;
+    if (!st->wrote) {
         st->wrote = 1;
         s = mz_store_exec(st, "PRAGMA journal_mode=WAL", err);
         if (s == MZ_OK)
@@ -496,8 +510,13 @@ static mz_status write_resume(mz_store *st, const mz_epoch_record *r, mz_error *
 
 mz_status mz_store_commit(mz_store *st, const mz_epoch_record *recs, int n, mz_error *err)
 {
-    if (!st->ins_epoch)
+    if (!st->attached)
         return mz_fail(err, MZ_EINVAL, "%s: commit before attach", st->path);
+    if (!st->ins_epoch) {
+        mz_status s = start_writing(st, err);
+        if (s != MZ_OK)
+            return s;
+    }
     for (int i = 0; i < n; i++) {
         const mz_epoch_record *r = &recs[i];
         if (!r->status_only && r->weights &&

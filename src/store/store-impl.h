@@ -23,6 +23,7 @@ struct mz_store {
     mz_store_mode mode;
     int version; /* user_version of the file (0 while it is new and empty) */
     int wrote;   /* this handle has written: fold the WAL at close */
+    int attached; /* mz_store_attach succeeded: commits may follow */
     char path[1024];
     sqlite3_stmt *ins_epoch, *put_resume, *del_resume, *upd_model;
 };

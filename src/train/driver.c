@@ -357,12 +357,14 @@ static mz_status explain_mismatch(driver *d, mz_status s, mz_error *err)
     const char *want = d->r->desc.recipe ? d->r->desc.recipe : "{}";
     if (strcmp(have, want) != 0) {
         char diff[600];
-        mz_recipe_diff(have, want, diff, sizeof diff);
+        int grid = !strcmp(d->r->desc.kind, "grid");
+        mz_recipe_diff(have, want, grid ? "the spec" : "this run's settings", diff, sizeof diff);
         mz_fail(err, MZ_EMISMATCH,
-                "%s: holds a zoo made from a different spec: %s; not touching it (use another "
-                "output file, or the spec the file was made with: `mzoo info %s` shows its "
+                "%s: holds a zoo made from a different %s: %s; not touching it (use another "
+                "output file, or the %s the file was made with: `mzoo info %s` shows its "
                 "recipe)",
-                mz_store_path(d->store), diff, mz_store_path(d->store));
+                mz_store_path(d->store), grid ? "spec" : "source or settings", diff,
+                grid ? "spec" : "source and settings", mz_store_path(d->store));
     }
     free(have);
     return s;

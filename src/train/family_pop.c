@@ -18,15 +18,8 @@
 #include "train/train-impl.h"
 #include "core/banned.h"
 
-#define MAX_VARIANTS 8
-
-typedef struct pop_family {
-    const mz_pop_backend *backend;
-    mz_arch arch[MAX_VARIANTS];
-    mz_layout layouts[MAX_VARIANTS];
-    int n_variants;
-    int *variant_of; /* [n_models] */
-} pop_family;
+#define MAX_VARIANTS MZ_POP_MAX_VARIANTS
+typedef mz_pop_family pop_family;
 
 static mz_status pop_check(const mz_spec *spec, const mz_train_opts *opts, mz_error *err)
 {
@@ -122,7 +115,8 @@ static int cmp_keys(const void *pa, const void *pb)
     return a->id < b->id ? -1 : a->id > b->id;
 }
 
-static mz_status pop_plan(mz_run *r, const int *start, mz_unit **units, int *n_units, mz_error *err)
+mz_status mz_pop_family_plan(mz_run *r, const int *start, mz_unit **units, int *n_units,
+                             mz_error *err)
 {
     const pop_family *f = r->fs;
     const mz_spec *spec = r->spec;
@@ -171,7 +165,7 @@ typedef struct pop_worker {
     float *init;    /* one model's parameters */
 } pop_worker;
 
-static void pop_worker_free(void *vw)
+void mz_pop_family_worker_free(void *vw)
 {
     pop_worker *w = vw;
     if (w) {
@@ -182,7 +176,7 @@ static void pop_worker_free(void *vw)
     free(w);
 }
 
-static mz_status pop_worker_new(mz_run *r, void **out, mz_error *err)
+mz_status mz_pop_family_worker_new(mz_run *r, void **out, mz_error *err)
 {
     const pop_family *f = r->fs;
     int64_t np = 0;
@@ -196,7 +190,7 @@ static mz_status pop_worker_new(mz_run *r, void **out, mz_error *err)
         w->init = malloc(sizeof(float) * (size_t)(np + 1));
     }
     if (!w || !w->perm || !w->idx || !w->init) {
-        pop_worker_free(w);
+        mz_pop_family_worker_free(w);
         return mz_fail(err, MZ_ENOMEM, "out of memory for a worker");
     }
     *out = w;
@@ -217,6 +211,66 @@ static void eval_split(mz_pop *pop, const mz_split *s, double *loss, double *acc
         loss[l] = ls[l] / (double)s->n;
         acc[l] = (double)hits[l] / (double)s->n;
     }
+}
+
+/* A twin's sparsity (dropped weights / all weights of its ARD layers) and its per-layer figures
+ * as the record's metrics JSON: {"sparsity": {"conv1": ..., ..., "fc2": ...}}, layers named by
+ * position as the loader names them. */
+static void twin_figures(const mz_arch *a, const float *params, double *sparsity, char *json,
+                         size_t cap)
+{
+    int64_t dropped[MZ_MAX_LAYERS] = {0}, total = 0;
+    mz_ard_dropped_layers(a, params, dropped);
+    size_t at = (size_t)snprintf(json, cap, "{\"sparsity\":{");
+    int nconv = 0, nfc = 0;
+    for (int i = 0; i < a->n_layers; i++) {
+        const mz_layer *l = &a->layers[i];
+        if (l->kind != MZ_LAYER_CONV && l->kind != MZ_LAYER_LINEAR)
+            continue;
+        int64_t nw = (int64_t)l->out_c * l->in_c * (l->kind == MZ_LAYER_CONV ? l->k * l->k : 1);
+        char num[32];
+        mz_format_double(num, sizeof num, (double)dropped[l->ard_ordinal] / (double)nw);
+        if (at < cap)
+            at += (size_t)snprintf(json + at, cap - at, "%s\"%s%d\":%s", l->ard_ordinal ? "," : "",
+                                   l->kind == MZ_LAYER_CONV ? "conv" : "fc",
+                                   l->kind == MZ_LAYER_CONV ? ++nconv : ++nfc, num);
+        total += dropped[l->ard_ordinal];
+    }
+    if (at < cap)
+        snprintf(json + at, cap - at, "}}");
+    MZ_ASSERT(at + 2 < cap);
+    *sparsity = (double)total / (double)a->n_ard_weights;
+}
+
+/* A magnitude-pruned twin's sparsity (zero weights / all conv and linear weights) and per-layer
+ * figures, as twin_figures. */
+static void zero_figures(const mz_arch *a, const float *params, double *sparsity, char *json,
+                         size_t cap)
+{
+    int64_t zeros = 0, total = 0;
+    size_t at = (size_t)snprintf(json, cap, "{\"sparsity\":{");
+    int nconv = 0, nfc = 0, first = 1;
+    for (int i = 0; i < a->n_layers; i++) {
+        const mz_layer *l = &a->layers[i];
+        if (l->kind != MZ_LAYER_CONV && l->kind != MZ_LAYER_LINEAR)
+            continue;
+        int64_t z = 0, nw = l->b_off - l->w_off;
+        for (int64_t k = l->w_off; k < l->b_off; k++)
+            z += params[k] == 0.0f;
+        char num[32];
+        mz_format_double(num, sizeof num, (double)z / (double)nw);
+        if (at < cap)
+            at += (size_t)snprintf(json + at, cap - at, "%s\"%s%d\":%s", first ? "" : ",",
+                                   l->kind == MZ_LAYER_CONV ? "conv" : "fc",
+                                   l->kind == MZ_LAYER_CONV ? ++nconv : ++nfc, num);
+        first = 0;
+        zeros += z;
+        total += nw;
+    }
+    if (at < cap)
+        snprintf(json + at, cap - at, "}}");
+    MZ_ASSERT(at + 2 < cap);
+    *sparsity = (double)zeros / (double)total;
 }
 
 static void fail_with(mz_sink *sink, mz_status code, const char *what)
@@ -240,8 +294,13 @@ static mz_status load_lanes(mz_run *r, pop_worker *w, const mz_unit *u, const mz
         lc.dropout = (float)m->dropout;
         lc.seed = m->seed;
         if (u->start_epoch == 0) {
-            mz_arch_init_params(a, m->init, m->seed, w->init);
-            mz_pop_set_lane(pop, l, &lc, w->init, NULL);
+            const pop_family *f = r->fs;
+            if (f->initial) {
+                mz_pop_set_lane(pop, l, &lc, f->initial[m->id], NULL);
+            } else {
+                mz_arch_init_params(a, m->init, m->seed, w->init);
+                mz_pop_set_lane(pop, l, &lc, w->init, NULL);
+            }
             continue;
         }
         int64_t n_opt = mz_optim_state_floats(m->optimizer, np);
@@ -320,7 +379,7 @@ static int train_epoch(mz_run *r, pop_worker *w, const mz_unit *u, mz_pop *pop, 
     return 1;
 }
 
-static void pop_run_unit(mz_run *r, void *vw, const mz_unit *u, mz_sink *sink)
+void mz_pop_family_run_unit(mz_run *r, void *vw, const mz_unit *u, mz_sink *sink)
 {
     pop_worker *w = vw;
     const pop_family *f = r->fs;
@@ -350,6 +409,9 @@ static void pop_run_unit(mz_run *r, void *vw, const mz_unit *u, mz_sink *sink)
     }
     int diverged[MZ_LANES] = {0};
     for (int epoch = u->start_epoch; epoch <= r->last_epoch && !sink->stopping(sink); epoch++) {
+        if (f->twins)
+            for (int l = 0; l < u->n; l++)
+                pop.lane[l].kl_weight = f->kl_weight(epoch, r->last_epoch);
         mz_batch *status = mz_batch_new(0, 0), *b = NULL;
         if (!status) {
             fail_with(sink, MZ_ENOMEM, "out of memory (commit)");
@@ -402,6 +464,11 @@ static void pop_run_unit(mz_run *r, void *vw, const mz_unit *u, mz_sink *sink)
             rc->test_loss = te_loss[l];
             rc->test_acc = te_acc[l];
             rc->sparsity = NAN;
+            if (f->twins == 1)
+                twin_figures(a, wb, &rc->sparsity, b->extra[b->n - 1], sizeof b->extra[0]);
+            else if (f->twins == 2)
+                zero_figures(a, wb, &rc->sparsity, b->extra[b->n - 1], sizeof b->extra[0]);
+            rc->metrics = f->twins ? b->extra[b->n - 1] : NULL;
             rc->weights = wb;
             rc->n_weights = np;
             rc->opt_state = wb + np;
@@ -428,6 +495,12 @@ static void pop_run_unit(mz_run *r, void *vw, const mz_unit *u, mz_sink *sink)
 }
 
 const mz_family mz_family_pop = {
-    "pop",          pop_check,    pop_prepare,     pop_plan,
-    pop_worker_new, pop_run_unit, pop_worker_free, pop_release,
+    "pop",
+    pop_check,
+    pop_prepare,
+    mz_pop_family_plan,
+    mz_pop_family_worker_new,
+    mz_pop_family_run_unit,
+    mz_pop_family_worker_free,
+    pop_release,
 };

@@ -33,8 +33,9 @@ typedef struct mz_batch {
     int n;
     mz_epoch_record rec[MZ_LANES];
     char msg[MZ_LANES][160];
-    float *buf;      /* owned: the records' weights and optimizer states */
-    int64_t samples; /* training samples this batch accounts for (progress) */
+    char extra[MZ_LANES][256]; /* the records' metrics JSON, where a family has any */
+    float *buf;                /* owned: the records' weights and optimizer states */
+    int64_t samples;           /* training samples this batch accounts for (progress) */
     struct mz_batch *next;
 } mz_batch;
 /* A batch for n records with room for `floats` floats in buf; NULL when out of memory. */
@@ -99,7 +100,30 @@ struct mz_family {
     void (*release)(mz_run *r);
 };
 
-extern const mz_family mz_family_pop;    /* CNN-s / CNN-l populations (family_pop.c) */
+extern const mz_family mz_family_pop; /* CNN-s / CNN-l populations (family_pop.c) */
+
+/* The population family's state (family_pop.c), shared with the twins family (src/sparse/),
+ * which trains variational-dropout twins in the same populations: ARD architectures, epoch-0
+ * parameters taken from the source checkpoints, a KL weight per epoch and the sparsity of every
+ * record. r->spec holds one model spec per model of the zoo (a twin's: its source model's
+ * hyperparameters and seed). */
+#define MZ_POP_MAX_VARIANTS 8
+typedef struct mz_pop_family {
+    const mz_pop_backend *backend;
+    mz_arch arch[MZ_POP_MAX_VARIANTS];
+    mz_layout layouts[MZ_POP_MAX_VARIANTS];
+    int n_variants;
+    int *variant_of; /* [n_models] */
+    /* twins: 1 variational dropout (ARD architectures), 2 magnitude-pruned */
+    int twins;
+    float **initial; /* [n_models] epoch-0 parameters (owned by the twins family) */
+    float (*kl_weight)(int epoch, int last_epoch); /* weight of the KL term during epoch */
+} mz_pop_family;
+mz_status mz_pop_family_plan(mz_run *r, const int *start, mz_unit **units, int *n_units,
+                             mz_error *err);
+mz_status mz_pop_family_worker_new(mz_run *r, void **w, mz_error *err);
+void mz_pop_family_run_unit(mz_run *r, void *w, const mz_unit *u, mz_sink *sink);
+void mz_pop_family_worker_free(void *w);
 extern const mz_family mz_family_resnet; /* ResNet-18, one model per worker (family_resnet.c) */
 
 /* Runs family f over r (r->spec, r->ds, r->opts set) into the zoo file at zoo_path. */

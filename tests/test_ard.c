@@ -165,7 +165,7 @@ static double kl_double(double la)
 
 static void test_kl(void)
 {
-    /* the reference's orientation values (original-system.md 6.1) */
+    /* the reference's orientation values */
     CHECK_NEAR(mzf_ard_kl(-10.0f), 5.636, 5e-4);
     CHECK_NEAR(mzf_ard_kl(0.0f), 0.431, 5e-4);
     CHECK_NEAR(mzf_ard_kl(3.0f), 0.0254, 5e-5);

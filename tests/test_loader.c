@@ -1,4 +1,4 @@
-/* Loader: the layout map against the reference's index_dict.json (§7 of the spec), position
+/* Loader: the layout map against the reference's index_dict.json, position
  * matching of dropout 0 / > 0 CNN-s variants, epoch lists, the split by model, array files, and
  * (with zoo files written through the store API with synthetic weights) vectorisation, filters,
  * splits, streaming and the dataset directory round trip. */
@@ -36,7 +36,7 @@ static void build_cnn_layout(mz_vec_layout *L, const char *arch, int channels,
     CHECK_MSG(st == want, "layout build returned %d (want %d): %s", st, want, err.msg);
 }
 
-/* The verified CNN-s C=1 index_dict.json, and the inferred C=3 / CNN-l C=3 ones (§7.1.8). */
+/* The verified CNN-s C=1 index_dict.json, and the inferred C=3 / CNN-l C=3 ones. */
 static void test_index_dict(void)
 {
     static const double p0[1] = {0}, p1[1] = {0.5}, mixed[2] = {0, 0.5}, mixed2[2] = {0.5, 0};
@@ -217,7 +217,7 @@ static void test_epochs(void)
 
 static void test_split(void)
 {
-    /* the reference's sizes for [0.7, 0.15, 0.15] (§7.1.2) */
+    /* the reference's sizes for [0.7, 0.15, 0.15] */
     static const int64_t n[4] = {1000, 2560, 4320, 1280}, want[4][3] = {
                                                               {700, 150, 150},
                                                               {1792, 384, 384},

@@ -1,4 +1,4 @@
-/* mz_arch_init_params against the distributions of original-system.md section 2.
+/* mz_arch_init_params against the reference's initialisation distributions.
  *
  * Per weight tensor (fans from its shape: conv [out, in, k, k] -> fan_in = in k k, fan_out =
  * out k k; linear [out, in] -> in, out), the expected distribution is

@@ -2,9 +2,9 @@
 """Writes tests/data/golden/ard.{json,bin}: PyTorch (Debian's torch 1.13, CPU) golden values for
 mzoo's variational-dropout ("ARD") twin kernels (tests/test_ard.c).
 
-The layers are the reference's LinearARD and Conv2dARD (original-system.md section 6.1: Molchanov
+The layers are the reference's LinearARD and Conv2dARD (Molchanov
 et al.'s variational dropout with the local reparameterisation trick), the models its CNN_ARD and
-CNN3_ARD (the module_list layouts of CNN-s and CNN-l, section 1), written here from that
+CNN3_ARD (the module_list layouts of CNN-s and CNN-l), written here from that
 description with one change: the noise eps of a training forward is not drawn inside the layer but
 set by this script before the call, so that the C test can feed the same noise.
 

@@ -2,10 +2,10 @@
 """Writes tests/data/golden/nn.{json,bin}: PyTorch (Debian's torch 1.13, CPU) golden values for
 mzoo's reference kernels and optimizers (tests/test_nn_golden.c).
 
-The models are the reference's CNN ("CNN-s") and CNN3 ("CNN-l") as original-system.md section 1
+The models are the reference's CNN ("CNN-s") and CNN3 ("CNN-l") as the reference
 defines them: an nn.ModuleList named module_list, blocks conv -> maxpool -> activation ->
 [dropout], no output activation, loss NLLLoss(log_softmax(z)) with mean reduction. Initialisation
-as section 2: torch.manual_seed(seed), construction (default init), then every Conv2d/Linear
+as the reference: torch.manual_seed(seed), construction (default init), then every Conv2d/Linear
 weight redrawn with the init type and every bias set to 0.01.
 
 Dropout masks come from torch's RNG and cannot be matched, so every case runs in train mode with

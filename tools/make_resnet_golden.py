@@ -2,11 +2,11 @@
 """Writes tests/data/golden/resnet.{json,bin}: PyTorch (Debian's torch 1.13 / torchvision 0.14,
 CPU) golden values for mzoo's ResNet-18 (src/nn/resnet.c, tests/test_resnet.c).
 
-The model is the reference's (original-system.md section 1.4): torchvision's
+The model is the reference's: torchvision's
 ResNet(BasicBlock, [2, 2, 2, 2], num_classes=K) with conv1 replaced by a 3x3/s1/p1 conv without
 bias and maxpool by Identity; loss NLLLoss(log_softmax(z)) with mean reduction; SGD(lr, momentum
 0.9, weight_decay 5e-4) stepped by OneCycleLR(max_lr, epochs, steps_per_epoch) with torch's
-defaults (section 3.3), so the momentum in use is OneCycle's.
+defaults, so the momentum in use is OneCycle's.
 
 Nothing large is stored. The state (all 122 state_dict tensors) is a formula both sides compute:
 tensor t (state_dict index) of case seed S uses u_i = (mix64(((1000 S + t) G + i) mod 2^64) >> 40)

@@ -1,4 +1,4 @@
-/* mzoo loader: a zoo file as a weight-space dataset (§7 of the spec), without loading the zoo.
+/* mzoo loader: a zoo file as a weight-space dataset, without loading the zoo.
  *
  * A sample is one (model, epoch): the selected layers' weights (and biases) of that checkpoint,
  * concatenated in layer order, each tensor flattened row-major, as the reference's

@@ -1,4 +1,4 @@
-/* mzoo probe: predicting model properties from weights (the reference's benchmark, §8 of the spec,
+/* mzoo probe: predicting model properties from weights (the reference's benchmark,
  * plus gradient-boosted trees and Kendall's tau).
  *
  * Matrices are row-major: X[i*d + j] is feature j of sample i. Sample counts are int64_t.
@@ -86,7 +86,7 @@ mz_status mz_ridge_path_multi(const double *X, int64_t n, int64_t d, const doubl
  * pred is scratch of max(ntr, nva) doubles. */
 int mz_ridge_choose(const double *coefs, const double *Xtr, int64_t ntr, const double *ytr,
                     const double *Xva, int64_t nva, const double *yva, int64_t d, double *pred);
-/* The reference's selection (§8.4): the path over mz_ridge_lambdas on (Xtr, ytr), each lambda
+/* The reference's selection: the path over mz_ridge_lambdas on (Xtr, ytr), each lambda
  * scored by R^2 on (Xva, yva), the best kept (first on ties). When there is no validation part, or
  * its R^2 is NaN for every lambda (constant target), the train R^2 decides. coef holds d+1 values;
  * *best_k (may be NULL) the index into mz_ridge_lambdas. */
@@ -96,7 +96,7 @@ mz_status mz_ridge_select(const double *Xtr, int64_t ntr, const double *ytr, con
 /* out[i] = X[i,:] . coef[0..d-1] + coef[d]. */
 void mz_ridge_predict(const double *X, int64_t n, int64_t d, const double *coef, double *out);
 
-/* ---- linear softmax classifier (§8.5) ---- */
+/* ---- linear softmax classifier (the reference's) ---- */
 
 typedef struct mz_softmax_cfg {
     int epochs; /* 50 */

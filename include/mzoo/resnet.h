@@ -1,4 +1,4 @@
-/* mzoo resnet: the reference's ResNet-18 (original-system.md section 1.4) for one model, with
+/* mzoo resnet: the reference's ResNet-18 (torchvision's, with a 3x3 stride-1 stem) for one model, with
  * convolutions as im2col + sgemm (OpenBLAS when the build found it, a plain loop otherwise).
  *
  * Network: conv1 3x3/s1/p1 (no bias) -> bn1 -> ReLU -> [no maxpool] -> layer1..layer4 (two

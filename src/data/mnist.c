@@ -1,5 +1,4 @@
-/* MNIST and Fashion-MNIST from their four IDX files, as the reference prepares them (§4.2 of the
- * reference spec):
+/* MNIST and Fashion-MNIST from their four IDX files, as the reference prepares them:
  *   train/val: torch.utils.data.random_split(<60000 training images>, [50000, 10000],
  *              generator=torch.Generator().manual_seed(42))  (see mz_split_random)
  *   test:      the 10000 t10k images in file order

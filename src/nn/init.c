@@ -1,4 +1,4 @@
-/* Parameter initialisation with the reference's distributions (original-system.md section 2). */
+/* Parameter initialisation with the reference's distributions. */
 #include <math.h>
 
 #include "mzoo/nn.h"

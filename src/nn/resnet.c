@@ -1,4 +1,4 @@
-/* ResNet-18 (original-system.md section 1.4): layout, initialisation, forward/backward with
+/* ResNet-18 as the reference builds it (torchvision's, 3x3 stride-1 stem, no max-pool): layout, initialisation, forward/backward with
  * im2col + sgemm, BatchNorm in train and eval mode, and the optimizer step over the trainable
  * tensors. Activations are channel-major [C][B][H][W] (mzoo/resnet.h). */
 #define _POSIX_C_SOURCE 200809L /* setenv */

@@ -1,6 +1,6 @@
 /* The benchmark driver: every (property, feature set, model) on an in-memory weight dataset.
  *
- * Per property: the samples whose value is NaN are removed per part (§8.4 step 1). Numeric
+ * Per property: the samples whose value is NaN are removed per part, as the reference does. Numeric
  * properties get ridge regression (lambda by validation R^2) and XGBoost regression, scored by R^2
  * and Kendall's tau-b; categorical ones get the linear softmax classifier and XGBoost
  * classification, scored by accuracy. Classes are the levels present in the training part (as

@@ -1,4 +1,4 @@
-/* Closed-form ridge regression in double (§8.4).
+/* Closed-form ridge regression in double, as the reference's benchmark.
  *
  * Why two solvers: the Gram matrix for raw weights is up to ~2500 x 2500 (CNN-s) and is solved for
  * 17 lambdas, which is seconds with OpenBLAS's blocked dsyrk/dpotrf and about a minute with plain

@@ -1,4 +1,4 @@
-/* The reference's linear classifier (§8.5): Linear(d, K) trained with cross-entropy and Adam.
+/* The reference's linear classifier: Linear(d, K) trained with cross-entropy and Adam.
  *
  * torch semantics: kaiming_normal_ weights (fan_in = d, gain sqrt(2): std sqrt(2/d)), bias 0.01;
  * Adam(lr, betas 0.9/0.999, eps 1e-8, weight_decay added to the gradient), bias-corrected as

@@ -1,4 +1,4 @@
-/* s(W): per-tensor mean, population variance and percentiles (§8.2), in double. */
+/* s(W): per-tensor mean, population variance and percentiles, in double. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

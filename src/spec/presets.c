@@ -1,4 +1,4 @@
-/* The zoos of the Model Zoos paper as specs (reference original-system.md, sections 4.3-4.5).
+/* The zoos of the Model Zoos paper as specs (the reference's generator scripts).
  *
  * Random-seed zoos draw their seeds reproducibly from a recorded master seed (the reference drew
  * them from unseeded numpy); the master seeds below are fixed and documented. */

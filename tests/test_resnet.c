@@ -2,7 +2,7 @@
  * by tools/make_resnet_golden.py), plus checks that need no golden file.
  *
  *  - layout: the 122 state_dict names, shapes and order for C=3 with K=10/100/200 and C=1, and
- *    the reference's totals (section 1.4 table);
+ *    the reference's totals;
  *  - init: the reference's ResNet initialisation (kaiming_uniform convs and fc, BN 1/0, buffers
  *    0/1/0, fc.bias 0.01), per-tensor statistics, determinism;
  *  - golden cases: eval-mode logits, train-mode logits, loss, every gradient, BN running stats
@@ -236,7 +236,7 @@ static void test_layouts(const golden *g)
         }
         CHECK_EQ_INT(net.n_state, off);
         CHECK_EQ_INT(net.n_trainable, trainable);
-        /* section 1.4's table */
+        /* the reference's parameter counts */
         static const int64_t totals[3][3] = {
             {10, 11183582, 11173962}, {100, 11229752, 11220132}, {200, 11281052, 11271432}};
         for (int k = 0; k < 3; k++)
@@ -254,7 +254,7 @@ static void test_layouts(const golden *g)
     char buf[96];
     CHECK(!strcmp(mz_shape_json(&net.tensors[5], buf, sizeof buf), "[]"));
     CHECK(!strcmp(net.variant, "resnet18/c3/k200"));
-    /* spatial sizes as section 1.4: 64 -> 64, 32, 16, 8 */
+    /* spatial sizes as the reference's: 64 -> 64, 32, 16, 8 */
     CHECK_EQ_INT(net.convs[net.blocks[1].conv2].out_h, 64);
     CHECK_EQ_INT(net.convs[net.blocks[3].conv2].out_h, 32);
     CHECK_EQ_INT(net.convs[net.blocks[5].conv2].out_h, 16);

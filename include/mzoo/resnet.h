@@ -74,7 +74,7 @@ typedef struct mz_resnet {
  * n_classes outputs. */
 mz_status mz_resnet_init(mz_resnet *net, int channels, int h, int w, int n_classes, mz_error *err);
 
-/* The reference's initialisation (section 2, ResNet18): every conv weight (3x3 and 1x1) and the
+/* The reference's initialisation of its ResNet18: every conv weight (3x3 and 1x1) and the
  * fc weight drawn per `init` with fan_in = in_channels * kh * kw (fc: 512), fc.bias = 0.01, BN
  * weight 1, bias 0, running_mean 0, running_var 1, num_batches_tracked 0. Tensor t (state_dict
  * index) draws from Philox(seed, MZ_RNG_INIT, t). state: n_state floats. With MZ_INIT_DEFAULT

@@ -1,4 +1,4 @@
-/* torch.optim.lr_scheduler.OneCycleLR with torch's defaults (reference section 3.3). */
+/* torch.optim.lr_scheduler.OneCycleLR with torch's defaults, as the reference's ResNet zoos use it. */
 #include <math.h>
 
 #include "mzoo/optim.h"

@@ -41,6 +41,29 @@ typedef struct mz_train_progress {
 
 typedef void (*mz_train_progress_fn)(void *ctx, const mz_train_progress *p);
 
+/* ---- several processes (MPI) ----
+ * Under an MPI launcher (mpirun, srun), every process runs the same command; rank 0 owns the zoo
+ * file (the only writer) and hands out units of work (a group of models from a start epoch) to
+ * the other ranks as they ask, with the resume state they need; every finished epoch is sent back
+ * to rank 0, which commits it exactly as a local run does. The zoo file is bit-identical to a
+ * single-process run whatever the number of ranks and threads. A rank that cannot load the data,
+ * or runs a different build or recipe, is refused before anything is written, naming the rank
+ * and its host. */
+typedef struct mz_dist mz_dist;
+/* 1 if this process was started by an MPI launcher as one of several processes. */
+int mz_dist_launched(void);
+/* Joins the MPI job (MPI_Init_thread). MZ_EUNSUPPORTED in a build without MPI. */
+mz_status mz_dist_init(mz_dist **out, int *argc, char ***argv, mz_error *err);
+int mz_dist_rank(const mz_dist *d);
+int mz_dist_size(const mz_dist *d);
+const char *mz_dist_host(const mz_dist *d);
+/* Every rank with its own status: all get MZ_OK, or all get the first failing rank's status
+ * with its message, prefixed with "rank K (host): ". For checks each rank makes on its own
+ * (reading the spec, the options) before a run. With d NULL: local. */
+mz_status mz_dist_check(mz_dist *d, mz_status local, mz_error *err);
+/* Leaves the job (MPI_Finalize) and frees d; NULL is a no-op. */
+void mz_dist_finalize(mz_dist *d);
+
 typedef struct mz_train_opts {
     int threads;                   /* worker threads; <= 0: all online CPUs */
     const char *backend;           /* population backend name, NULL = default */
@@ -51,6 +74,7 @@ typedef struct mz_train_opts {
                            __atomic_store_n), the run stops after committing complete
                            epochs; returns MZ_EINTERRUPTED */
     int max_group;      /* models per population, 1..MZ_LANES; 0 = automatic */
+    mz_dist *dist;      /* several processes (mz_dist_init), or NULL: this process alone */
 } mz_train_opts;
 
 /* Trains every unfinished model of spec into the zoo file at zoo_path (created if missing;

@@ -231,6 +231,9 @@ int mz_cmd_sparsify(int argc, char **argv)
         free(eps);
         return 0;
     }
+    if (mz_cli_quiet_rank())
+        quiet = 1;
+    o.train.dist = mz_cli_dist();
     mz_cli_progress pc;
     mz_cli_run_start(&pc, quiet, kill_after);
     o.train.progress = mz_cli_on_progress;

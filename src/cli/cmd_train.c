@@ -115,9 +115,14 @@ int mz_cmd_train(int argc, char **argv)
             mz_cli_error("%s", err.msg);
             return 1;
         }
-    } else if (mz_spec_load_file(&spec, spec_path, &err) != MZ_OK) {
-        mz_cli_error("%s", err.msg);
-        return 1;
+    } else {
+        /* under MPI every rank reads the spec; one that cannot stops them all */
+        mz_status ls =
+            mz_dist_check(mz_cli_dist(), mz_spec_load_file(&spec, spec_path, &err), &err);
+        if (ls != MZ_OK) {
+            mz_cli_error("%s", err.msg);
+            return 1;
+        }
     }
     if (data)
         snprintf(spec.data_dir, sizeof spec.data_dir, "%s", data);
@@ -137,9 +142,12 @@ int mz_cmd_train(int argc, char **argv)
         mz_spec_release(&spec);
         return 2;
     }
+    if (mz_cli_quiet_rank())
+        quiet = 1;
     mz_cli_progress pc;
     mz_cli_run_start(&pc, quiet, kill_after);
     mz_train_opts opts = {0};
+    opts.dist = mz_cli_dist();
     opts.threads = threads;
     opts.backend = backend;
     opts.progress = mz_cli_on_progress;

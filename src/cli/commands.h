@@ -37,6 +37,11 @@ volatile int *mz_cli_stop_flag(void);
 /* mz_train_opts.progress: a live line on a terminal, a line every 30 s otherwise. */
 void mz_cli_on_progress(void *ctx, const mz_train_progress *p);
 
+/* The MPI job this process belongs to (NULL: none), and whether this process keeps quiet (a rank
+ * other than 0: rank 0 reports for all). */
+mz_dist *mz_cli_dist(void);
+int mz_cli_quiet_rank(void);
+
 /* Writes s to f with control characters made visible (mz_escape), for text read from files. */
 void mz_cli_print_escaped(FILE *f, const char *s);
 

@@ -8,6 +8,7 @@
 
 #include "mzoo/core.h"
 #include "mzoo/resnet.h"
+#include "mzoo/train.h"
 #include "cli/commands.h"
 #include "core/banned.h"
 
@@ -24,12 +25,27 @@ static const command commands[] = {
     {"dataset", mz_cmd_dataset,
      "write a zoo's checkpoints as a weight-space dataset split by model"},
     {"bench", mz_cmd_bench, "predict model properties from weights (ridge, linear, XGBoost)"},
-    {"sparsify", mz_cmd_sparsify, "make sparsified twins of a zoo's models (variational dropout, magnitude)"},
+    {"sparsify", mz_cmd_sparsify,
+     "make sparsified twins of a zoo's models (variational dropout, magnitude)"},
     {"verify", mz_cmd_verify, "check a zoo file for damage (integrity, checksums, bookkeeping)"},
 };
 
+static mz_dist *cli_dist;
+
+mz_dist *mz_cli_dist(void)
+{
+    return cli_dist;
+}
+
+int mz_cli_quiet_rank(void)
+{
+    return mz_dist_rank(cli_dist) != 0;
+}
+
 void mz_cli_error(const char *fmt, ...)
 {
+    if (mz_cli_quiet_rank()) /* every rank has the same error: rank 0 says it */
+        return;
     char raw[2 * MZ_ERROR_MSG_MAX], msg[2 * MZ_ERROR_MSG_MAX];
     va_list ap;
     va_start(ap, fmt);
@@ -71,9 +87,22 @@ int main(int argc, char **argv)
         printf("mzoo %s\n", MZ_VERSION_STRING);
         return 0;
     }
+    /* Under mpirun/srun with several processes: join the job; train and sparsify then spread
+     * their work over the ranks, and only rank 0 speaks. */
+    if (mz_dist_launched()) {
+        mz_error err = {0};
+        if (mz_dist_init(&cli_dist, &argc, &argv, &err) != MZ_OK) {
+            mz_cli_error("%s", err.msg);
+            return 1;
+        }
+    }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(argv[1], commands[i].name))
-            return commands[i].run(argc - 1, argv + 1);
+        if (!strcmp(argv[1], commands[i].name)) {
+            int rc = commands[i].run(argc - 1, argv + 1);
+            mz_dist_finalize(cli_dist);
+            return rc;
+        }
+    mz_dist_finalize(cli_dist);
     mz_cli_error("unknown command '%s'", argv[1]);
     usage(stderr);
     return 2;

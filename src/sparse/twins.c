@@ -260,6 +260,7 @@ static const mz_family family_twins = {
     mz_pop_family_run_unit,
     mz_pop_family_worker_free,
     twins_release,
+    mz_pop_family_resume_sizes,
 };
 
 static void twins_release_all(twins *t)
@@ -603,25 +604,24 @@ mz_status mz_sparsify_run(const char *source_zoo, const char *twin_zoo, const mz
                           mz_error *err)
 {
     mz_status st = check_opts(o, err);
-    if (st != MZ_OK)
-        return st;
-    if (o->method == MZ_SPARSE_MAGNITUDE && o->epochs > 0)
-        return mz_fail(
-            err, MZ_EUNSUPPORTED,
-            "magnitude pruning with fine-tuning epochs is not built yet; use --epochs 0");
+    if (st == MZ_OK && o->method == MZ_SPARSE_MAGNITUDE && o->epochs > 0)
+        st = mz_fail(err, MZ_EUNSUPPORTED,
+                     "magnitude pruning with fine-tuning epochs is not built yet; use --epochs 0");
     source s;
-    if ((st = source_open(&s, source_zoo, o, err)) != MZ_OK) {
-        source_release(&s);
-        return st;
-    }
+    memset(&s, 0, sizeof s);
+    if (st == MZ_OK)
+        st = source_open(&s, source_zoo, o, err);
     mz_dataset ds;
     memset(&ds, 0, sizeof ds);
-    st = mz_dataset_load(&ds, s.spec.dataset, o->data_dir && *o->data_dir ? o->data_dir : NULL,
-                         s.spec.variant[0] ? s.spec.variant : NULL, err);
-    int have_ds = st == MZ_OK;
+    int have_ds = 0;
+    if (st == MZ_OK) {
+        st = mz_dataset_load(&ds, s.spec.dataset, o->data_dir && *o->data_dir ? o->data_dir : NULL,
+                             s.spec.variant[0] ? s.spec.variant : NULL, err);
+        have_ds = st == MZ_OK;
+    }
     if (st == MZ_OK && s.spec.train_subset > 0)
         st = mz_dataset_subset_train(&ds, s.spec.train_subset, err);
-    twins *t = calloc(1, sizeof *t);
+    twins *t = st == MZ_OK ? calloc(1, sizeof *t) : NULL;
     if (st == MZ_OK && !t)
         st = mz_fail(err, MZ_ENOMEM, "out of memory");
     if (st == MZ_OK) {
@@ -634,6 +634,8 @@ mz_status mz_sparsify_run(const char *source_zoo, const char *twin_zoo, const mz
     }
     if (st == MZ_OK)
         st = build(t, &s, &ds, o, err);
+    /* under MPI every rank reads the source and the data: one that cannot stops them all */
+    st = mz_dist_check(o->train.dist, st, err);
     if (st == MZ_OK) {
         mz_run r;
         memset(&r, 0, sizeof r);

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "train/dist-impl.h"
 #include "train/train-impl.h"
 #include "core/banned.h"
 
@@ -248,30 +249,56 @@ typedef struct worker {
     void *ws;
 } worker;
 
+/* The next unit of the plan (-1: none left, or the run is stopping); for local workers and the
+ * server that hands units to other processes. */
+static int claim_unit(void *ctx)
+{
+    driver *d = ctx;
+    pthread_mutex_lock(&d->mu);
+    int u = d->next_unit < d->n_units && !sink_stopping(&d->sink) ? d->next_unit++ : -1;
+    pthread_mutex_unlock(&d->mu);
+    return u;
+}
+
+static void worker_done(driver *d)
+{
+    pthread_mutex_lock(&d->mu);
+    d->workers_left--;
+    pthread_cond_broadcast(&d->cv_items);
+    pthread_mutex_unlock(&d->mu);
+}
+
+/* Rank 0 of several processes: the other ranks' units and batches, as one more worker. */
+static void *server_main(void *arg)
+{
+    driver *d = arg;
+    mz_dist_root root = {d->r, d->units, claim_unit, d, &d->sink};
+    mz_dist_serve(d->r->opts->dist, &root);
+    worker_done(d);
+    return NULL;
+}
+
 static void *worker_main(void *arg)
 {
     worker *w = arg;
     driver *d = w->d;
     for (;;) {
-        pthread_mutex_lock(&d->mu);
-        int u = d->next_unit < d->n_units && !sink_stopping(&d->sink) ? d->next_unit++ : -1;
-        pthread_mutex_unlock(&d->mu);
+        int u = claim_unit(d);
         if (u < 0)
             break;
         MZ_ASSERT(d->units[u].n >= 1 && d->units[u].n <= MZ_LANES);
         d->r->family->run_unit(d->r, w->ws, &d->units[u], &d->sink);
     }
-    pthread_mutex_lock(&d->mu);
-    d->workers_left--;
-    pthread_cond_broadcast(&d->cv_items);
-    pthread_mutex_unlock(&d->mu);
+    worker_done(d);
     return NULL;
 }
 
-/* Starts the writer and the workers and waits for them. */
+/* Starts the writer, the workers (and, on rank 0 of several processes, the server) and waits for
+ * them. */
 static mz_status run_threads(driver *d, mz_error *err)
 {
     mz_run *r = d->r;
+    int serve = mz_dist_active(r->opts->dist);
     int threads = r->threads < d->n_units ? r->threads : d->n_units;
     worker *ws = calloc((size_t)threads, sizeof *ws);
     pthread_t *tids = calloc((size_t)threads, sizeof *tids);
@@ -284,12 +311,16 @@ static mz_status run_threads(driver *d, mz_error *err)
     }
     if (s == MZ_OK) {
         d->queue_cap = 2 * threads + 2;
-        d->workers_left = threads;
-        pthread_t wtid;
-        int started = 0;
+        d->workers_left = threads + serve;
+        pthread_t wtid, stid;
+        int started = 0, server = 0;
         if (pthread_create(&wtid, NULL, writer_main, d) != 0) {
             s = mz_fail(err, MZ_ENOMEM, "cannot start the writer thread");
         } else {
+            if (serve && pthread_create(&stid, NULL, server_main, d) == 0)
+                server = 1;
+            else if (serve) /* no thread for it: serve the other ranks first, here */
+                server_main(d);
             for (; started < threads; started++)
                 if (pthread_create(&tids[started], NULL, worker_main, &ws[started]) != 0)
                     break;
@@ -307,6 +338,8 @@ static mz_status run_threads(driver *d, mz_error *err)
             }
             for (int t = 0; t < started; t++)
                 pthread_join(tids[t], NULL);
+            if (server)
+                pthread_join(stid, NULL);
             pthread_join(wtid, NULL);
         }
     }
@@ -370,6 +403,17 @@ static mz_status explain_mismatch(driver *d, mz_status s, mz_error *err)
     return s;
 }
 
+/* Rank 0 when the run cannot go ahead after the handshake: the other ranks still ask for units,
+ * and get none. */
+static void serve_nothing(driver *d)
+{
+    mz_dist_root root = {d->r, NULL, claim_unit, d, &d->sink};
+    d->n_units = 0;
+    pthread_mutex_init(&d->mu, NULL);
+    mz_dist_serve(d->r->opts->dist, &root);
+    pthread_mutex_destroy(&d->mu);
+}
+
 mz_status mz_drive(mz_run *r, const mz_family *f, const char *zoo_path, mz_error *err)
 {
     driver D;
@@ -386,10 +430,25 @@ mz_status mz_drive(mz_run *r, const mz_family *f, const char *zoo_path, mz_error
         r->threads = r->opts->threads > 0 ? r->opts->threads : mz_online_cpus();
     if (r->last_epoch <= 0)
         r->last_epoch = r->spec->epochs;
+    mz_dist *dist = mz_dist_active(r->opts->dist) ? r->opts->dist : NULL;
 
-    mz_status s = f->prepare(r, err);
-    if (s != MZ_OK)
+    mz_error pe = {0};
+    mz_status s = f->prepare(r, &pe);
+    if (dist)
+        s = mz_dist_handshake(dist, r, s, &pe, err);
+    else if (s != MZ_OK && err)
+        *err = pe;
+    if (s != MZ_OK) {
+        f->release(r);
         return s;
+    }
+    r->plan_threads = r->threads * (dist ? mz_dist_size(dist) : 1);
+    if (dist && mz_dist_rank(dist) != 0) { /* another rank: train what rank 0 hands out */
+        mz_dist_work(dist, r);
+        f->release(r);
+        return mz_dist_agree(dist, MZ_OK, err);
+    }
+
     int *start = NULL;
     int64_t todo = 0;
     s = mz_store_open(&D.store, zoo_path, MZ_STORE_WRITE, err);
@@ -423,6 +482,8 @@ mz_status mz_drive(mz_run *r, const mz_family *f, const char *zoo_path, mz_error
                         "interrupted; committed epochs are kept, run the same command again to "
                         "resume");
         }
+    } else if (dist) {
+        serve_nothing(&D);
     }
     mz_store_close(D.reader);
     mz_error fe = {0};
@@ -436,7 +497,7 @@ mz_status mz_drive(mz_run *r, const mz_family *f, const char *zoo_path, mz_error
     mz_store_close(D.store);
     free(D.units);
     f->release(r);
-    return s;
+    return dist ? mz_dist_agree(dist, s, err) : s;
 }
 
 /* ---- grid zoos ---- */
@@ -548,18 +609,22 @@ mz_status mz_train_run(const mz_spec *spec, const char *zoo_path, const mz_train
 {
     const mz_family *f = grid_family(spec);
     mz_status s = f->check ? f->check(spec, opts, err) : MZ_OK;
-    if (s != MZ_OK)
-        return s;
     /* the dataset first: a missing dataset must not create an empty zoo file */
     mz_dataset ds;
-    s = mz_dataset_load(&ds, spec->dataset, spec->data_dir[0] ? spec->data_dir : NULL,
-                        spec->variant[0] ? spec->variant : NULL, err);
-    if (s != MZ_OK)
-        return s;
-    if (spec->train_subset > 0)
+    memset(&ds, 0, sizeof ds);
+    int loaded = 0;
+    if (s == MZ_OK) {
+        s = mz_dataset_load(&ds, spec->dataset, spec->data_dir[0] ? spec->data_dir : NULL,
+                            spec->variant[0] ? spec->variant : NULL, err);
+        loaded = s == MZ_OK;
+    }
+    if (s == MZ_OK && spec->train_subset > 0)
         s = mz_dataset_subset_train(&ds, spec->train_subset, err);
+    /* under MPI, a rank that cannot read its data stops every rank before anything is written */
+    s = mz_dist_check(opts->dist, s, err);
     if (s == MZ_OK)
         s = mz_train_run_ds(spec, &ds, zoo_path, opts, err);
-    mz_dataset_release(&ds);
+    if (loaded)
+        mz_dataset_release(&ds);
     return s;
 }

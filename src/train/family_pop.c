@@ -137,8 +137,9 @@ mz_status mz_pop_family_plan(mz_run *r, const int *start, mz_unit **units, int *
     qsort(keys, (size_t)todo, sizeof *keys, cmp_keys);
     int max_group = r->opts->max_group;
     int gmax = max_group > 0 && max_group <= MZ_LANES ? max_group : MZ_LANES;
-    if (max_group <= 0 && todo < (int64_t)gmax * r->threads) /* keep every thread busy */
-        gmax = (int)((todo + r->threads - 1) / r->threads);
+    int workers = r->plan_threads > 0 ? r->plan_threads : r->threads;
+    if (max_group <= 0 && todo < (int64_t)gmax * workers) /* keep every worker busy */
+        gmax = (int)((todo + workers - 1) / workers);
     if (gmax < 1)
         gmax = 1;
     int n = 0;
@@ -494,6 +495,14 @@ void mz_pop_family_run_unit(mz_run *r, void *vw, const mz_unit *u, mz_sink *sink
     mz_pop_release(&pop);
 }
 
+void mz_pop_family_resume_sizes(mz_run *r, int64_t model_id, int64_t *n_weights, int64_t *n_opt)
+{
+    const pop_family *f = r->fs;
+    int64_t np = f->arch[f->variant_of[model_id]].n_params;
+    *n_weights = np;
+    *n_opt = mz_optim_state_floats(r->spec->models[model_id].optimizer, np);
+}
+
 const mz_family mz_family_pop = {
     "pop",
     pop_check,
@@ -503,4 +512,5 @@ const mz_family mz_family_pop = {
     mz_pop_family_run_unit,
     mz_pop_family_worker_free,
     pop_release,
+    mz_pop_family_resume_sizes,
 };

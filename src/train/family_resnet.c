@@ -388,7 +388,14 @@ static void resnet_run_unit(mz_run *r, void *vw, const mz_unit *u, mz_sink *sink
     }
 }
 
+static void resnet_resume_sizes(mz_run *r, int64_t model_id, int64_t *n_weights, int64_t *n_opt)
+{
+    const resnet_family *f = r->fs;
+    *n_weights = f->net.n_state;
+    *n_opt = mz_optim_state_floats(r->spec->models[model_id].optimizer, f->net.n_trainable);
+}
+
 const mz_family mz_family_resnet = {
-    "resnet18",        resnet_check,    resnet_prepare,     resnet_plan,
-    resnet_worker_new, resnet_run_unit, resnet_worker_free, resnet_release,
+    "resnet18",      resnet_check,       resnet_prepare, resnet_plan,         resnet_worker_new,
+    resnet_run_unit, resnet_worker_free, resnet_release, resnet_resume_sizes,
 };

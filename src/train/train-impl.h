@@ -72,6 +72,7 @@ struct mz_run {
     void *fs;       /* the family's state, made by prepare */
     int last_epoch; /* epochs of the recipe: a model is done after this one */
     int threads;
+    int plan_threads; /* workers over all processes (threads x ranks), for sizing units */
     /* Filled by family.prepare: what the zoo file records. */
     mz_zoo_desc desc;
     mz_grid_desc grid; /* behind desc for grid families (mz_train_grid_desc) */
@@ -98,6 +99,8 @@ struct mz_family {
     void (*run_unit)(mz_run *r, void *w, const mz_unit *u, mz_sink *sink);
     void (*worker_free)(void *w);
     void (*release)(mz_run *r);
+    /* The floats of a model's checkpoint and of its optimizer state (what load_resume reads). */
+    void (*resume_sizes)(mz_run *r, int64_t model_id, int64_t *n_weights, int64_t *n_opt);
 };
 
 extern const mz_family mz_family_pop; /* CNN-s / CNN-l populations (family_pop.c) */
@@ -124,6 +127,7 @@ mz_status mz_pop_family_plan(mz_run *r, const int *start, mz_unit **units, int *
 mz_status mz_pop_family_worker_new(mz_run *r, void **w, mz_error *err);
 void mz_pop_family_run_unit(mz_run *r, void *w, const mz_unit *u, mz_sink *sink);
 void mz_pop_family_worker_free(void *w);
+void mz_pop_family_resume_sizes(mz_run *r, int64_t model_id, int64_t *n_weights, int64_t *n_opt);
 extern const mz_family mz_family_resnet; /* ResNet-18, one model per worker (family_resnet.c) */
 
 /* Runs family f over r (r->spec, r->ds, r->opts set) into the zoo file at zoo_path. */

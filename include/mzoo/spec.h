@@ -115,6 +115,10 @@ void mz_spec_release(mz_spec *spec);
 void mz_recipe_diff(const char *have, const char *want, const char *want_name, char *buf,
                     size_t cap);
 
+/* 1 if two recipes (JSON texts) are equal but for their "grid" objects: the same zoo settings,
+ * perhaps with other hyperparameter values. */
+int mz_recipe_same_settings(const char *a, const char *b);
+
 /* Writes a one-line description of model m (e.g. "id=3 activation=relu init=normal ...") into buf. */
 void mz_model_spec_describe(const mz_model_spec *m, char *buf, size_t cap);
 

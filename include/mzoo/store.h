@@ -89,6 +89,7 @@ typedef struct mz_zoo_desc {
     const mz_model_row *models;
     int n_layouts;
     const mz_layout *layouts;
+    const char *shard; /* "K/N": the file trains the models with id % N == K only; NULL: all */
 } mz_zoo_desc;
 
 /* Ties the file to a zoo. In a new file: creates the schema and writes, in one transaction,
@@ -100,11 +101,21 @@ typedef struct mz_zoo_desc {
  * again, keep every byte. */
 mz_status mz_store_attach(mz_store *st, const mz_zoo_desc *z, mz_error *err);
 
+/* Grows an existing zoo to the description z, a superset of its models: old model i becomes
+ * model new_id[i] of z (its epochs, resume state and status kept), the other models of z are
+ * added as pending, layout variants it lacks are added, and the recipe and model count become
+ * z's, all in one transaction. The caller has established that z keeps every old model with the
+ * same hyperparameters and seed, and the old layouts; the store checks that new_id is a one-to-
+ * one map into z's ids and that z's rows for the old models name their old variants. */
+mz_status mz_store_grow(mz_store *st, const mz_zoo_desc *z, const int64_t *new_id, int64_t n_old,
+                        mz_error *err);
+
 /* Per-model progress, for resuming. `epochs_done` = highest committed epoch, -1 if none. */
 typedef struct mz_model_progress {
     int64_t model_id;
     mz_model_status status;
     int epochs_done;
+    const char *message; /* why it diverged or failed (mz_store_read_models only; else NULL) */
 } mz_model_progress;
 /* Fills out[0..n_models-1] in id order; every epochs_done is checked against meta "epochs". */
 mz_status mz_store_progress(mz_store *st, mz_model_progress *out, int64_t n_models, mz_error *err);
@@ -158,6 +169,13 @@ mz_status mz_store_layout(mz_store *st, const char *variant, mz_tensor_desc **ou
  * frees everything. */
 mz_status mz_store_read_models(mz_store *st, mz_model_row **rows, mz_model_progress **progress,
                                int64_t *n, mz_error *err);
+/* Calls fn with every epoch row of model_id in epoch order, as a record (status_only 0; weights
+ * NULL where the row has none; status and message unset), its weights checked against their
+ * crc32 and their expected size n_weights; the record's pointers are valid during the call.
+ * Return non-zero from fn to stop. */
+typedef int (*mz_store_epoch_fn)(void *ctx, const mz_epoch_record *rec);
+mz_status mz_store_read_epochs(mz_store *st, int64_t model_id, int64_t n_weights,
+                               mz_store_epoch_fn fn, void *ctx, mz_error *err);
 /* The layout variants of the models, in order of their first model; names malloc'd (free each
  * and the array). */
 mz_status mz_store_variants(mz_store *st, char ***names, int *n, mz_error *err);

@@ -75,6 +75,8 @@ typedef struct mz_train_opts {
                            epochs; returns MZ_EINTERRUPTED */
     int max_group;      /* models per population, 1..MZ_LANES; 0 = automatic */
     mz_dist *dist;      /* several processes (mz_dist_init), or NULL: this process alone */
+    int shard, shards;  /* shards > 0: train only the models with id % shards == shard (a part
+                           of the zoo for mz_zoo_merge); 0: all models */
 } mz_train_opts;
 
 /* Trains every unfinished model of spec into the zoo file at zoo_path (created if missing;
@@ -86,6 +88,13 @@ mz_status mz_train_run(const mz_spec *spec, const char *zoo_path, const mz_train
  * spec->dataset still names it in the zoo and selects ResNet augmentation. */
 mz_status mz_train_run_ds(const mz_spec *spec, const mz_dataset *ds, const char *zoo_path,
                           const mz_train_opts *opts, mz_error *err);
+
+/* Merges the shards of a zoo (files made by mz_train_run with opts.shards = N, one for each
+ * shard 0..N-1) into a new zoo file at out whose content equals a single run's: the parts must
+ * come from the same recipe and build, be disjoint and complete (every model finished in its
+ * shard), else MZ_ENOTFOUND / MZ_EMISMATCH listing what is wrong, and nothing is written. The
+ * parts are only read. */
+mz_status mz_zoo_merge(const char *const *parts, int n_parts, const char *out, mz_error *err);
 
 /* The description a zoo file records for a grid zoo made from spec (mz_store_attach), with
  * variant_of[i] the layout variant of model i and the layouts of every variant; desc borrows

@@ -25,6 +25,9 @@ static const char train_usage[] =
     "  --dry-run             print the models the grid expands to and exit\n"
     "  --data DIR            dataset directory (overrides the spec's \"data\")\n"
     "  --backend NAME        population backend for CNN-s/CNN-l: simd (default when built) or ref\n"
+    "  --shard K/N           train only shard K (0..N-1) of N: the models with id % N == K, into "
+    "a\n"
+    "                        part that `mzoo merge` joins with the others (e.g. a job array)\n"
     "  --group N             CNN-s/CNN-l models trained together per population (1-16; default "
     "automatic)\n"
     "  -q, --quiet           no progress output\n";
@@ -43,7 +46,7 @@ static int parse_int(const char *s, int lo, int hi, int *out)
 int mz_cmd_train(int argc, char **argv)
 {
     const char *spec_path = NULL, *out = NULL, *data = NULL, *backend = NULL, *preset = NULL;
-    int threads = 0, dry = 0, quiet = 0, group = 0, kill_after = 0;
+    int threads = 0, dry = 0, quiet = 0, group = 0, kill_after = 0, shard = 0, shards = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has_next = i + 1 < argc;
@@ -62,6 +65,17 @@ int mz_cmd_train(int argc, char **argv)
                 mz_cli_error("-j: expected a number of threads >= 1, got '%s'", a + 2);
                 return 2;
             }
+        } else if (!strcmp(a, "--shard") && has_next) {
+            char *end;
+            long k = strtol(argv[++i], &end, 10), nn = -1;
+            if (*end == '/')
+                nn = strtol(end + 1, &end, 10);
+            if (*end || nn < 1 || nn > 1000000 || k < 0 || k >= nn) {
+                mz_cli_error("--shard: expected K/N with 0 <= K < N, got '%s'", argv[i]);
+                return 2;
+            }
+            shard = (int)k;
+            shards = (int)nn;
         } else if (!strcmp(a, "--dry-run")) {
             dry = 1;
         } else if (!strcmp(a, "--preset") && has_next) {
@@ -154,6 +168,8 @@ int mz_cmd_train(int argc, char **argv)
     opts.progress_ctx = &pc;
     opts.stop = mz_cli_stop_flag();
     opts.max_group = group;
+    opts.shard = shard;
+    opts.shards = shards;
     if (!quiet)
         fprintf(stderr, "mzoo: training %lld models (%s, %s, %d epochs) into %s\n",
                 (long long)spec.n_models, spec.dataset, spec.architecture, spec.epochs, out);

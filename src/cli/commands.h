@@ -10,6 +10,7 @@ int mz_cmd_dataset(int argc, char **argv);
 int mz_cmd_bench(int argc, char **argv);
 int mz_cmd_verify(int argc, char **argv);
 int mz_cmd_sparsify(int argc, char **argv);
+int mz_cmd_merge(int argc, char **argv);
 
 #include <stdio.h>
 

@@ -27,6 +27,7 @@ static const command commands[] = {
     {"bench", mz_cmd_bench, "predict model properties from weights (ridge, linear, XGBoost)"},
     {"sparsify", mz_cmd_sparsify,
      "make sparsified twins of a zoo's models (variational dropout, magnitude)"},
+    {"merge", mz_cmd_merge, "merge the shards of a zoo (mzoo train --shard K/N) into one zoo file"},
     {"verify", mz_cmd_verify, "check a zoo file for damage (integrity, checksums, bookkeeping)"},
 };
 

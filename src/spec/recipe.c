@@ -132,3 +132,18 @@ void mz_recipe_diff(const char *have, const char *want, const char *want_name, c
     json_decref(a);
     json_decref(b);
 }
+
+int mz_recipe_same_settings(const char *a, const char *b)
+{
+    json_error_t je;
+    json_t *x = json_loads(a ? a : "", 0, &je), *y = json_loads(b ? b : "", 0, &je);
+    int same = json_is_object(x) && json_is_object(y);
+    if (same) {
+        json_object_del(x, "grid");
+        json_object_del(y, "grid");
+        same = json_equal(x, y);
+    }
+    json_decref(x);
+    json_decref(y);
+    return same;
+}

@@ -213,10 +213,10 @@ mz_status mz_store_read_models(mz_store *st, mz_model_row **rows, mz_model_progr
         st, v2 ? "SELECT coalesce(sum(length(CAST(variant AS BLOB)) + coalesce(length(CAST("
                  "activation AS BLOB)), 0) + coalesce(length(CAST(init AS BLOB)), 0) + "
                  "coalesce(length(CAST(optimizer AS BLOB)), 0) + coalesce(length(CAST(hparams AS "
-                 "BLOB)), 0) + 8), 0) FROM models"
+                 "BLOB)), 0) + coalesce(length(CAST(message AS BLOB)), 0) + 8), 0) FROM models"
                : "SELECT coalesce(sum(length(CAST(variant AS BLOB)) + length(CAST(activation AS "
-                 "BLOB)) + length(CAST(init AS BLOB)) + length(CAST(optimizer AS BLOB)) + 8), 0) "
-                 "FROM models");
+                 "BLOB)) + length(CAST(init AS BLOB)) + length(CAST(optimizer AS BLOB)) + "
+                 "coalesce(length(CAST(message AS BLOB)), 0) + 8), 0) FROM models");
     if (count < 0 || text < 0)
         return mz_fail(err, MZ_ESTORE, "%s: cannot read table models", st->path);
     if (count > ((int64_t)1 << 32) || text > ((int64_t)1 << 34))
@@ -237,11 +237,11 @@ mz_status mz_store_read_models(mz_store *st, mz_model_row **rows, mz_model_progr
     int rc = sqlite3_prepare_v2(
         st->db,
         v2 ? "SELECT id, variant, activation, init, optimizer, lr, weight_decay, dropout, "
-             "momentum, nesterov, seed, source_id, source_epoch, hparams, status, epochs_done "
-             "FROM models ORDER BY id"
+             "momentum, nesterov, seed, source_id, source_epoch, hparams, status, epochs_done, "
+             "message FROM models ORDER BY id"
            : "SELECT id, variant, activation, init, optimizer, lr, weight_decay, dropout, "
-             "momentum, nesterov, seed, NULL, NULL, NULL, status, epochs_done FROM models ORDER "
-             "BY id",
+             "momentum, nesterov, seed, NULL, NULL, NULL, status, epochs_done, message FROM "
+             "models ORDER BY id",
         -1, &q, NULL);
     mz_status s = rc == SQLITE_OK ? MZ_OK : mz_store_db_fail(st, err, rc, "read models");
     int64_t i = 0;
@@ -251,8 +251,8 @@ mz_status mz_store_read_models(mz_store *st, mz_model_row **rows, mz_model_progr
             break;
         }
         size_t need = 8;
-        static const int text_cols[] = {1, 2, 3, 4, 13};
-        for (int c = 0; c < 5; c++)
+        static const int text_cols[] = {1, 2, 3, 4, 13, 16};
+        for (int c = 0; c < 6; c++)
             need += (size_t)sqlite3_column_bytes(q, text_cols[c]);
         if (need > (size_t)(end - at)) {
             s = mz_fail(err, MZ_ESTORE, "%s: table models changed while being read", st->path);
@@ -292,6 +292,7 @@ mz_status mz_store_read_models(mz_store *st, mz_model_row **rows, mz_model_progr
             pr[i].model_id = i;
             pr[i].status = (mz_model_status)status;
             pr[i].epochs_done = (int)done;
+            pr[i].message = arena_text(&at, sqlite3_column_text(q, 16));
         }
         i++;
     }
@@ -310,6 +311,51 @@ mz_status mz_store_read_models(mz_store *st, mz_model_row **rows, mz_model_progr
         *progress = pr;
     *n = count;
     return MZ_OK;
+}
+
+mz_status mz_store_read_epochs(mz_store *st, int64_t model_id, int64_t n_weights,
+                               mz_store_epoch_fn fn, void *ctx, mz_error *err)
+{
+    int v2 = st->version >= 2;
+    sqlite3_stmt *q = NULL;
+    int rc = sqlite3_prepare_v2(
+        st->db,
+        v2 ? "SELECT epoch, train_loss, train_acc, val_loss, val_acc, test_loss, test_acc, "
+             "sparsity, metrics, weights, weights_crc32 FROM epochs WHERE model_id = ? ORDER BY "
+             "epoch"
+           : "SELECT epoch, train_loss, train_acc, val_loss, val_acc, test_loss, test_acc, NULL, "
+             "NULL, weights, NULL FROM epochs WHERE model_id = ? ORDER BY epoch",
+        -1, &q, NULL);
+    if (rc != SQLITE_OK)
+        return mz_store_db_fail(st, err, rc, "read epochs");
+    sqlite3_bind_int64(q, 1, model_id);
+    float *w = malloc(sizeof(float) * (size_t)(n_weights > 0 ? n_weights : 1));
+    mz_status s = w ? MZ_OK : mz_fail(err, MZ_ENOMEM, "out of memory");
+    while (s == MZ_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+        mz_epoch_record r;
+        memset(&r, 0, sizeof r);
+        r.model_id = model_id;
+        r.epoch = sqlite3_column_int(q, 0);
+        double *cols[7] = {&r.train_loss, &r.train_acc, &r.val_loss, &r.val_acc,
+                           &r.test_loss,  &r.test_acc,  &r.sparsity};
+        for (int c = 0; c < 7; c++)
+            *cols[c] = sqlite3_column_type(q, 1 + c) == SQLITE_NULL
+                           ? NAN
+                           : sqlite3_column_double(q, 1 + c);
+        r.metrics = (const char *)sqlite3_column_text(q, 8);
+        if (sqlite3_column_type(q, 9) != SQLITE_NULL) {
+            s = mz_store_blob_floats(st, q, 9, 10, w, n_weights, "weights", model_id, r.epoch, err);
+            r.weights = w;
+            r.n_weights = n_weights;
+        }
+        if (s == MZ_OK && fn(ctx, &r))
+            break;
+    }
+    if (s == MZ_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
+        s = mz_store_db_fail(st, err, rc, "read epochs");
+    sqlite3_finalize(q);
+    free(w);
+    return s;
 }
 
 mz_status mz_store_variants(mz_store *st, char ***names, int *n, mz_error *err)
@@ -618,12 +664,12 @@ mz_status mz_store_select(mz_store *st, const mz_store_selection *sel, mz_store_
     sqlite3_set_authorizer(st->db, read_only_authorizer, NULL);
     int rc = sqlite3_prepare_v2(st->db, sql, -1, &q, &tail);
     sqlite3_set_authorizer(st->db, NULL, NULL);
-    free(sql);
     const char *why = rc != SQLITE_OK                                   ? sqlite3_errmsg(st->db)
                       : sqlite3_column_count(q) != 4 + sel->n_cols      ? "not a single expression"
                       : tail && strspn(tail, " \t\r\n") != strlen(tail) ? "more than one statement"
                       : !sqlite3_stmt_readonly(q)                       ? "not read-only"
                                                                         : NULL;
+    free(sql); /* after the checks: tail points into it */
     if (why) {
         s = where ? mz_fail(err, MZ_EINVAL,
                             "--where '%s': %s (expected one read-only SQL expression over the "

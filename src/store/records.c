@@ -132,6 +132,7 @@ static mz_status write_meta(mz_store *st, const mz_zoo_desc *z, mz_error *err)
         {"created_at", now},
         {"n_models", nm},
         {"weights_format", "float32 little-endian, PyTorch state_dict order (see layout)"},
+        {"shard", z->shard ? z->shard : ""},
     };
     int n_fixed = (int)(sizeof fixed / sizeof fixed[0]);
     for (int i = 0; i < n_fixed + z->n_meta && s == MZ_OK; i++) {
@@ -324,6 +325,17 @@ mz_status mz_store_attach(mz_store *st, const mz_zoo_desc *z, mz_error *err)
         if (strcmp(kind, z->kind) != 0)
             return mz_fail(err, MZ_EMISMATCH, "%s: holds a %s zoo, not a %s zoo; not touching it",
                            st->path, kind, z->kind);
+        char shard[64] = "";
+        mz_store_meta(st, "shard", shard, sizeof shard, NULL);
+        const char *want = z->shard ? z->shard : "";
+        if (strcmp(shard, want) != 0) {
+            char have_s[80], want_s[80];
+            snprintf(have_s, sizeof have_s, shard[0] ? "shard %s of a zoo" : "a whole zoo", shard);
+            snprintf(want_s, sizeof want_s, want[0] ? "shard %s" : "the whole zoo", want);
+            return mz_fail(err, MZ_EMISMATCH,
+                           "%s: holds %s, and this run trains %s; not touching it", st->path,
+                           have_s, want_s);
+        }
         if ((s = mz_store_recipe(st, &have, err)) != MZ_OK)
             return s;
         if (strcmp(have, z->recipe ? z->recipe : "{}") != 0)
@@ -357,6 +369,116 @@ static mz_status start_writing(mz_store *st, mz_error *err)
     }
     if (s == MZ_OK)
         s = prepare_writers(st, err);
+    return s;
+}
+
+/* ---- growing a zoo ---- */
+
+mz_status mz_store_grow(mz_store *st, const mz_zoo_desc *z, const int64_t *new_id, int64_t n_old,
+                        mz_error *err)
+{
+    if (st->mode != MZ_STORE_WRITE || st->version == 0)
+        return mz_fail(err, MZ_EINVAL, "%s: grow needs an existing zoo opened for writing",
+                       st->path);
+    int64_t have = mz_store_query_int(st, "SELECT count(*) FROM models");
+    if (have != n_old || z->n_models < n_old)
+        return mz_fail(err, MZ_EINVAL, "%s: grow: %lld models in the file, %lld given", st->path,
+                       (long long)have, (long long)n_old);
+    unsigned char *used = calloc((size_t)(z->n_models ? z->n_models : 1), 1);
+    if (!used)
+        return mz_fail(err, MZ_ENOMEM, "out of memory");
+    mz_model_row *rows = NULL;
+    int64_t nr = 0;
+    mz_status s = mz_store_read_models(st, &rows, NULL, &nr, err);
+    for (int64_t i = 0; i < n_old && s == MZ_OK; i++) {
+        int64_t j = new_id[i];
+        if (j < 0 || j >= z->n_models || used[j] || strcmp(rows[i].variant, z->models[j].variant))
+            s = mz_fail(err, MZ_EINVAL, "%s: grow: model %lld cannot become model %lld", st->path,
+                        (long long)i, (long long)j);
+        else
+            used[j] = 1;
+    }
+    free(rows);
+    /* one transaction: switch to WAL and the current schema first, as any first commit does */
+    if (s == MZ_OK && !st->wrote) {
+        st->wrote = 1;
+        s = mz_store_exec(st, "PRAGMA journal_mode=WAL", err);
+        if (s == MZ_OK)
+            s = mz_schema_migrate(st, err);
+    }
+    if (s == MZ_OK)
+        s = mz_store_exec(st, "BEGIN IMMEDIATE", err);
+    sqlite3_stmt *q = NULL;
+    if (s == MZ_OK)
+        s = mz_store_exec(st,
+                          "CREATE TEMP TABLE IF NOT EXISTS idmap(old INTEGER PRIMARY KEY, "
+                          "new INTEGER NOT NULL); DELETE FROM idmap;",
+                          err);
+    if (s == MZ_OK)
+        s = prepare(st, "INSERT INTO idmap(old, new) VALUES (?, ?)", &q, err);
+    for (int64_t i = 0; i < n_old && s == MZ_OK; i++) {
+        sqlite3_bind_int64(q, 1, i);
+        sqlite3_bind_int64(q, 2, new_id[i]);
+        s = step_done(st, q, "grow", err);
+    }
+    sqlite3_finalize(q);
+    /* through negative ids, so that no intermediate id collides with one still in place */
+    static const char renumber[] =
+        "UPDATE models SET id = -1 - (SELECT new FROM idmap WHERE old = id);"
+        "UPDATE models SET id = -1 - id;"
+        "UPDATE epochs SET model_id = -1 - (SELECT new FROM idmap WHERE old = model_id);"
+        "UPDATE epochs SET model_id = -1 - model_id;"
+        "UPDATE resume SET model_id = -1 - (SELECT new FROM idmap WHERE old = model_id);"
+        "UPDATE resume SET model_id = -1 - model_id;"
+        "DROP TABLE idmap;";
+    if (s == MZ_OK)
+        s = mz_store_exec(st, renumber, err);
+    if (s == MZ_OK) { /* the new models, pending */
+        mz_zoo_desc add = *z;
+        mz_model_row *fresh = malloc(sizeof *fresh * (size_t)(z->n_models - n_old + 1));
+        int64_t k = 0;
+        for (int64_t j = 0; fresh && j < z->n_models; j++)
+            if (!used[j])
+                fresh[k++] = z->models[j];
+        add.models = fresh;
+        add.n_models = k;
+        s = fresh ? write_models(st, &add, err) : mz_fail(err, MZ_ENOMEM, "out of memory");
+        free(fresh);
+    }
+    if (s == MZ_OK) { /* layout variants the file lacks */
+        mz_zoo_desc add = *z;
+        mz_layout *missing = malloc(sizeof *missing * (size_t)(z->n_layouts + 1));
+        int k = 0;
+        for (int v = 0; missing && v < z->n_layouts; v++) {
+            mz_tensor_desc *t = NULL;
+            int n = 0;
+            mz_status ls = mz_store_layout(st, z->layouts[v].variant, &t, &n, NULL, NULL);
+            free(t);
+            if (ls == MZ_ENOTFOUND)
+                missing[k++] = z->layouts[v];
+        }
+        add.layouts = missing;
+        add.n_layouts = k;
+        s = missing ? write_layouts(st, &add, err) : mz_fail(err, MZ_ENOMEM, "out of memory");
+        free(missing);
+    }
+    if (s == MZ_OK) {
+        char num[32];
+        snprintf(num, sizeof num, "%lld", (long long)z->n_models);
+        const char *kv[][2] = {{"recipe", z->recipe ? z->recipe : "{}"}, {"n_models", num}};
+        s = prepare(st, "UPDATE meta SET value = ? WHERE key = ?", &q, err);
+        for (int i = 0; i < 2 && s == MZ_OK; i++) {
+            sqlite3_bind_text(q, 1, kv[i][1], -1, SQLITE_STATIC);
+            sqlite3_bind_text(q, 2, kv[i][0], -1, SQLITE_STATIC);
+            s = step_done(st, q, "grow: meta", err);
+        }
+        sqlite3_finalize(q);
+    }
+    if (s == MZ_OK)
+        s = mz_store_exec(st, "COMMIT", err);
+    if (s != MZ_OK)
+        mz_store_rollback(st);
+    free(used);
     return s;
 }
 

@@ -362,8 +362,13 @@ static mz_status plan_starts(driver *d, int *start, int64_t *todo, mz_error *err
         return mz_fail(err, MZ_ENOMEM, "out of memory");
     mz_status s = mz_store_progress(d->store, p, n, err);
     *todo = 0;
+    int shards = r->opts->shards;
+    int64_t mine = 0;
     for (int64_t i = 0; i < n && s == MZ_OK; i++) {
         start[i] = -1;
+        if (shards > 0 && i % shards != r->opts->shard)
+            continue; /* another shard's model */
+        mine++;
         if (mz_model_status_final(p[i].status)) {
             d->prog.models_skipped++;
             continue;
@@ -376,8 +381,63 @@ static mz_status plan_starts(driver *d, int *start, int64_t *todo, mz_error *err
         (*todo)++;
     }
     free(p);
-    d->prog.models_total = n;
+    d->prog.models_total = mine;
     d->prog.models_done = d->prog.models_skipped;
+    return s;
+}
+
+static int same_number(double a, double b)
+{
+    return a == b || (isnan(a) && isnan(b));
+}
+
+static int same_model(const mz_model_row *a, const mz_model_row *b)
+{
+    return a->activation && b->activation && !strcmp(a->activation, b->activation) && a->init &&
+           b->init && !strcmp(a->init, b->init) && a->optimizer && b->optimizer &&
+           !strcmp(a->optimizer, b->optimizer) && same_number(a->lr, b->lr) &&
+           same_number(a->weight_decay, b->weight_decay) && same_number(a->dropout, b->dropout) &&
+           same_number(a->momentum, b->momentum) && a->nesterov == b->nesterov && a->has_seed &&
+           b->has_seed && a->seed == b->seed;
+}
+
+/* A grid zoo whose spec only adds hyperparameter values or seeds: every model of the file is a
+ * model of the new grid (same hyperparameters and seed, so the same training); the file is
+ * renumbered and grown to the new grid, and only the new models are trained. MZ_OK when grown;
+ * MZ_EMISMATCH (err untouched) when the spec is not such a superset. */
+static mz_status try_grow(driver *d, mz_error *err)
+{
+    const mz_zoo_desc *z = &d->r->desc;
+    char *have = NULL;
+    if (strcmp(z->kind, "grid") != 0 || mz_store_recipe(d->store, &have, NULL) != MZ_OK)
+        return MZ_EMISMATCH;
+    int same = mz_recipe_same_settings(have, z->recipe);
+    free(have);
+    if (!same)
+        return MZ_EMISMATCH;
+    mz_model_row *rows = NULL;
+    int64_t n = 0;
+    if (mz_store_read_models(d->store, &rows, NULL, &n, NULL) != MZ_OK)
+        return MZ_EMISMATCH;
+    int64_t *new_id = malloc(sizeof *new_id * (size_t)(n ? n : 1));
+    unsigned char *taken = calloc((size_t)(z->n_models ? z->n_models : 1), 1);
+    mz_status s = new_id && taken && n <= z->n_models ? MZ_OK : MZ_EMISMATCH;
+    for (int64_t i = 0; i < n && s == MZ_OK; i++) {
+        new_id[i] = -1;
+        for (int64_t j = 0; j < z->n_models && new_id[i] < 0; j++)
+            if (!taken[j] && same_model(&rows[i], &z->models[j]) &&
+                !strcmp(rows[i].variant, z->models[j].variant))
+                new_id[i] = j;
+        if (new_id[i] < 0)
+            s = MZ_EMISMATCH; /* the spec drops or changes a model the file holds */
+        else
+            taken[new_id[i]] = 1;
+    }
+    if (s == MZ_OK)
+        s = mz_store_grow(d->store, z, new_id, n, err);
+    free(rows);
+    free(new_id);
+    free(taken);
     return s;
 }
 
@@ -434,6 +494,14 @@ mz_status mz_drive(mz_run *r, const mz_family *f, const char *zoo_path, mz_error
 
     mz_error pe = {0};
     mz_status s = f->prepare(r, &pe);
+    char shard[48] = "";
+    if (r->opts->shards > 0) {
+        if (r->opts->shard < 0 || r->opts->shard >= r->opts->shards)
+            s = mz_fail(&pe, MZ_EINVAL, "shard %d/%d: expected 0 <= K < N", r->opts->shard,
+                        r->opts->shards);
+        snprintf(shard, sizeof shard, "%d/%d", r->opts->shard, r->opts->shards);
+        r->desc.shard = shard;
+    }
     if (dist)
         s = mz_dist_handshake(dist, r, s, &pe, err);
     else if (s != MZ_OK && err)
@@ -452,8 +520,17 @@ mz_status mz_drive(mz_run *r, const mz_family *f, const char *zoo_path, mz_error
     int *start = NULL;
     int64_t todo = 0;
     s = mz_store_open(&D.store, zoo_path, MZ_STORE_WRITE, err);
-    if (s == MZ_OK)
-        s = explain_mismatch(&D, mz_store_attach(D.store, &r->desc, err), err);
+    if (s == MZ_OK) {
+        s = mz_store_attach(D.store, &r->desc, err);
+        if (s == MZ_EMISMATCH) {
+            mz_status g = try_grow(&D, err);
+            if (g == MZ_OK)
+                s = mz_store_attach(D.store, &r->desc, err);
+            else if (g != MZ_EMISMATCH)
+                s = g; /* it could grow, and failed doing it */
+        }
+        s = explain_mismatch(&D, s, err);
+    }
     if (s == MZ_OK) {
         start = malloc(sizeof(int) * (size_t)(r->desc.n_models ? r->desc.n_models : 1));
         s = start ? plan_starts(&D, start, &todo, err) : mz_fail(err, MZ_ENOMEM, "out of memory");

@@ -25,6 +25,9 @@ static const command commands[] = {
      "write a zoo's checkpoints as a weight-space dataset split by model"},
     {"bench", mz_cmd_bench, "predict model properties from weights (ridge, linear, XGBoost)"},
     {"verify", mz_cmd_verify, "check a zoo file for damage (integrity, checksums, bookkeeping)"},
+    {"import", mz_cmd_import,
+     "read a zoo made elsewhere (Model Zoos, Small CNN Zoo) into a zoo file"},
+    {"export", mz_cmd_export, "write a zoo as .pt, safetensors, Model Zoos or Small CNN Zoo files"},
 };
 
 void mz_cli_error(const char *fmt, ...)

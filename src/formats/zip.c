@@ -114,7 +114,8 @@ static mz_status read_end(mz_zip *z, uint64_t *n_entries, uint64_t *cd_size, mz_
         }
     if (st == MZ_OK && eo < 0)
         st = mz_fail(err, MZ_EFORMAT,
-                     "%s: no zip end-of-central-directory record (PK\\5\\6) in the last %zu bytes",
+                     "%s: no zip end-of-central-directory record (PK\\5\\6) in the last %zu bytes "
+                     "(truncated, or not a zip file)",
                      path, tn);
     if (st != MZ_OK) {
         free(tail);

@@ -387,7 +387,8 @@ static mz_status commit_batch(importer *im)
 }
 
 /* Queues the uncommitted epochs of model mi (all of them when `whole`, else only those whose
- * weights are held), the last with the model's final status when `whole`. */
+ * weights are held), the last with the model's final status when `whole`. A whole model is
+ * committed with the batch when the batch is full; a part waits for the caller's commit. */
 static mz_status queue_model(importer *im, int64_t mi, int whole)
 {
     imp_model *m = &im->models[mi];
@@ -450,30 +451,26 @@ static mz_status queue_model(importer *im, int64_t mi, int whole)
         im->batch_models++;
     }
     int per = im->opt->models_per_commit;
-    if (im->batch_bytes >= BATCH_BYTES || im->n_batch >= BATCH_RECORDS || !whole ||
-        (per > 0 && im->batch_models >= per))
+    if (whole && (im->batch_bytes >= BATCH_BYTES || im->n_batch >= BATCH_RECORDS ||
+                  (per > 0 && im->batch_models >= per)))
         return commit_batch(im);
     return MZ_OK;
 }
 
-/* Commits part of the model holding the most weights when too much is held. */
+/* When too much is held, commits every held checkpoint of the unfinished models (in epoch order
+ * within each model) in one transaction: memory stays bounded whatever the order of the rows,
+ * and the work per row stays constant. */
 static mz_status relieve(importer *im)
 {
-    while (im->held_bytes > im->memory_limit) {
-        int64_t best = -1;
-        for (int64_t i = 0; i < im->n_models; i++)
-            if (!im->models[i].final && im->models[i].bytes > 0 &&
-                (best < 0 || im->models[i].bytes > im->models[best].bytes))
-                best = i;
-        if (best < 0)
-            break;
-        mz_status st = commit_batch(im);
-        if (!st)
-            st = queue_model(im, best, 0);
-        if (st)
-            return st;
-    }
-    return MZ_OK;
+    if (im->held_bytes <= im->memory_limit)
+        return MZ_OK;
+    mz_status st = commit_batch(im);
+    for (int64_t i = 0; !st && i < im->n_models; i++)
+        if (!im->models[i].final && im->models[i].bytes > 0)
+            st = queue_model(im, i, 0);
+    if (!st)
+        st = commit_batch(im);
+    return st;
 }
 
 int imp_wants(const importer *im, int64_t mi, int e)

@@ -45,8 +45,9 @@ int mz_interop_format_parse(const char *name);
 
 /* Progress, reported after each commit (import) or model (export). */
 typedef struct mz_interop_progress {
-    const char *phase; /* "reading" (first pass), "importing", "exporting" */
-    int64_t done, total;
+    const char *phase;   /* "reading" (first pass), "importing", "exporting" */
+    const char *unit;    /* what done and total count: "checkpoints", "rows", "models" */
+    int64_t done, total; /* total 0: not known yet */
     int64_t commits;
     double elapsed; /* seconds */
 } mz_interop_progress;

@@ -58,11 +58,11 @@ static int on_progress(void *vctx, const mz_interop_progress *p)
         if (c->tty)
             fprintf(stderr, "\r\033[K");
         if (p->total)
-            fprintf(stderr, "%s: %lld/%lld models (%.0f%%), %lld commits, %.0f s", p->phase,
-                    (long long)p->done, (long long)p->total,
+            fprintf(stderr, "%s: %lld/%lld %s (%.0f%%), %lld commits, %.0f s", p->phase,
+                    (long long)p->done, (long long)p->total, p->unit,
                     100.0 * (double)p->done / (double)p->total, (long long)p->commits, p->elapsed);
         else
-            fprintf(stderr, "%s: %lld checkpoints, %.0f s", p->phase, (long long)p->done,
+            fprintf(stderr, "%s: %lld %s, %.0f s", p->phase, (long long)p->done, p->unit,
                     p->elapsed);
         fputc(c->tty ? ' ' : '\n', stderr);
         fflush(stderr);

@@ -650,9 +650,10 @@ static mz_status read_rows(ctcctx *c)
             break;
         }
         convert(c, L, row, w);
+        im->prog_done = r + 1;
         st = imp_put_weights(im, mi, c->row_ep[r], w);
         if (!st && (r + 1) % 4096 == 0)
-            st = imp_progress(im, "importing", im->models_final, im->n_models);
+            st = imp_progress(im, "importing");
     }
     free(raw);
     free(row);
@@ -711,6 +712,8 @@ mz_status mz_ctc_import(importer *im)
                 c->row_ep[r] = e;
             }
     }
+    im->unit = "rows";
+    im->prog_total = c->rows;
     if (!st && !done)
         st = read_rows(c);
     if (!st)

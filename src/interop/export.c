@@ -327,7 +327,7 @@ mz_status exp_progress(exporter *ex, int64_t done)
     const mz_export_options *o = ex->opt;
     if (!o->progress)
         return MZ_OK;
-    mz_interop_progress p = {"exporting", done, ex->n_models, 0, mz_now() - ex->t0};
+    mz_interop_progress p = {"exporting", "models", done, ex->n_models, 0, mz_now() - ex->t0};
     if (o->progress(o->progress_ctx, &p))
         return mz_fail(ex->err, MZ_EINTERRUPTED, "%s: export stopped; its files are incomplete",
                        ex->dir);

@@ -383,7 +383,7 @@ static mz_status commit_batch(importer *im)
     if (st)
         return st;
     im->rep->commits++;
-    return imp_progress(im, "importing", im->models_final, im->n_models);
+    return imp_progress(im, "importing");
 }
 
 /* Queues the uncommitted epochs of model mi (all of them when `whole`, else only those whose
@@ -506,12 +506,17 @@ mz_status imp_put_weights(importer *im, int64_t mi, int e, float *w)
     return relieve(im);
 }
 
-mz_status imp_progress(importer *im, const char *phase, int64_t done, int64_t total)
+mz_status imp_progress(importer *im, const char *phase)
 {
     const mz_import_options *o = im->opt;
     if (!o || !o->progress)
         return MZ_OK;
-    mz_interop_progress p = {phase, done, total, im->rep->commits, mz_now() - im->t0};
+    mz_interop_progress p = {phase,
+                             im->unit ? im->unit : "models",
+                             im->prog_done,
+                             im->prog_total,
+                             im->rep->commits,
+                             mz_now() - im->t0};
     if (o->progress(o->progress_ctx, &p))
         return mz_fail(im->err, MZ_EINTERRUPTED,
                        "%s: import stopped; what is committed stays (run it again to resume)",

@@ -168,6 +168,8 @@ typedef struct importer {
     int n_batch, cap_batch, batch_models;
     int64_t batch_bytes, held_bytes, memory_limit;
     int64_t models_final;
+    const char *unit; /* progress: what prog_done and prog_total count */
+    int64_t prog_done, prog_total;
     double t0;
 } importer;
 
@@ -188,8 +190,9 @@ int imp_wants(const importer *im, int64_t m, int e);
 /* Commits what is left (models without checkpoints, the last batch), folds the WAL. */
 mz_status imp_finish(importer *im);
 void imp_release(importer *im);
-/* Reports progress; MZ_EINTERRUPTED when the callback asks to stop. */
-mz_status imp_progress(importer *im, const char *phase, int64_t done, int64_t total);
+/* Reports progress (im->unit, prog_done, prog_total); MZ_EINTERRUPTED when the callback asks to
+ * stop. */
+mz_status imp_progress(importer *im, const char *phase);
 
 /* The formats (pass one fills im; pass two feeds imp_put_weights). */
 mz_status mz_modelzoos_import(importer *im);

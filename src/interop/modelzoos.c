@@ -437,8 +437,9 @@ static mz_status take_ckpt(mzctx *c, int64_t t, int epoch, const char *loc, cons
     e->has_ckpt = 1;
     e->src = c->n_ckpts++;
     c->read++;
+    im->prog_done = c->read;
     if (!st && c->read % 256 == 0)
-        st = imp_progress(im, "reading", c->read, 0);
+        st = imp_progress(im, "reading");
     return st;
 }
 
@@ -864,7 +865,7 @@ static mz_status read_weights(mzctx *c, const ckpt *k, const uint8_t *data, size
         free(w);
         return st;
     }
-    c->read++;
+    im->prog_done = ++c->read;
     return imp_put_weights(im, k->model, k->ep, w);
 }
 
@@ -913,6 +914,7 @@ mz_status mz_modelzoos_import(importer *im)
     c.im = im;
     struct stat sb;
     c.archive = stat(im->source, &sb) == 0 && !S_ISDIR(sb.st_mode);
+    im->unit = "checkpoints";
     mz_status st;
     if (c.archive) {
         st = mz_archive_scan(im->source, want_pass1, take_pass1, &c, MAX_MEMBER, err);
@@ -978,6 +980,8 @@ mz_status mz_modelzoos_import(importer *im)
                 k->ep = e;
             }
     c.read = 0;
+    im->prog_done = 0;
+    im->prog_total = im->rep->checkpoints;
     if (!st && !done) {
         if (c.archive) {
             st = mz_archive_scan(im->source, want_pass2, take_pass2, &c, MAX_MEMBER, err);

@@ -26,6 +26,7 @@
 #include "core/banned.h"
 
 #define MAX_LAYOUT_ROWS 64
+#define MAX_ROW_FLOATS ((int64_t)250000000) /* the largest weights blob a zoo file holds */
 
 /* One layout.csv row. */
 typedef struct var {
@@ -156,7 +157,8 @@ static mz_status read_layout(ctcctx *c)
         snprintf(v->name, sizeof v->name, "%s", f[col[0]]);
         int64_t count = 1;
         for (int k = 0; k < v->ndim; k++)
-            count *= v->shape[k];
+            if (mz_mul_overflow_i64(count, v->shape[k], &count))
+                count = -1;
         int64_t expect = c->n_vars ? c->vars[c->n_vars - 1].end : 0;
         if (v->start != expect || v->end - v->start != count) {
             st = mz_fail(err, MZ_EFORMAT,
@@ -224,6 +226,10 @@ static mz_status read_layout(ctcctx *c)
     mz_ilayout L;
     if ((st = mz_ilayout_make(&L, "smallcnn", channels, 0, classes, layers, units, err)))
         return mz_error_prefix(err, "%s", c->layout_path);
+    if (L.n_params > MAX_ROW_FLOATS)
+        return mz_fail(err, MZ_ELIMIT,
+                       "%s: rows of %lld values, more than a checkpoint of a zoo may hold (%lld)",
+                       c->layout_path, (long long)L.n_params, (long long)MAX_ROW_FLOATS);
     if (L.n_params != c->row_floats)
         return mz_fail(err, MZ_EFORMAT, "%s: %lld values per row, the network has %lld",
                        c->layout_path, (long long)c->row_floats, (long long)L.n_params);

@@ -24,7 +24,9 @@
 #define MAX_PARAMS ((uint64_t)16 << 20)
 #define MAX_RESULT ((uint64_t)1 << 30)
 #define MAX_SMALL ((uint64_t)1 << 20)
-#define MAX_MEMBER ((size_t)4 << 30)
+#define MAX_MEMBER ((size_t)1 << 30) /* an archive member read whole: a checkpoint */
+/* one storage of a checkpoint (ResNet-18's largest holds 9 MB) */
+#define MAX_STORAGE ((uint64_t)1 << 30)
 #define MAX_DEPTH 4
 
 enum { F_PARAMS, F_RESULT, F_ERROR, F_STATUS, F_N };
@@ -358,8 +360,11 @@ static mz_status open_ckpt(mzctx *c, const char *loc, const uint8_t *data, size_
     snprintf(origin, sizeof origin, "%s%s%s", c->archive ? c->im->source : "",
              c->archive ? ": member " : "", loc);
     mz_zip *z = NULL;
+    mz_pt_limits lim;
+    mz_pt_limits_default(&lim);
+    lim.max_storage_bytes = MAX_STORAGE;
     mz_status st =
-        data ? mz_pt_open_mem(pt, origin, data, size, NULL, err) : mz_pt_open(pt, loc, NULL, err);
+        data ? mz_pt_open_mem(pt, origin, data, size, &lim, err) : mz_pt_open(pt, loc, &lim, err);
     if (!st)
         st = data ? mz_zip_open_mem(&z, origin, data, size, err) : mz_zip_open(&z, loc, err);
     if (!st)

@@ -163,7 +163,7 @@ static int on_model(void *vctx, int ncol, const char *const *v, const char *cons
 {
     (void)names;
     model_rows *r = vctx;
-    if (ncol != 15 || !v[0] || !v[1] || !v[11]) {
+    if (ncol != 14 || !v[0] || !v[1] || !v[11]) {
         r->bad = 1;
         return 1;
     }
@@ -198,7 +198,6 @@ static int on_model(void *vctx, int ncol, const char *const *v, const char *cons
             m->status = i;
     m->message = dup_or_null(v[12], &r->oom);
     m->hparams = dup_or_null(v[13], &r->oom);
-    (void)v[14];
     return 0;
 }
 
@@ -234,7 +233,19 @@ static int on_epoch(void *vctx, int ncol, const char *const *v, const char *cons
     return 0;
 }
 
+/* Reals as 17 significant digits, which read back exactly (SQLite's own text has 15). */
 #define REAL(c) "CASE WHEN " c " IS NULL THEN NULL ELSE printf('%!.17g', " c ") END"
+
+// clang-format off
+static const char models_sql[] =
+    "SELECT id, variant, activation, init, optimizer, " REAL("lr") ", " REAL("weight_decay") ", "
+    REAL("dropout") ", " REAL("momentum") ", nesterov, seed, status, message, hparams "
+    "FROM models ORDER BY id";
+static const char epoch_sql[] =
+    "SELECT epoch, " REAL("train_loss") ", " REAL("train_acc") ", " REAL("val_loss") ", "
+    REAL("val_acc") ", " REAL("test_loss") ", " REAL("test_acc") ", " REAL("sparsity") ", "
+    "metrics, weights IS NOT NULL FROM epochs WHERE model_id = ";
+// clang-format on
 
 int exp_layout_of(const exporter *ex, const char *variant)
 {
@@ -362,15 +373,7 @@ mz_status exp_each_model(exporter *ex, exp_model_fn fn, void *ctx)
         st = mz_fail(err, MZ_ENOMEM, "out of memory");
     model_rows mr = {0};
     if (!st)
-        st = mz_store_query(
-            ex->st,
-            "SELECT id, variant, activation, init, optimizer, " REAL("lr") ", " REAL(
-                "weight_decay") ", " REAL("dropout") ", " REAL("momentum") ", nesterov, seed, "
-                                                                           "status, message, "
-                                                                           "hparams, "
-                                                                           "epochs_done FROM "
-                                                                           "models ORDER BY id",
-            on_model, &mr, err);
+        st = mz_store_query(ex->st, models_sql, on_model, &mr, err);
     if (!st && (mr.oom || mr.bad))
         st = mz_fail(err, mr.oom ? MZ_ENOMEM : MZ_EFORMAT, "%s: %s", ex->zoo_path,
                      mr.oom ? "out of memory" : "a models row without id, variant or status");
@@ -388,26 +391,6 @@ mz_status exp_each_model(exporter *ex, exp_model_fn fn, void *ctx)
                          ex->zoo_path, (long long)m->id, m->variant);
             break;
         }
-        static const char epoch_sql
-            [] = "SELECT epoch, " REAL("train_loss") ", " REAL("train_acc") ", " REAL("val_loss") ", " REAL(
-                "val_acc") ", " REAL("test_loss") ", " REAL("test_acc") ", " REAL("sparsity") ", "
-                                                                                              "metr"
-                                                                                              "ics,"
-                                                                                              " wei"
-                                                                                              "ghts"
-                                                                                              " IS "
-                                                                                              "NOT "
-                                                                                              "NULL"
-                                                                                              " FRO"
-                                                                                              "M "
-                                                                                              "epoc"
-                                                                                              "hs "
-                                                                                              "WHER"
-                                                                                              "E "
-                                                                                              "mode"
-                                                                                              "l_"
-                                                                                              "id "
-                                                                                              "= ";
         char sql[sizeof epoch_sql + 64];
         snprintf(sql, sizeof sql, "%s%lld ORDER BY epoch", epoch_sql, (long long)m->id);
         epoch_rows er = {0};

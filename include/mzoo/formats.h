@@ -171,6 +171,10 @@ typedef struct mz_zip mz_zip;
 /* Opens a zip file (zip64 included; one disk) and reads its central directory, checking every
  * entry's sizes and offsets against the file. */
 mz_status mz_zip_open(mz_zip **out, const char *path, mz_error *err);
+/* The same over size bytes in memory (an archive member already read), which the caller keeps
+ * until mz_zip_close; `origin` names them in messages ("a.tar: member x/checkpoints"). */
+mz_status mz_zip_open_mem(mz_zip **out, const char *origin, const void *data, size_t size,
+                          mz_error *err);
 void mz_zip_close(mz_zip *z);
 const char *mz_zip_path(const mz_zip *z);
 int64_t mz_zip_count(const mz_zip *z);
@@ -240,6 +244,92 @@ mz_status mz_archive_scan(const char *path, mz_archive_want_fn want, mz_archive_
  * length and its end in buf (names from files can be arbitrarily long). */
 #define MZ_NAME_LABEL 192
 const char *mz_name_label(const char *name, char buf[MZ_NAME_LABEL]);
+
+/* ---- PyTorch checkpoints (.pt) ----
+ * The zip format torch.save has written since torch 1.6: "<stem>/data.pkl" (a pickle of the
+ * object), "<stem>/data/<key>" (one entry per storage, raw elements), "<stem>/version" and, from
+ * torch 2.1, "<stem>/byteorder" ("little" or "big"). Only state_dicts are read: a dict or
+ * collections.OrderedDict from string keys to tensors.
+ *
+ * The pickle is never executed. A small interpreter knows the opcodes a state_dict uses (protocol
+ * 2, and the framing, memo and string opcodes of protocols 3 to 5) and builds plain values; the
+ * only globals it accepts are collections.OrderedDict, torch._utils._rebuild_tensor_v2,
+ * torch._utils._rebuild_parameter and torch.<Type>Storage (Float, Double, Half, BFloat16, Long,
+ * Int, Short, Char, Byte, Bool). Any other global, any other opcode, a persistent id that is not
+ * ('storage', <type>, key, location, numel), a storage entry of the wrong size, and a tensor whose
+ * offset, shape or strides reach outside its storage are errors naming the file, the offset in
+ * data.pkl, the opcode and the key. Sizes are capped by mz_pt_limits. The legacy format (torch
+ * before 1.6, or _use_new_zipfile_serialization=False) and TorchScript archives are refused with
+ * a message saying so. */
+typedef struct mz_pt_limits {
+    uint64_t max_pickle_bytes;  /* data.pkl (default 64 MiB) */
+    uint64_t max_storage_bytes; /* one storage (default 16 GiB) */
+    int64_t max_objects;        /* values the pickle builds, memo slots included (default 2^22) */
+    int max_depth;              /* MARKs open at once (default 64) */
+    int max_tensors;            /* entries of the state_dict (default 65536) */
+    int max_string;             /* bytes of one string (default 1 MiB) */
+} mz_pt_limits;
+void mz_pt_limits_default(mz_pt_limits *l);
+
+typedef struct mz_pt_tensor {
+    const char *name; /* the state_dict key: valid UTF-8 without NUL bytes */
+    mz_dtype dtype;
+    int ndim;
+    int64_t shape[MZ_ARRAY_MAX_DIMS];
+    int64_t stride[MZ_ARRAY_MAX_DIMS]; /* in elements */
+    int64_t offset;                    /* storage offset, in elements */
+    int64_t count;                     /* elements: product of the shape (1 for a 0-d tensor) */
+    const char *storage;               /* storage key: the archive entry data/<key> */
+    int64_t storage_numel;             /* elements of the whole storage */
+    const char *location;              /* where it was saved from: "cpu", "cuda:0" */
+    int requires_grad;
+} mz_pt_tensor;
+
+typedef struct mz_pt mz_pt;
+/* Opens a .pt file: reads and checks the zip directory, version, byte order and data.pkl, and
+ * that every storage the tensors use is present with exactly its size. Reads no tensor data.
+ * lim may be NULL (defaults). */
+mz_status mz_pt_open(mz_pt **out, const char *path, const mz_pt_limits *lim, mz_error *err);
+/* The same over a .pt held in memory (size bytes, kept by the caller until mz_pt_close). */
+mz_status mz_pt_open_mem(mz_pt **out, const char *origin, const void *data, size_t size,
+                         const mz_pt_limits *lim, mz_error *err);
+/* Interprets a data.pkl on its own (size bytes): the tensors' descriptions, without storages
+ * (mz_pt_read then fails with MZ_EINVAL). `origin` names it in messages. */
+mz_status mz_pt_parse_pickle(mz_pt **out, const char *origin, const void *pkl, size_t size,
+                             const mz_pt_limits *lim, mz_error *err);
+void mz_pt_close(mz_pt *p);
+/* Entries of the state_dict, in its order; names and storage keys live until mz_pt_close. */
+int mz_pt_count(const mz_pt *p);
+const mz_pt_tensor *mz_pt_tensor_at(const mz_pt *p, int i); /* NULL when out of range */
+int mz_pt_find(const mz_pt *p, const char *name);           /* index, or -1 */
+/* 1 when the file's storages are big-endian (its byteorder entry says "big"); mz_pt_read
+ * returns native little-endian elements either way. */
+int mz_pt_big_endian(const mz_pt *p);
+/* Tensor i's elements, C order (row-major) whatever its strides, as its own dtype, into buf,
+ * which has exactly count * dtype size bytes (else MZ_EINVAL). The storage entry is read whole
+ * and CRC-32 checked (the last one read is kept for the next tensor). */
+mz_status mz_pt_read(mz_pt *p, int i, void *buf, size_t bytes, mz_error *err);
+/* The same converted to float32 into out[n] (n = count): float16 and bfloat16 exactly, float64
+ * rounded to nearest, integers and bool when the float holds them exactly (else MZ_EFORMAT).
+ * *rounded (may be NULL) counts the float64 values that changed. */
+mz_status mz_pt_read_f32(mz_pt *p, int i, float *out, int64_t n, int64_t *rounded, mz_error *err);
+
+/* A tensor to write: count * dtype size bytes of contiguous little-endian data in C order. */
+typedef struct mz_pt_wtensor {
+    const char *name;
+    mz_dtype dtype;
+    int ndim;
+    int64_t shape[MZ_ARRAY_MAX_DIMS];
+    const void *data;
+} mz_pt_wtensor;
+/* Writes a state_dict (an OrderedDict of the tensors, in order) as torch.save does: a zip of
+ * stored entries with every entry's data at a multiple of 64 bytes, the archive named after the
+ * file ("checkpoints" for .../checkpoints, "model" for model.pt), a protocol-2 pickle that names
+ * only collections.OrderedDict, torch._utils._rebuild_tensor_v2 and torch.<Type>Storage (so
+ * torch.load(f, weights_only=True) reads it), version 3 and byteorder "little". Reproducible:
+ * equal tensors give equal bytes. At most 4 GiB in all (MZ_ELIMIT); a failed write leaves no
+ * file. */
+mz_status mz_pt_write(const char *path, const mz_pt_wtensor *t, int n, mz_error *err);
 
 #ifdef __cplusplus
 }

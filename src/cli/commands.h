@@ -11,6 +11,8 @@ int mz_cmd_bench(int argc, char **argv);
 int mz_cmd_verify(int argc, char **argv);
 int mz_cmd_sparsify(int argc, char **argv);
 int mz_cmd_merge(int argc, char **argv);
+int mz_cmd_import(int argc, char **argv);
+int mz_cmd_export(int argc, char **argv);
 
 #include <stdio.h>
 

@@ -29,6 +29,9 @@ static const command commands[] = {
      "make sparsified twins of a zoo's models (variational dropout, magnitude)"},
     {"merge", mz_cmd_merge, "merge the shards of a zoo (mzoo train --shard K/N) into one zoo file"},
     {"verify", mz_cmd_verify, "check a zoo file for damage (integrity, checksums, bookkeeping)"},
+    {"import", mz_cmd_import,
+     "read a zoo made elsewhere (Model Zoos, Small CNN Zoo) into a zoo file"},
+    {"export", mz_cmd_export, "write a zoo as .pt, safetensors, Model Zoos or Small CNN Zoo files"},
 };
 
 static mz_dist *cli_dist;

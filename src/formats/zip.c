@@ -23,6 +23,7 @@
 struct mz_zip {
     char *path;
     int fd;
+    const unsigned char *mem; /* mz_zip_open_mem: the zip's bytes (borrowed), else NULL */
     uint64_t size;
     uint64_t cd_off; /* entries' headers and data lie before it */
     int64_t n;
@@ -41,6 +42,22 @@ uint32_t mz_crc32(uint32_t crc, const void *data, size_t n)
         n -= k;
     }
     return (uint32_t)c;
+}
+
+/* Exactly n bytes at offset off, from the file or the memory the zip was opened on. */
+static mz_status zread(const mz_zip *z, uint64_t off, void *buf, size_t n, mz_error *err)
+{
+    if (!z->mem)
+        return mz_fmt_pread(z->fd, z->path, off, buf, n, err);
+    if (off > z->size || n > z->size - off)
+        return mz_fail(err, MZ_EFORMAT,
+                       "%s: offset %llu: the data ends there (wanted %zu bytes at offset %llu of "
+                       "%llu)",
+                       z->path, (unsigned long long)(off > z->size ? z->size : off), n,
+                       (unsigned long long)off, (unsigned long long)z->size);
+    if (n)
+        memcpy(buf, z->mem + off, n);
+    return MZ_OK;
 }
 
 const char *mz_zip_path(const mz_zip *z)
@@ -88,7 +105,7 @@ static mz_status read_end(mz_zip *z, uint64_t *n_entries, uint64_t *cd_size, mz_
     if (!tail)
         return mz_fail(err, MZ_ENOMEM, "%s: out of memory", path);
     uint64_t tail_off = z->size - tn;
-    mz_status st = mz_fmt_pread(z->fd, path, tail_off, tail, tn, err);
+    mz_status st = zread(z, tail_off, tail, tn, err);
     long eo = -1;
     for (long i = (long)tn - 22; st == MZ_OK && i >= 0; i--)
         if (mz_get32(tail + i) == SIG_END && (size_t)i + 22 + mz_get16(tail + i + 20) <= tn) {
@@ -97,7 +114,8 @@ static mz_status read_end(mz_zip *z, uint64_t *n_entries, uint64_t *cd_size, mz_
         }
     if (st == MZ_OK && eo < 0)
         st = mz_fail(err, MZ_EFORMAT,
-                     "%s: no zip end-of-central-directory record (PK\\5\\6) in the last %zu bytes",
+                     "%s: no zip end-of-central-directory record (PK\\5\\6) in the last %zu bytes "
+                     "(truncated, or not a zip file)",
                      path, tn);
     if (st != MZ_OK) {
         free(tail);
@@ -113,7 +131,7 @@ static mz_status read_end(mz_zip *z, uint64_t *n_entries, uint64_t *cd_size, mz_
     unsigned char loc[20];
     int located = 0;
     if (end_off >= 20) {
-        if ((st = mz_fmt_pread(z->fd, path, end_off - 20, loc, 20, err)) != MZ_OK)
+        if ((st = zread(z, end_off - 20, loc, 20, err)) != MZ_OK)
             return st;
         located = mz_get32(loc) == SIG_LOCATOR64;
     }
@@ -130,7 +148,7 @@ static mz_status read_end(mz_zip *z, uint64_t *n_entries, uint64_t *cd_size, mz_
                            "%s: offset %llu: zip64 locator points to offset %llu, past the room "
                            "before it",
                            path, (unsigned long long)(end_off - 20), (unsigned long long)z64);
-        if ((st = mz_fmt_pread(z->fd, path, z64, r, sizeof r, err)) != MZ_OK)
+        if ((st = zread(z, z64, r, sizeof r, err)) != MZ_OK)
             return st;
         if (mz_get32(r) != SIG_END64)
             return mz_fail(err, MZ_EFORMAT,
@@ -209,7 +227,7 @@ static mz_status read_directory(mz_zip *z, uint64_t n, uint64_t cd_size, mz_erro
         free(cd);
         return mz_fail(err, MZ_ENOMEM, "%s: out of memory for the zip directory", path);
     }
-    mz_status st = mz_fmt_pread(z->fd, path, z->cd_off, cd, (size_t)cd_size, err);
+    mz_status st = zread(z, z->cd_off, cd, (size_t)cd_size, err);
     size_t p = 0, names_at = 0;
     for (uint64_t k = 0; st == MZ_OK && k < n; k++) {
         uint64_t at = z->cd_off + p;
@@ -279,7 +297,8 @@ static mz_status read_directory(mz_zip *z, uint64_t n, uint64_t cd_size, mz_erro
     return st;
 }
 
-mz_status mz_zip_open(mz_zip **out, const char *path, mz_error *err)
+static mz_status zip_open(mz_zip **out, const char *path, const void *mem, size_t mem_size,
+                          mz_error *err)
 {
     *out = NULL;
     mz_zip *z = calloc(1, sizeof *z);
@@ -291,7 +310,13 @@ mz_status mz_zip_open(mz_zip **out, const char *path, mz_error *err)
         return mz_fail(err, MZ_ENOMEM, "%s: out of memory", path);
     }
     uint64_t n = 0, cd_size = 0;
-    mz_status st = mz_fmt_open(path, &z->fd, &z->size, err);
+    mz_status st = MZ_OK;
+    if (mem) {
+        z->mem = mem;
+        z->size = mem_size;
+    } else {
+        st = mz_fmt_open(path, &z->fd, &z->size, err);
+    }
     if (st == MZ_OK)
         st = read_end(z, &n, &cd_size, err);
     if (st == MZ_OK)
@@ -304,11 +329,23 @@ mz_status mz_zip_open(mz_zip **out, const char *path, mz_error *err)
     return MZ_OK;
 }
 
+mz_status mz_zip_open(mz_zip **out, const char *path, mz_error *err)
+{
+    return zip_open(out, path, NULL, 0, err);
+}
+
+mz_status mz_zip_open_mem(mz_zip **out, const char *origin, const void *data, size_t size,
+                          mz_error *err)
+{
+    static const unsigned char empty[1];
+    return zip_open(out, origin, data ? data : empty, data ? size : 0, err);
+}
+
 /* Where entry e's data starts, after checking its local header against the directory. */
 static mz_status local_data(mz_zip *z, const mz_zip_entry *e, uint64_t *offset, mz_error *err)
 {
     unsigned char lh[30];
-    mz_status st = mz_fmt_pread(z->fd, z->path, e->header_offset, lh, 30, err);
+    mz_status st = zread(z, e->header_offset, lh, 30, err);
     if (st != MZ_OK)
         return st;
     if (mz_get32(lh) != SIG_LOCAL)
@@ -327,7 +364,7 @@ static mz_status local_data(mz_zip *z, const mz_zip_entry *e, uint64_t *offset, 
     char name[256];
     int same = nl == strlen(e->name);
     if (same && nl <= sizeof name) {
-        if ((st = mz_fmt_pread(z->fd, z->path, e->header_offset + 30, name, nl, err)) != MZ_OK)
+        if ((st = zread(z, e->header_offset + 30, name, nl, err)) != MZ_OK)
             return st;
         same = !memcmp(name, e->name, nl);
     }
@@ -395,7 +432,7 @@ static mz_status inflate_entry(mz_zip *z, const mz_zip_entry *e, uint64_t data, 
                 break;
             }
             size_t k = e->csize - in_pos < CHUNK ? (size_t)(e->csize - in_pos) : CHUNK;
-            if ((st = mz_fmt_pread(z->fd, z->path, data + in_pos, in, k, err)) != MZ_OK)
+            if ((st = zread(z, data + in_pos, in, k, err)) != MZ_OK)
                 break;
             in_pos += k;
             zs.next_in = in;
@@ -469,7 +506,7 @@ static mz_status walk(mz_zip *z, const mz_zip_entry *e, uint64_t skip, unsigned 
                 to = win;
                 k = lim - pos < CHUNK ? (size_t)(lim - pos) : CHUNK;
             }
-            if ((st = mz_fmt_pread(z->fd, z->path, data + pos, to, k, err)) == MZ_OK)
+            if ((st = zread(z, data + pos, to, k, err)) == MZ_OK)
                 crc = mz_crc32(crc, to, k);
             pos += k;
         }

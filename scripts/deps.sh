@@ -4,8 +4,9 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config
       libsqlite3-dev libjansson-dev zlib1g-dev libbz2-dev libarchive-dev libjpeg-dev libmatio-dev
-      libxgboost-dev libopenblas-dev libopenmpi-dev openmpi-bin
-      dataset-fashion-mnist sqlite3 python3-numpy)
+      libxgboost-dev libopenblas-dev libopenmpi-dev openmpi-bin libplplot-dev
+      dataset-fashion-mnist sqlite3 python3-numpy
+      chromium python3-pil)
 if [ "${MZOO_WITH_PYTHON:-0}" = 1 ]; then
     # only for regenerating golden files (tools/) and for the PyTorch side of bench/
     pkgs+=(python3-torch python3-torchvision python3-pil python3-scipy python3-sklearn)

@@ -13,6 +13,7 @@ int mz_cmd_sparsify(int argc, char **argv);
 int mz_cmd_merge(int argc, char **argv);
 int mz_cmd_import(int argc, char **argv);
 int mz_cmd_export(int argc, char **argv);
+int mz_cmd_report(int argc, char **argv);
 
 #include <stdio.h>
 

@@ -32,6 +32,7 @@ static const command commands[] = {
     {"import", mz_cmd_import,
      "read a zoo made elsewhere (Model Zoos, Small CNN Zoo) into a zoo file"},
     {"export", mz_cmd_export, "write a zoo as .pt, safetensors, Model Zoos or Small CNN Zoo files"},
+    {"report", mz_cmd_report, "write a self-contained HTML page of plots of one or more zoos"},
 };
 
 static mz_dist *cli_dist;

@@ -37,8 +37,8 @@ static const char report_usage[] =
 
 static void on_progress(void *ctx, const char *what)
 {
-    (void)ctx;
-    fprintf(stderr, "mzoo report: %s\n", what);
+    const double *t0 = ctx;
+    fprintf(stderr, "mzoo report: [%5.1f s] %s\n", mz_now() - *t0, what);
 }
 
 static int parse_int(const char *opt, const char *v, long long lo, long long hi, long long *out)
@@ -143,9 +143,10 @@ int mz_cmd_report(int argc, char **argv)
         at += (size_t)snprintf(cmd + at, cap - at, plain ? " %s" : " '%s'", argv[i]);
     }
     o.command = cmd;
+    double t0 = mz_now();
     if (!quiet) {
         o.progress = on_progress;
-        o.progress_ctx = NULL;
+        o.progress_ctx = &t0;
     }
     mz_error err = {0};
     mz_report_stats st;

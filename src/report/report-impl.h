@@ -62,6 +62,7 @@ typedef struct rp_weights {
     int sel_epochs[64];
     int64_t candidates; /* checkpoints the selection has (before sampling) */
     int64_t n, dim;     /* sampled checkpoints */
+    int64_t nonfinite;  /* sampled checkpoints left out for NaN or infinite weights */
     int64_t *model, *epoch_of;
     float *test_acc;
     double *proj;  /* [n][2] */

@@ -816,7 +816,8 @@ static mz_status weights_section(page *p)
             "tensor (biases left out).");
     for (int zi = 0; zi < p->nz; zi++) {
         rp_zoo *z = &p->zoos[zi];
-        progress(p, "weight space");
+        progress(p, "weight space: sampling checkpoints, PCA, trajectories, distances, "
+                    "predictions");
         mz_status s = rp_weights_compute(z, p->o, p->err);
         if (s != MZ_OK)
             return s;
@@ -1116,9 +1117,9 @@ static mz_status diversity_section(page *p)
         char t2[96], c2[400];
         snprintf(t2, sizeof t2, "prediction disagreement at epoch %d", w->dist_epoch);
         snprintf(c2, sizeof c2,
-                 "%lld models evaluated on the first %d test images (%.1f s); the fraction of "
-                 "images two models classify differently, over %lld pairs.",
-                 (long long)k, w->pred_images, w->pred_seconds, (long long)nk);
+                 "%lld models evaluated on the first %d test images; the fraction of images two "
+                 "models classify differently, over %lld pairs.",
+                 (long long)k, w->pred_images, (long long)nk);
         a2.title = t2;
         a2.xlabel = "fraction of images predicted differently";
         a2.ylabel = "fraction of pairs";
@@ -1355,6 +1356,7 @@ static mz_status render(page *p)
     progress(p, "training curves");
     if ((s = curves_section(p)) != MZ_OK)
         return s;
+    progress(p, "box plots, gap, divergence");
     if ((s = final_section(p)) != MZ_OK)
         return s;
     if ((s = gap_section(p)) != MZ_OK)
@@ -1368,6 +1370,7 @@ static mz_status render(page *p)
         return s;
     if ((s = twins_section(p)) != MZ_OK)
         return s;
+    progress(p, "writing the page");
     json_object_set_new(p->data, "n_plots", json_integer(p->n_plots));
     char *js = json_dumps(p->data, JSON_COMPACT | JSON_ESCAPE_SLASH | JSON_REAL_PRECISION(17));
     if (!js)

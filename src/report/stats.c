@@ -212,57 +212,62 @@ static void jacobi_eigen(double *A, int k, double *w, double *V)
     memcpy(V, Vs, sizeof(double) * (size_t)(k * k));
 }
 
-/* Orthonormalises the k columns of Q [d][k] (modified Gram-Schmidt, twice). */
+/* Orthonormalises the k vectors Q[j][0..d-1] (modified Gram-Schmidt, twice). */
 static void orthonormalise(double *Q, int64_t d, int k)
 {
     for (int pass = 0; pass < 2; pass++)
         for (int j = 0; j < k; j++) {
+            double *qj = Q + (size_t)j * (size_t)d;
             for (int i = 0; i < j; i++) {
+                const double *qi = Q + (size_t)i * (size_t)d;
                 double dot = 0;
                 for (int64_t r = 0; r < d; r++)
-                    dot += Q[r * k + i] * Q[r * k + j];
+                    dot += qi[r] * qj[r];
                 for (int64_t r = 0; r < d; r++)
-                    Q[r * k + j] -= dot * Q[r * k + i];
+                    qj[r] -= dot * qi[r];
             }
             double nrm = 0;
             for (int64_t r = 0; r < d; r++)
-                nrm += Q[r * k + j] * Q[r * k + j];
+                nrm += qj[r] * qj[r];
             nrm = sqrt(nrm);
             for (int64_t r = 0; r < d; r++)
-                Q[r * k + j] = nrm > 0 ? Q[r * k + j] / nrm : (r == j);
+                qj[r] = nrm > 0 ? qj[r] / nrm : (r == j);
         }
 }
 
-/* Y [n][k] = (X - mean) Q */
-static void times_q(const float *X, int64_t n, int64_t d, const double *mean, const double *Q,
-                    int k, double *Y)
+/* a . b over n doubles, in 8 interleaved partial sums (which the compiler can keep in one vector
+ * register without reassociating anything itself). */
+static double dot8(const double *a, const double *b, int64_t n)
 {
-    for (int64_t i = 0; i < n; i++) {
-        double acc[16] = {0};
-        const float *x = X + i * d;
-        for (int64_t r = 0; r < d; r++) {
-            double v = (double)x[r] - mean[r];
-            const double *q = Q + r * k;
-            for (int j = 0; j < k; j++)
-                acc[j] += v * q[j];
-        }
-        memcpy(Y + i * k, acc, sizeof(double) * (size_t)k);
-    }
+    double acc[8] = {0};
+    int64_t r = 0;
+    for (; r + 8 <= n; r += 8)
+        for (int u = 0; u < 8; u++)
+            acc[u] += a[r + u] * b[r + u];
+    for (; r < n; r++)
+        acc[0] += a[r] * b[r];
+    return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
 }
 
-/* Z [d][k] = (X - mean)^T Y */
-static void times_xt(const float *X, int64_t n, int64_t d, const double *mean, const double *Y,
-                     int k, double *Z)
+/* Y [n][k] = Xc Q^T, Xc [n][d] centred, Q [k][d] */
+static void times_q(const double *Xc, int64_t n, int64_t d, const double *Q, int k, double *Y)
+{
+    for (int64_t i = 0; i < n; i++)
+        for (int j = 0; j < k; j++)
+            Y[i * k + j] = dot8(Xc + (size_t)i * (size_t)d, Q + (size_t)j * (size_t)d, d);
+}
+
+/* Z [k][d] = (Xc^T Y)^T */
+static void times_xt(const double *Xc, int64_t n, int64_t d, const double *Y, int k, double *Z)
 {
     memset(Z, 0, sizeof(double) * (size_t)(d * k));
     for (int64_t i = 0; i < n; i++) {
-        const float *x = X + i * d;
-        const double *y = Y + i * k;
-        for (int64_t r = 0; r < d; r++) {
-            double v = (double)x[r] - mean[r];
-            double *z = Z + r * k;
-            for (int j = 0; j < k; j++)
-                z[j] += v * y[j];
+        const double *x = Xc + (size_t)i * (size_t)d;
+        for (int j = 0; j < k; j++) {
+            double y = Y[i * k + j];
+            double *z = Z + (size_t)j * (size_t)d;
+            for (int64_t r = 0; r < d; r++)
+                z[r] += y * x[r];
         }
     }
 }
@@ -298,20 +303,20 @@ mz_status rp_pca(const float *X, int64_t n, int64_t d, int kout, uint64_t seed, 
         k = (int)n;
     if (kout > k)
         kout = k;
-    double *Q = malloc(sizeof(double) * (size_t)(d * k)),
+    double *Xc = malloc(sizeof(double) * (size_t)(n * d)),
+           *Q = malloc(sizeof(double) * (size_t)(d * k)),
            *Z = malloc(sizeof(double) * (size_t)(d * k)),
            *Y = malloc(sizeof(double) * (size_t)(n * k));
-    if (!Q || !Z || !Y) {
-        free(Q), free(Z), free(Y);
+    float *g = malloc(sizeof(float) * (size_t)(d * k));
+    if (!Xc || !Q || !Z || !Y || !g) {
+        free(Xc), free(Q), free(Z), free(Y), free(g);
         return mz_fail(err, MZ_ENOMEM, "PCA: out of memory (%lld x %lld)", (long long)n,
                        (long long)d);
     }
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t r = 0; r < d; r++)
+            Xc[i * d + r] = (double)X[i * d + r] - mean[r];
     mz_rng_stream rs = mz_rng_make(seed, MZ_RNG_USER, 1, 0, 0);
-    float *g = malloc(sizeof(float) * (size_t)(d * k));
-    if (!g) {
-        free(Q), free(Z), free(Y);
-        return mz_fail(err, MZ_ENOMEM, "PCA: out of memory");
-    }
     mz_rng_normal(&rs, g, (size_t)(d * k));
     for (int64_t i = 0; i < d * k; i++)
         Q[i] = g[i];
@@ -319,9 +324,9 @@ mz_status rp_pca(const float *X, int64_t n, int64_t d, int kout, uint64_t seed, 
     orthonormalise(Q, d, k);
     double B[256], V[256], w[16], prev[2] = {0, 0};
     int stable = 0;
-    for (int it = 0; it < 500 && stable < 3; it++) {
-        times_q(X, n, d, mean, Q, k, Y);
-        /* Rayleigh-Ritz: B = Y^T Y = Q^T C Q (n-1 times the covariance's) */
+    for (int it = 0; it < 1000; it++) {
+        times_q(Xc, n, d, Q, k, Y);
+        /* Rayleigh-Ritz: B = Y^T Y = Q C Q^T ((n-1) times the covariance's) */
         for (int a = 0; a < k; a++)
             for (int c = 0; c < k; c++) {
                 double s = 0;
@@ -330,38 +335,47 @@ mz_status rp_pca(const float *X, int64_t n, int64_t d, int kout, uint64_t seed, 
                 B[a * k + c] = s;
             }
         jacobi_eigen(B, k, w, V);
+        /* rotate Q onto the Ritz vectors: Q <- V^T Q */
+        for (int c = 0; c < k; c++)
+            for (int64_t r = 0; r < d; r++) {
+                double s = 0;
+                for (int a = 0; a < k; a++)
+                    s += V[a * k + c] * Q[(size_t)a * (size_t)d + r];
+                Z[(size_t)c * (size_t)d + r] = s;
+            }
+        memcpy(Q, Z, sizeof(double) * (size_t)(d * k));
         double ch = fabs(w[0] - prev[0]) + (k > 1 ? fabs(w[1] - prev[1]) : 0);
-        stable = ch <= 1e-14 * (fabs(w[0]) + 1e-300) ? stable + 1 : 0;
+        stable = ch <= 1e-13 * (fabs(w[0]) + 1e-300) ? stable + 1 : 0;
         prev[0] = w[0];
         prev[1] = k > 1 ? w[1] : 0;
-        /* rotate Q onto the Ritz vectors, then one step of the power iteration */
-        for (int64_t r = 0; r < d; r++) {
+        if (stable >= 2)
+            break;
+        /* one step of the power iteration on the rotated block (Y rotated alike) */
+        for (int64_t i = 0; i < n; i++) {
             double row[16];
             for (int c = 0; c < k; c++) {
                 double s = 0;
                 for (int a = 0; a < k; a++)
-                    s += Q[r * k + a] * V[a * k + c];
+                    s += Y[i * k + a] * V[a * k + c];
                 row[c] = s;
             }
-            memcpy(Q + r * k, row, sizeof(double) * (size_t)k);
+            memcpy(Y + i * k, row, sizeof(double) * (size_t)k);
         }
-        if (stable >= 3)
-            break;
-        times_q(X, n, d, mean, Q, k, Y);
-        times_xt(X, n, d, mean, Y, k, Z);
-        memcpy(Q, Z, sizeof(double) * (size_t)(d * k));
+        times_xt(Xc, n, d, Y, k, Q);
         orthonormalise(Q, d, k);
     }
     for (int j = 0; j < kout; j++) {
+        const double *q = Q + (size_t)j * (size_t)d;
         var[j] = w[j] / (double)(n - 1);
         int64_t big = 0;
         for (int64_t r = 0; r < d; r++)
-            if (fabs(Q[r * k + j]) > fabs(Q[big * k + j]))
+            if (fabs(q[r]) > fabs(q[big]))
                 big = r;
-        double sgn = Q[big * k + j] < 0 ? -1 : 1;
+        double sgn = q[big] < 0 ? -1 : 1;
         for (int64_t r = 0; r < d; r++)
-            comp[j * d + r] = sgn * Q[r * k + j];
+            comp[j * d + r] = sgn * q[r];
     }
+    free(Xc);
     free(Q), free(Z), free(Y);
     return MZ_OK;
 }

@@ -14,8 +14,8 @@
 #include "report/report-impl.h"
 #include "core/banned.h"
 
-/* Floats of sampled checkpoints held at once (PCA), about 512 MiB. */
-#define MAX_SAMPLE_FLOATS ((int64_t)128 << 20)
+/* Floats of sampled checkpoints held at once: 128 MiB, and twice that for the PCA in double. */
+#define MAX_SAMPLE_FLOATS ((int64_t)32 << 20)
 
 void rp_weights_release(rp_weights *w)
 {
@@ -291,6 +291,9 @@ mz_status rp_weights_compute(rp_zoo *z, const mz_report_options *o, mz_error *er
     lo.fractions[2] = 0;
     lo.seed = o->seed;
     lo.max_models = (o->max_points + n_sel - 1) / n_sel;
+    /* the loader would read every candidate's weights to find non-finite ones: only the sampled
+     * checkpoints are read, and those that are not finite are skipped below */
+    lo.drop_nonfinite = 0;
     if (lo.max_models < 2)
         lo.max_models = 2;
     mz_loader *L = NULL;
@@ -307,7 +310,7 @@ mz_status rp_weights_compute(rp_zoo *z, const mz_report_options *o, mz_error *er
     const mz_vec_layout *lay = mz_loader_layout(L);
     const mz_loader_counts *cnt = mz_loader_get_counts(L);
     int64_t n = mz_loader_n_samples(L), d = lay->dim;
-    w->candidates = cnt->candidates - cnt->dropped_where - cnt->dropped_nonfinite;
+    w->candidates = cnt->candidates - cnt->dropped_where;
     if (n * d > MAX_SAMPLE_FLOATS)
         n = MAX_SAMPLE_FLOATS / (d ? d : 1);
     float *X = malloc(sizeof(float) * (size_t)(n * d + 1));
@@ -336,6 +339,13 @@ mz_status rp_weights_compute(rp_zoo *z, const mz_report_options *o, mz_error *er
             goto out;
         if (!x)
             break;
+        int finite = 1;
+        for (int64_t r = 0; r < d && finite; r++)
+            finite = isfinite(x[r]);
+        if (!finite) {
+            w->nonfinite++;
+            continue;
+        }
         memcpy(X + got * d, x, sizeof(float) * (size_t)d);
         w->model[got] = info->model_id;
         w->epoch_of[got] = info->epoch;
@@ -372,6 +382,8 @@ mz_status rp_weights_compute(rp_zoo *z, const mz_report_options *o, mz_error *er
                  (long long)n);
         goto out;
     }
+    if (o->progress)
+        o->progress(o->progress_ctx, "PCA");
     double var[2];
     if ((s = rp_pca(X, n, d, 2, o->seed, mean, comp, var, &w->total_var, err)) != MZ_OK)
         goto out;
@@ -382,6 +394,8 @@ mz_status rp_weights_compute(rp_zoo *z, const mz_report_options *o, mz_error *er
             w->proj[2 * i + j] = dot_centered(X + i * d, mean, comp + j * d, d);
     w->done = 1;
 
+    if (o->progress)
+        o->progress(o->progress_ctx, "trajectories and distances");
     /* trajectories: models spread over the sampled ones, every kept epoch */
     mz_store *st = NULL;
     if ((s = mz_store_open(&st, z->path, MZ_STORE_READ, err)) != MZ_OK)
@@ -454,6 +468,8 @@ mz_status rp_weights_compute(rp_zoo *z, const mz_report_options *o, mz_error *er
             free(row);
         }
     }
+    if (s == MZ_OK && o->progress)
+        o->progress(o->progress_ctx, "predictions");
     if (s == MZ_OK)
         s = predictions(z, st, o, err);
     mz_store_close(st);

@@ -166,6 +166,8 @@ static mz_status build_hps(rp_zoo *z, mz_error *err)
         if (!hp)
             return mz_fail(err, MZ_ENOMEM, "out of memory");
         for (int64_t i = 0; i < z->n_models; i++) {
+            if (z->last[i] < 0) /* no selected row: not part of the report */
+                continue;
             const mz_model_row *r = &z->rows[i];
             const char *s = c == 0 ? r->activation : c == 1 ? r->init : r->optimizer;
             hp->of_model[i] = s ? hp_value(hp, nums, s, 0) : -1;
@@ -177,6 +179,8 @@ static mz_status build_hps(rp_zoo *z, mz_error *err)
         if (!hp)
             return mz_fail(err, MZ_ENOMEM, "out of memory");
         for (int64_t i = 0; i < z->n_models; i++) {
+            if (z->last[i] < 0) /* no selected row: not part of the report */
+                continue;
             const mz_model_row *r = &z->rows[i];
             double x = c == 0   ? r->lr
                        : c == 1 ? r->weight_decay
@@ -213,6 +217,8 @@ static mz_status build_hps(rp_zoo *z, mz_error *err)
         if (!hp)
             break;
         for (int64_t i = 0; i < z->n_models; i++) {
+            if (z->last[i] < 0)
+                continue;
             json_t *o = z->rows[i].hparams ? json_loads(z->rows[i].hparams, 0, NULL) : NULL;
             json_t *v = json_object_get(o, keys[k]);
             if (json_is_string(v)) {
@@ -231,6 +237,8 @@ static mz_status build_hps(rp_zoo *z, mz_error *err)
         if (!hp)
             return mz_fail(err, MZ_ENOMEM, "out of memory");
         for (int64_t i = 0; i < z->n_models; i++) {
+            if (z->last[i] < 0)
+                continue;
             json_t *o = z->rows[i].hparams ? json_loads(z->rows[i].hparams, 0, NULL) : NULL;
             const char *m = json_string_value(json_object_get(o, "method"));
             json_t *t = json_object_get(o, "target");

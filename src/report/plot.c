@@ -65,6 +65,7 @@ enum {
 
 /* The figure being drawn is this many pixels wide and high (set by fig_begin, under the lock). */
 static int fig_px_w = 1, fig_px_h = 1;
+static double fig_chr = 1.15; /* character scale of the figure being drawn */
 
 static pthread_mutex_t plot_lock = PTHREAD_MUTEX_INITIALIZER;
 static jmp_buf plot_jump;
@@ -145,7 +146,10 @@ static mz_status fig_begin(fig *fg, int width, int height, mz_error *err)
     set_colours();
     plinit();
     pladv(0);
-    plschr(0, 1.15);
+    /* PLplot's character height follows the page's size: keep text the same size in pixels in
+     * smaller figures */
+    fig_chr = 1.15 * (width < 560 ? 560.0 / width : 1.0);
+    plschr(0, fig_chr);
     plwidth(1);
     return MZ_OK;
 }
@@ -197,9 +201,10 @@ static mz_status fig_end(fig *fg, rp_buf *b, const char *id, const char *title, 
 static void frame(const rp_axes *ax, int legend_right, int categorical, int xlabels_vertical)
 {
     char t[160], xl[96], yl[96];
-    double right = legend_right ? 0.68 : 0.95;
-    double bottom = xlabels_vertical ? 0.30 : 0.17;
-    plvpor(0.14, right, bottom, 0.89);
+    /* margins in pixels (text keeps its size in pixels whatever the figure's size) */
+    double right = 1 - (legend_right ? 180.0 : 28.0) / fig_px_w;
+    double bottom = (xlabels_vertical ? 108.0 : 61.0) / fig_px_h;
+    plvpor(80.0 / fig_px_w, right, bottom, 1 - 40.0 / fig_px_h);
     double x0 = ax->xmin, x1 = ax->xmax, y0 = ax->ymin, y1 = ax->ymax;
     if (!(x1 > x0))
         x1 = x0 + 1;

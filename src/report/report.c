@@ -561,8 +561,8 @@ static mz_status final_section(page *p)
             "Box plots of each model's test accuracy at its last selected epoch, one box per "
             "value of each hyperparameter that varies: the box spans the 25-75% quantiles, the "
             "thick line is the median, whiskers reach the furthest model within 1.5 times the "
-            "box's height, circles mark the lowest and highest models beyond them; n is the "
-            "number of models.");
+            "box's height, circles mark the lowest and highest models beyond them. The "
+            "divergence table below gives the number of models of each value.");
     for (int zi = 0; zi < p->nz; zi++) {
         rp_zoo *z = &p->zoos[zi];
         json_t *jz = json_array_get(json_object_get(p->data, "zoos"), (size_t)zi);

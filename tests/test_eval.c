@@ -148,6 +148,33 @@ static void check_zoo(const char *tag, const char *spec_json, const mz_dataset *
                 }
             }
         printf("%s (%s backend): %d evaluations equal the recorded metrics\n", tag, *be, checked);
+        /* all checkpoints at once, three times over (full populations, mixed groups, leftovers)
+         * give the one-by-one results */
+        int64_t n = 3 * spec.n_models * (spec.epochs + 1), k = 0;
+        int64_t *ids = malloc(sizeof(int64_t) * (size_t)n);
+        int *eps = malloc(sizeof(int) * (size_t)n);
+        mz_eval_result *many = malloc(sizeof(mz_eval_result) * (size_t)n);
+        for (int rep = 0; rep < 3; rep++)
+            for (int e = 0; e <= spec.epochs; e++)
+                for (int64_t id = 0; id < spec.n_models; id++, k++)
+                    ids[k] = id, eps[k] = e;
+        CHECK_OK(mz_evaluator_checkpoints(ev, n, ids, eps, MZ_PART_TEST, many, &err), &err);
+        for (k = 0; k < n / 3; k++) { /* the first repetition; the others equal it */
+            mz_eval_result one;
+            CHECK_OK(mz_evaluator_checkpoint(ev, ids[k], eps[k], MZ_PART_TEST, &one, &err), &err);
+            int64_t k2 = k + 2 * n / 3;
+            CHECK_MSG(one.loss == many[k].loss && one.acc == many[k].acc && one.n == many[k].n &&
+                          one.loss == many[k2].loss && one.acc == many[k2].acc,
+                      "%s: checkpoint %lld of a batch differs from its own evaluation", tag,
+                      (long long)k);
+        }
+        ids[n / 2] = 99; /* a missing model stops the batch, naming it */
+        CHECK_EQ_INT(mz_evaluator_checkpoints(ev, n, ids, eps, MZ_PART_TEST, many, &err),
+                     MZ_ENOTFOUND);
+        CHECK_MSG(strstr(err.msg, "model 99 epoch") != NULL, "%s", err.msg);
+        free(ids);
+        free(eps);
+        free(many);
         mz_evaluator_close(ev);
     }
     mz_store_close(st);
@@ -300,6 +327,23 @@ static void check_errors(const char *zoo, const mz_dataset *ds)
     CHECK_MSG(strstr(err.msg, "10 weights given") != NULL, "%s", err.msg);
     CHECK(isnan(r.loss) && r.n == 0);
     mz_evaluator_close(ev);
+
+    /* the first images of a split only */
+    mz_eval_result all, few;
+    o.dataset = ds;
+    CHECK_OK(mz_evaluator_open(&ev, zoo, &o, &err), &err);
+    CHECK_OK(mz_evaluator_checkpoint(ev, 0, 1, MZ_PART_TEST, &all, &err), &err);
+    mz_evaluator_close(ev);
+    o.max_images = 7;
+    CHECK_OK(mz_evaluator_open(&ev, zoo, &o, &err), &err);
+    CHECK_OK(mz_evaluator_checkpoint(ev, 0, 1, MZ_PART_TEST, &few, &err), &err);
+    CHECK_EQ_INT(few.n, 7);
+    CHECK_EQ_INT(all.n, ds->test.n);
+    CHECK(few.loss != all.loss);
+    mz_evaluator_close(ev);
+    o.max_images = -1;
+    CHECK_EQ_INT(mz_evaluator_open(&ev, zoo, &o, &err), MZ_EINVAL);
+    o.max_images = 0;
     mz_dataset_release(&noval);
 
     /* a dataset of another image shape: the layout matches no architecture */
@@ -324,7 +368,6 @@ static void check_errors(const char *zoo, const mz_dataset *ds)
     unlink(path);
     CHECK_EQ_INT(mz_evaluator_open(&ev, "/nonexistent/zoo.db", NULL, &err), MZ_ENOTFOUND);
     mz_evaluator_close(NULL);
-    (void)ds;
 }
 
 int main(void)

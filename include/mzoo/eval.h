@@ -36,6 +36,8 @@ typedef struct mz_eval_options {
                                   evaluator); NULL: load the zoo's */
     const char *backend;       /* population backend ("ref", "simd"); NULL: the default */
     int batch;                 /* images per forward pass; 0: the zoo's batch_size (else 100) */
+    int64_t max_images;        /* > 0: only the first max_images images of a split (a quick
+                                  check); 0: all */
 } mz_eval_options;
 void mz_eval_options_default(mz_eval_options *o);
 
@@ -60,6 +62,14 @@ mz_status mz_evaluator_dataset(mz_evaluator *ev, const mz_dataset **out, mz_erro
  * architectures above. */
 mz_status mz_evaluator_checkpoint(mz_evaluator *ev, int64_t model_id, int epoch, mz_part part,
                                   mz_eval_result *out, mz_error *err);
+
+/* Several checkpoints (model_ids[i], epochs[i]) on one split, out[n]: CNN checkpoints of the same
+ * layout variant and activation share the lanes of a population (up to 16 per pass over the
+ * images, as in training), so this is much faster than one call per checkpoint. Stops at the
+ * first checkpoint that cannot be evaluated, naming it (the results before it are filled). */
+mz_status mz_evaluator_checkpoints(mz_evaluator *ev, int64_t n, const int64_t *model_ids,
+                                   const int *epochs, mz_part part, mz_eval_result *out,
+                                   mz_error *err);
 
 /* The same for weights the caller gives (w[n], the layout of model_id's variant), e.g. an edited
  * checkpoint: model_id supplies the architecture and activation. */

@@ -72,6 +72,11 @@ mz_status mz_evaluator_open(mz_evaluator **out, const char *zoo_path, const mz_e
         return mz_fail(err, MZ_ENOMEM, "out of memory for an evaluator");
     if (opt)
         ev->opt = *opt;
+    if (ev->opt.max_images < 0) {
+        free(ev);
+        return mz_fail(err, MZ_EINVAL, "max_images %lld: expected 0 (all) or more",
+                       (long long)opt->max_images);
+    }
     if (ev->opt.data_dir) {
         if (strlen(ev->opt.data_dir) >= sizeof ev->data_dir) {
             free(ev);
@@ -349,58 +354,146 @@ mz_status mz_ard_prune(const mz_tensor_desc *ard, int n_ard, const float *ard_w,
 
 /* ---- evaluation ---- */
 
-static mz_status eval_pop(mz_evaluator *ev, const variant_info *vi, const model_row *m,
-                          const float *w, const mz_split *sp, double *loss_sum, int64_t *hits,
-                          mz_error *err)
+/* One checkpoint ready to run: its architecture, activation and plain weights. */
+typedef struct job {
+    const variant_info *vi;
+    int act;         /* ARCH_POP */
+    float dropout;   /* eval mode: no effect, kept for the lane's settings */
+    float *w;        /* the plain network's weights (twins: pruned), owned */
+    double sparsity; /* twins; NaN otherwise */
+    mz_eval_result *out;
+} job;
+
+/* The split to evaluate on (its first max_images images when asked). */
+static mz_status split_of(mz_evaluator *ev, mz_part part, mz_split *out, mz_error *err)
 {
-    int act = mz_activation_parse(m->activation);
-    if (act < 0)
-        return mz_fail(err, m->activation[0] ? MZ_EFORMAT : MZ_EINVAL,
-                       "%s: the model's activation is %s%s%s", mz_store_path(ev->st),
-                       m->activation[0] ? "'" : "not recorded", m->activation,
-                       m->activation[0] ? "', which mzoo does not know" : "");
+    const mz_dataset *ds = NULL;
+    if ((int)part < 0 || part >= MZ_N_PARTS)
+        return mz_fail(err, MZ_EINVAL, "split %d: expected train, val or test", (int)part);
+    mz_status s = mz_evaluator_dataset(ev, &ds, err);
+    if (s != MZ_OK)
+        return s;
+    *out = part == MZ_PART_TRAIN ? ds->train : part == MZ_PART_VAL ? ds->val : ds->test;
+    if (out->n == 0)
+        return mz_fail(err, MZ_EINVAL, "dataset %s has no %s split", ds->name, mz_part_name(part));
+    if (ev->opt.max_images > 0 && ev->opt.max_images < out->n)
+        out->n = ev->opt.max_images; /* a prefix of the same arrays */
+    return MZ_OK;
+}
+
+/* Fills j for model_id with weights w[n], or with checkpoint `epoch` read from the zoo when w is
+ * NULL. */
+static mz_status prepare(mz_evaluator *ev, int64_t model_id, int epoch, const float *w, int64_t n,
+                         job *j, mz_error *err)
+{
+    model_row m;
+    variant_info *vi = NULL;
+    memset(j, 0, sizeof *j);
+    j->sparsity = NAN;
+    mz_status s = read_model(ev, model_id, &m, err);
+    if (s == MZ_OK)
+        s = resolve_variant(ev, m.variant, &vi, err);
+    if (s != MZ_OK)
+        return s;
+    j->vi = vi;
+    j->dropout = (float)m.dropout;
+    if (vi->kind == ARCH_POP) {
+        j->act = mz_activation_parse(m.activation);
+        if (j->act < 0)
+            return mz_fail(err, m.activation[0] ? MZ_EFORMAT : MZ_EINVAL,
+                           "%s: model %lld: the activation is %s%s%s", mz_store_path(ev->st),
+                           (long long)model_id, m.activation[0] ? "'" : "not recorded",
+                           m.activation, m.activation[0] ? "', which mzoo does not know" : "");
+    }
+    if (w && n != vi->n_params)
+        return mz_fail(err, MZ_EINVAL,
+                       "model %lld: %lld weights given, but its layout variant %s has %lld",
+                       (long long)model_id, (long long)n, vi->name, (long long)vi->n_params);
+    float *own = NULL;
+    if (!w) {
+        own = malloc(sizeof(float) * (size_t)(vi->n_params + 1));
+        if (!own)
+            return mz_fail(err, MZ_ENOMEM, "out of memory for a checkpoint");
+        s = mz_store_read_weights(ev->st, model_id, epoch, own, vi->n_params, err);
+        if (s != MZ_OK) {
+            free(own);
+            return s;
+        }
+        w = own;
+    }
+    int64_t np = vi->kind == ARCH_POP ? vi->arch.n_params : vi->net->n_state;
+    j->w = malloc(sizeof(float) * (size_t)(np + 1));
+    if (!j->w)
+        s = mz_fail(err, MZ_ENOMEM, "out of memory for a checkpoint");
+    else if (vi->twin) {
+        int64_t dropped = 0, total = 0;
+        s = mz_ard_prune(vi->tensors, vi->n_tensors, w, vi->arch.tensors, vi->arch.n_tensors, j->w,
+                         &dropped, &total, err);
+        j->sparsity = total ? (double)dropped / (double)total : 0.0;
+    } else {
+        memcpy(j->w, w, sizeof(float) * (size_t)np);
+    }
+    free(own);
+    if (s != MZ_OK) {
+        free(j->w);
+        j->w = NULL;
+    }
+    return s;
+}
+
+static void finish(job *j, const mz_split *sp, double loss_sum, int64_t hits)
+{
+    j->out->n = sp->n;
+    j->out->loss = loss_sum / (double)sp->n;
+    j->out->acc = (double)hits / (double)sp->n;
+    j->out->sparsity = j->sparsity;
+    free(j->w);
+    j->w = NULL;
+}
+
+/* Up to MZ_LANES checkpoints of one architecture and activation, in the lanes of one pop. */
+static mz_status run_pop(mz_evaluator *ev, job *jobs, int k, const mz_split *sp, mz_error *err)
+{
     const mz_pop_backend *be =
         ev->opt.backend ? mz_pop_backend_by_name(ev->opt.backend) : mz_pop_backend_default();
     if (!be)
         return mz_fail(err, MZ_EINVAL, "unknown population backend '%s' (expected ref or simd)",
                        ev->opt.backend);
     mz_pop pop;
-    mz_status s =
-        mz_pop_init(&pop, be, &vi->arch, (mz_activation)act, ev->batch, &ev->ds->lut[0][0], err);
+    mz_status s = mz_pop_init(&pop, be, &jobs[0].vi->arch, (mz_activation)jobs[0].act, ev->batch,
+                              &ev->ds->lut[0][0], err);
     if (s != MZ_OK)
         return s;
-    mz_lane_cfg lc;
-    memset(&lc, 0, sizeof lc);
-    lc.active = 1;
-    lc.dropout = (float)m->dropout; /* eval mode: no effect */
-    mz_pop_set_lane(&pop, 0, &lc, w, NULL);
+    for (int l = 0; l < k; l++) {
+        mz_lane_cfg lc;
+        memset(&lc, 0, sizeof lc);
+        lc.active = 1;
+        lc.dropout = jobs[l].dropout;
+        mz_pop_set_lane(&pop, l, &lc, jobs[l].w, NULL);
+    }
     double ls[MZ_LANES] = {0};
     int64_t hit[MZ_LANES] = {0};
     mz_pop_eval(&pop, sp->x, sp->y, sp->n, ls, hit);
     mz_pop_release(&pop);
-    *loss_sum = ls[0];
-    *hits = hit[0];
+    for (int l = 0; l < k; l++)
+        finish(&jobs[l], sp, ls[l], hit[l]);
     return MZ_OK;
 }
 
-static mz_status eval_resnet(mz_evaluator *ev, const variant_info *vi, const float *w,
-                             const mz_split *sp, double *loss_sum, int64_t *hits, mz_error *err)
+static mz_status run_resnet(mz_evaluator *ev, job *j, const mz_split *sp, mz_error *err)
 {
-    const mz_resnet *net = vi->net;
+    const mz_resnet *net = j->vi->net;
     const mz_dataset *ds = ev->ds;
     int B = ev->batch, K = net->n_classes, c = ds->c;
     int64_t hw = (int64_t)ds->h * ds->w;
     mz_resnet_ws *ws = NULL;
-    float *state = malloc(sizeof(float) * (size_t)net->n_state);
     float *x = malloc(sizeof(float) * (size_t)(B * c * hw));
     float *logits = malloc(sizeof(float) * (size_t)(B * K));
-    mz_status s = state && x && logits ? mz_resnet_ws_new(&ws, net, B, err)
-                                       : mz_fail(err, MZ_ENOMEM, "out of memory for ResNet-18");
+    mz_status s = x && logits ? mz_resnet_ws_new(&ws, net, B, err)
+                              : mz_fail(err, MZ_ENOMEM, "out of memory for ResNet-18");
     if (s == MZ_OK) {
-        /* eval mode does not change the state, but the forward takes it writable */
-        memcpy(state, w, sizeof(float) * (size_t)net->n_state);
         double ls = 0;
-        int64_t h = 0;
+        int64_t hits = 0;
         for (int64_t first = 0; first < sp->n; first += B) {
             int nb = (int)(sp->n - first < B ? sp->n - first : B);
             for (int b = 0; b < nb; b++) {
@@ -409,21 +502,113 @@ static mz_status eval_resnet(mz_evaluator *ev, const variant_info *vi, const flo
                     for (int64_t p = 0; p < hw; p++)
                         x[(b * c + ch) * hw + p] = ds->lut[ch][img[ch * hw + p]];
             }
-            mz_resnet_forward(net, ws, state, x, nb, 0, logits);
+            /* eval mode leaves the state (j->w, our copy) unchanged */
+            mz_resnet_forward(net, ws, j->w, x, nb, 0, logits);
             for (int b = 0; b < nb; b++) {
                 int hit = 0;
                 ls += mz_ref_loss(logits + (int64_t)b * K, sp->y + first + b, 1, K, NULL, &hit);
-                h += hit;
+                hits += hit;
             }
         }
-        *loss_sum = ls;
-        *hits = h;
+        finish(j, sp, ls, hits);
     }
     mz_resnet_ws_free(ws);
-    free(state);
     free(x);
     free(logits);
     return s;
+}
+
+/* Checkpoints waiting for a full pop, one group per (variant, activation). */
+#define MAX_GROUPS 16
+typedef struct pending {
+    int n_groups;
+    int k[MAX_GROUPS];
+    job jobs[MAX_GROUPS][MZ_LANES];
+} pending;
+
+static mz_status flush_group(mz_evaluator *ev, pending *p, int g, const mz_split *sp, mz_error *err)
+{
+    mz_status s = p->k[g] ? run_pop(ev, p->jobs[g], p->k[g], sp, err) : MZ_OK;
+    for (int l = 0; l < p->k[g]; l++) {
+        free(p->jobs[g][l].w); /* NULL once finished */
+        p->jobs[g][l].w = NULL;
+    }
+    p->k[g] = 0;
+    return s;
+}
+
+static void pending_release(pending *p)
+{
+    for (int g = 0; g < p->n_groups; g++)
+        for (int l = 0; l < p->k[g]; l++)
+            free(p->jobs[g][l].w);
+    free(p);
+}
+
+/* Runs j now (ResNet-18) or queues it with its group, running the group once it is full. */
+static mz_status submit(mz_evaluator *ev, pending *p, const job *j, const mz_split *sp,
+                        mz_error *err)
+{
+    if (j->vi->kind == ARCH_RESNET) {
+        job copy = *j;
+        mz_status s = run_resnet(ev, &copy, sp, err);
+        free(copy.w);
+        return s;
+    }
+    int g = 0;
+    /* an emptied group keeps its key (vi, act) in slot 0 until refilled */
+    while (g < p->n_groups && !(p->jobs[g][0].vi == j->vi && p->jobs[g][0].act == j->act))
+        g++;
+    if (g == p->n_groups) {
+        if (p->n_groups == MAX_GROUPS) {
+            for (int h = 0; h < p->n_groups; h++) {
+                mz_status s = flush_group(ev, p, h, sp, err);
+                if (s != MZ_OK)
+                    return s;
+            }
+            p->n_groups = 0;
+            g = 0;
+        }
+        p->n_groups++;
+        p->k[g] = 0;
+    }
+    p->jobs[g][p->k[g]++] = *j;
+    return p->k[g] == MZ_LANES ? flush_group(ev, p, g, sp, err) : MZ_OK;
+}
+
+mz_status mz_evaluator_checkpoints(mz_evaluator *ev, int64_t n, const int64_t *model_ids,
+                                   const int *epochs, mz_part part, mz_eval_result *out,
+                                   mz_error *err)
+{
+    for (int64_t i = 0; i < n; i++) {
+        out[i].n = 0;
+        out[i].loss = out[i].acc = out[i].sparsity = NAN;
+    }
+    mz_split sp;
+    mz_status s = split_of(ev, part, &sp, err);
+    pending *p = s == MZ_OK ? calloc(1, sizeof *p) : NULL;
+    if (s == MZ_OK && !p)
+        s = mz_fail(err, MZ_ENOMEM, "out of memory for an evaluation");
+    for (int64_t i = 0; s == MZ_OK && i < n; i++) {
+        job j;
+        s = prepare(ev, model_ids[i], epochs[i], NULL, 0, &j, err);
+        j.out = &out[i];
+        if (s == MZ_OK)
+            s = submit(ev, p, &j, &sp, err);
+        else if (n > 1)
+            mz_error_prefix(err, "model %lld epoch %d", (long long)model_ids[i], epochs[i]);
+    }
+    for (int g = 0; s == MZ_OK && p && g < p->n_groups; g++)
+        s = flush_group(ev, p, g, &sp, err);
+    if (p)
+        pending_release(p);
+    return s;
+}
+
+mz_status mz_evaluator_checkpoint(mz_evaluator *ev, int64_t model_id, int epoch, mz_part part,
+                                  mz_eval_result *out, mz_error *err)
+{
+    return mz_evaluator_checkpoints(ev, 1, &model_id, &epoch, part, out, err);
 }
 
 mz_status mz_evaluator_weights(mz_evaluator *ev, int64_t model_id, const float *w, int64_t n,
@@ -431,69 +616,18 @@ mz_status mz_evaluator_weights(mz_evaluator *ev, int64_t model_id, const float *
 {
     out->n = 0;
     out->loss = out->acc = out->sparsity = NAN;
-    if ((int)part < 0 || part >= MZ_N_PARTS)
-        return mz_fail(err, MZ_EINVAL, "split %d: expected train, val or test", (int)part);
-    model_row m;
-    variant_info *vi = NULL;
-    mz_status s = read_model(ev, model_id, &m, err);
+    mz_split sp;
+    job j;
+    mz_status s = split_of(ev, part, &sp, err);
     if (s == MZ_OK)
-        s = resolve_variant(ev, m.variant, &vi, err);
+        s = prepare(ev, model_id, -1, w, n, &j, err);
     if (s != MZ_OK)
         return s;
-    if (n != vi->n_params)
-        return mz_fail(err, MZ_EINVAL,
-                       "model %lld: %lld weights given, but its layout variant %s has %lld",
-                       (long long)model_id, (long long)n, vi->name, (long long)vi->n_params);
-    const mz_split *sp = part == MZ_PART_TRAIN ? &ev->ds->train
-                         : part == MZ_PART_VAL ? &ev->ds->val
-                                               : &ev->ds->test;
-    if (sp->n == 0)
-        return mz_fail(err, MZ_EINVAL, "dataset %s has no %s split", ev->ds->name,
-                       mz_part_name(part));
-    const float *use = w;
-    float *pruned = NULL;
-    if (vi->twin) {
-        pruned = malloc(sizeof(float) * (size_t)vi->arch.n_params);
-        if (!pruned)
-            return mz_fail(err, MZ_ENOMEM, "out of memory for a pruned network");
-        int64_t dropped = 0, total = 0;
-        s = mz_ard_prune(vi->tensors, vi->n_tensors, w, vi->arch.tensors, vi->arch.n_tensors,
-                         pruned, &dropped, &total, err);
-        out->sparsity = total ? (double)dropped / (double)total : 0.0;
-        use = pruned;
-    }
-    double loss_sum = 0;
-    int64_t hits = 0;
-    if (s == MZ_OK)
-        s = vi->kind == ARCH_POP ? eval_pop(ev, vi, &m, use, sp, &loss_sum, &hits, err)
-                                 : eval_resnet(ev, vi, use, sp, &loss_sum, &hits, err);
-    free(pruned);
-    if (s != MZ_OK)
-        return s;
-    out->n = sp->n;
-    out->loss = loss_sum / (double)sp->n;
-    out->acc = (double)hits / (double)sp->n;
-    return MZ_OK;
-}
-
-mz_status mz_evaluator_checkpoint(mz_evaluator *ev, int64_t model_id, int epoch, mz_part part,
-                                  mz_eval_result *out, mz_error *err)
-{
-    out->n = 0;
-    out->loss = out->acc = out->sparsity = NAN;
-    model_row m;
-    variant_info *vi = NULL;
-    mz_status s = read_model(ev, model_id, &m, err);
-    if (s == MZ_OK)
-        s = resolve_variant(ev, m.variant, &vi, err);
-    if (s != MZ_OK)
-        return s;
-    float *w = malloc(sizeof(float) * (size_t)(vi->n_params + 1));
-    if (!w)
-        return mz_fail(err, MZ_ENOMEM, "out of memory for a checkpoint");
-    s = mz_store_read_weights(ev->st, model_id, epoch, w, vi->n_params, err);
-    if (s == MZ_OK)
-        s = mz_evaluator_weights(ev, model_id, w, vi->n_params, part, out, err);
-    free(w);
+    j.out = out;
+    if (j.vi->kind == ARCH_RESNET)
+        s = run_resnet(ev, &j, &sp, err);
+    else
+        s = run_pop(ev, &j, 1, &sp, err);
+    free(j.w);
     return s;
 }

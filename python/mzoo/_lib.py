@@ -226,6 +226,12 @@ mz_loader_props = _fn("mz_loader_props", P(PropColumn), c_void_p, P(c_int))
 mz_loader_read = _fn("mz_loader_read", c_int, c_void_p, c_int64, _float_p, P(MzError))
 mz_vec_layout_write_json = _fn("mz_vec_layout_write_json", c_int, P(VecLayout), c_char_p,
                                P(MzError))
+# probe.h
+mz_stats_dim = _fn("mz_stats_dim", c_int64, P(VecLayout))
+mz_stats_features = _fn("mz_stats_features", None, P(VecLayout), _float_p, P(ctypes.c_double),
+                        P(ctypes.c_double))
+mz_stats_feature_name = _fn("mz_stats_feature_name", None, P(VecLayout), c_int64, c_char_p,
+                            ctypes.c_size_t)
 # eval.h
 mz_eval_options_default = _fn("mz_eval_options_default", None, P(EvalOptions))
 mz_evaluator_open = _fn("mz_evaluator_open", c_int, P(c_void_p), c_char_p, P(EvalOptions),

@@ -217,6 +217,39 @@ class Dataset:
         v = self.properties[name]
         return v if part is None else v[self.indices(part)]
 
+    def statistics(self, x=None, part=None):
+        """s(W), the features of `mzoo bench` (libmzoo's probe): per layer, for the weights and
+        then the biases, mean, population variance and the 1/25/50/75/99 percentiles, float64
+        [n, 7 per tensor]. x: vectors [n, dim] (default: the samples of `part`, or all, read
+        from the zoo). The names are statistics_names()."""
+        lay = _lib.mz_loader_layout(self._handle())
+        d = _lib.mz_stats_dim(lay)
+        if x is None:
+            idx = np.arange(len(self)) if part is None else self.indices(part)
+            rows = (self.read(i) for i in idx)
+            n = len(idx)
+        else:
+            x = np.ascontiguousarray(x, dtype=np.float32).reshape(-1, self.dim)
+            rows, n = iter(x), len(x)
+        out = np.empty((n, d), dtype=np.float64)
+        scratch = np.empty(self.dim, dtype=np.float64)
+        dp = ctypes.POINTER(ctypes.c_double)
+        for k, row in enumerate(rows):
+            row = np.ascontiguousarray(row, dtype=np.float32)
+            _lib.mz_stats_features(lay, row.ctypes.data_as(_lib._float_p),
+                                   scratch.ctypes.data_as(dp), out[k].ctypes.data_as(dp))
+        return out
+
+    def statistics_names(self):
+        """The names of the s(W) columns: 'conv1.w.mean', ..., 'fc2.b.p99'."""
+        lay = _lib.mz_loader_layout(self._handle())
+        buf = ctypes.create_string_buffer(64)
+        names = []
+        for i in range(_lib.mz_stats_dim(lay)):
+            _lib.mz_stats_feature_name(lay, i, buf, 64)
+            names.append(buf.value.decode())
+        return names
+
     def arrays(self):
         """The nine arrays of `mzoo dataset`'s dataset.npz: x_<part> float32 [n, dim],
         model_id_<part> and epoch_<part> int64 [n]."""

@@ -48,15 +48,15 @@ def test_metadata_models_metrics(grid_zoo):
         assert zoo.recipe["architecture"] == "cnn-s" and zoo.recipe["epochs"] == 1
         assert zoo.meta["dataset"] == "fashion-mnist"
         m = zoo.models
-        assert list(m["id"]) == [0, 1, 2, 3]
-        assert list(m["activation"]) == ["tanh"] * 4 and list(m["seed"]) == [1, 2, 1, 2]
-        assert list(m["dropout"]) == [0, 0, 0.5, 0.5]
+        assert list(m["id"]) == list(range(16))
+        assert list(m["activation"]) == ["tanh"] * 16 and list(m["seed"]) == [*range(1, 9)] * 2
+        assert list(m["dropout"]) == [0] * 8 + [0.5] * 8
         assert set(m["status"]) == {"done"} and set(m["epochs_done"]) == {1}
-        assert list(m["source_id"]) == [-1] * 4 and list(m["hparams"]) == [None] * 4
+        assert list(m["source_id"]) == [-1] * 16 and list(m["hparams"]) == [None] * 16
         assert zoo.variants == ["cnn-s/c1/nodropout", "cnn-s/c1/dropout"]
-        assert zoo.model(2)["dropout"] == 0.5
+        assert zoo.model(9)["dropout"] == 0.5 and zoo.model(9)["seed"] == 2
         met = zoo.metrics()
-        assert len(met) == 8 and met["has_weights"].all()
+        assert len(met) == 32 and met["has_weights"].all()
         assert list(zip(met["model_id"], met["epoch"]))[:3] == [(0, 0), (0, 1), (1, 0)]
         assert np.isnan(met["sparsity"]).all()
         one = zoo.metrics(models=[3, 1], epochs=1)
@@ -66,13 +66,13 @@ def test_metadata_models_metrics(grid_zoo):
         ref = con.execute("SELECT test_acc, val_loss FROM epochs ORDER BY model_id, epoch")
         assert [tuple(r) for r in ref] == list(zip(met["test_acc"], met["val_loss"]))
         con.close()
-        assert "4 models" in repr(zoo)
+        assert "16 models" in repr(zoo)
 
 
 def test_weights_and_state_dicts(grid_zoo):
     con = sqlite3.connect(grid_zoo)
     with mzoo.open(grid_zoo) as zoo:
-        for mid in range(4):
+        for mid in range(16):
             for epoch in range(2):
                 w = zoo.weights(mid, epoch)
                 blob = con.execute("SELECT weights FROM epochs WHERE model_id=? AND epoch=?",
@@ -94,16 +94,16 @@ def test_weights_and_state_dicts(grid_zoo):
 
 def test_missing_model_epoch_and_damage(tmp_path, grid_zoo):
     with mzoo.open(grid_zoo) as zoo:
-        with pytest.raises(mzoo.NotFoundError, match="no model 9"):
-            zoo.weights(9, 0)
+        with pytest.raises(mzoo.NotFoundError, match="no model 99"):
+            zoo.weights(99, 0)
         with pytest.raises(mzoo.NotFoundError, match="no epoch 5 of model 1"):
             zoo.weights(1, 5)
-        with pytest.raises(mzoo.NotFoundError, match="no model 9"):
-            zoo.state_dict(9)
+        with pytest.raises(mzoo.NotFoundError, match="no model 99"):
+            zoo.state_dict(99)
         with pytest.raises(mzoo.NotFoundError, match="no epoch 5 of model 1"):
             zoo.evaluate(1, 5)
-        with pytest.raises(mzoo.NotFoundError, match="no model 9"):
-            zoo.evaluate(9, 0)
+        with pytest.raises(mzoo.NotFoundError, match="no model 99"):
+            zoo.evaluate(99, 0)
         with pytest.raises(ValueError, match="split 'dev'"):
             zoo.evaluate(1, 0, "dev")
     damaged = tmp_path / "damaged.db"
@@ -172,7 +172,7 @@ def test_dataset_equals_cli(tmp_path, grid_zoo, kw, args):
 def test_dataset_layout_streaming_and_limits(grid_zoo):
     with mzoo.open(grid_zoo) as zoo:
         ds = zoo.dataset()
-    assert len(ds) == 8 and ds.dim == 2464
+    assert len(ds) == 32 and ds.dim == 2464
     assert [l["name"] for l in ds.layers] == ["conv1", "conv2", "conv3", "fc1", "fc2"]
     assert [l["idx_start"] for l in ds.layers] == [0, 208, 1414, 1514, 2254]
     # models are never in two parts; parts are contiguous, ordered by model id then epoch
@@ -190,7 +190,7 @@ def test_dataset_layout_streaming_and_limits(grid_zoo):
         mzoo.open(grid_zoo).dataset(epochs="soon")
     with pytest.raises(mzoo.InvalidError):
         mzoo.open(grid_zoo).dataset(where="1; DROP TABLE models")
-    assert "8 samples" in repr(ds)
+    assert "32 samples" in repr(ds)
     ds.close()
 
 
@@ -326,4 +326,4 @@ def test_imported(imported_zoo):
         with pytest.raises(mzoo.NotFoundError, match="model 0 epoch 1 has no weights"):
             zoo.dataset()
         ds = zoo.dataset(where="e.weights IS NOT NULL")
-        assert (0, 1) not in set(zip(ds.model_id, ds.epoch)) and len(ds) == 7
+        assert (0, 1) not in set(zip(ds.model_id, ds.epoch)) and len(ds) == 31

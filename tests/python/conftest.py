@@ -205,9 +205,16 @@ def twin_zoo(zoo_dir, grid_zoo):
                              ard_log_sigma2(theta, rng))
                 else:
                     w.append(sd[name])
+            # epochs.sparsity: the fraction of weights with log alpha >= 3 (numpy's float32 log)
+            dropped = total = 0
+            for (name, _), theta, ls in zip(ard[0::4], w[0::4], w[2::4]):
+                la = ls - np.float32(2) * np.log(np.abs(theta) + np.float32(1e-15))
+                dropped, total = dropped + int((la >= 3).sum()), total + theta.size
             w = np.concatenate([a.ravel() for a in w])
             assert w.size == n
             put_weights(db, m, epoch, w)
+            db.execute("UPDATE epochs SET sparsity = ? WHERE model_id = ? AND epoch = ?",
+                       (dropped / total, m, epoch))
     db.commit()
     db.close()
     src.close()

@@ -67,6 +67,15 @@ def test_metadata_models_metrics(grid_zoo):
         assert [tuple(r) for r in ref] == list(zip(met["test_acc"], met["val_loss"]))
         con.close()
         assert "16 models" in repr(zoo)
+        try:
+            import pandas  # noqa: F401
+        except ImportError:  # optional: the message says how to get it
+            with pytest.raises(ImportError, match="python3-pandas"):
+                zoo.metrics(frame=True)
+        else:
+            df = zoo.metrics(frame=True)
+            assert list(df["test_acc"]) == list(met["test_acc"])
+            assert list(mzoo.to_frame(zoo.models)["variant"]) == list(m["variant"])
 
 
 def test_weights_and_state_dicts(grid_zoo):
@@ -294,6 +303,9 @@ def test_twins(twin_zoo, grid_zoo):
                                             abs=0.002)
         assert res["sparsity"] == pytest.approx(n_pruned / 2416, abs=0)
         assert 0.3 < res["sparsity"] < 0.7
+        # the zoo's recorded sparsity (written with numpy's log) agrees
+        rec = zoo.metrics(models=1)["sparsity"]
+        assert rec == pytest.approx([res0["sparsity"], res["sparsity"]], abs=1.5 / 2416)
         w = np.concatenate([v.ravel() for v in pruned.values()])
         plain = src.evaluate(1, weights=w)
         assert (plain.loss, plain.acc, plain.n) == (res["loss"], res["acc"], res["n"])

@@ -72,6 +72,7 @@ class Zoo:
         # libmzoo checks that this is a zoo (application_id, schema version, tables) first
         check(_lib.mz_store_open(ctypes.byref(h), enc(self.path), 0, ctypes.byref(err)), err)
         self._store = h
+        self._pid = os.getpid()
         self._evals = {}
         self._layouts = {}
         self.schema_version = _lib.mz_store_schema_version(h)
@@ -91,6 +92,10 @@ class Zoo:
 
     # ---- lifetime ----
     def close(self):
+        if getattr(self, "_pid", None) != os.getpid():
+            # a copy in a forked process (a DataLoader worker): the handles are the parent's
+            self._evals, self._store, self._db = {}, None, None
+            return
         # the evaluators that borrow a dataset first, then those that own one
         for key in sorted(self._evals, key=lambda k: k[1:] == (None, None, None)):
             _lib.mz_evaluator_close(self._evals.pop(key))
@@ -250,7 +255,11 @@ class Zoo:
         sd = OrderedDict((t.name, w[t.offset:t.offset + t.count].reshape(t.shape))
                          for t in layout)
         if torch:
-            import torch as _torch
+            try:
+                import torch as _torch
+            except ImportError as e:
+                raise ImportError("state_dict(torch=True) needs PyTorch (apt-get install "
+                                  f"python3-torch): {e}") from e
             sd = OrderedDict(
                 (k, _torch.tensor(int(v), dtype=_torch.int64) if k.endswith("num_batches_tracked")
                  else _torch.from_numpy(v)) for k, v in sd.items())
@@ -287,7 +296,11 @@ class Zoo:
         """A torch.nn.Module of the reference architecture holding the checkpoint, in eval
         mode (needs PyTorch): CNN-s, CNN-l or ResNet-18, and for twins their pruned network.
         `activation` overrides the model's (needed where the zoo does not record it)."""
-        from . import torch as mt
+        try:
+            from . import torch as mt
+        except ImportError as e:
+            raise ImportError(f"Zoo.module needs PyTorch (apt-get install python3-torch): {e}") \
+                from e
         return mt.module_for(self, int(model), epoch, activation)
 
     # ---- datasets and evaluation ----

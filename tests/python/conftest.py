@@ -66,14 +66,16 @@ def grid_zoo(zoo_dir):
                  "dropout": [0, 0.5], "seed": {"range": [1, 8]}}})
 
 
-def handmade(zoo_dir, grid_zoo, name, variant, tensors, fill, architecture, meta_variant=""):
+def handmade(zoo_dir, grid_zoo, name, variant, tensors, fill, architecture, meta_variant="",
+             epochs=(0, 1)):
     """A zoo derived from the grid zoo's file: models 0 and 1 with layout `tensors` (the
-    reference's names and shapes, [(name, shape)]) and weights fill(rng, name, shape) at epochs
-    0 and 1; the other models removed."""
+    reference's names and shapes, [(name, shape)]) and weights fill(rng, name, shape) at
+    `epochs`; the other models and epochs removed."""
     path = os.path.join(zoo_dir, name + ".db")
     shutil.copy(grid_zoo, path)
     db = sqlite3.connect(path)
-    db.execute("DELETE FROM epochs WHERE model_id > 1")
+    keep = ",".join(map(str, epochs))
+    db.execute(f"DELETE FROM epochs WHERE model_id > 1 OR epoch NOT IN ({keep})")
     db.execute("DELETE FROM models WHERE id > 1")
     db.execute("UPDATE meta SET value = ? WHERE key = 'architecture'", (architecture,))
     db.execute("INSERT OR REPLACE INTO meta VALUES ('variant', ?)", (meta_variant,))
@@ -81,7 +83,7 @@ def handmade(zoo_dir, grid_zoo, name, variant, tensors, fill, architecture, meta
     n = put_layout(db, variant, tensors)
     rng = np.random.default_rng(len(name))
     for m in (0, 1):
-        for epoch in (0, 1):
+        for epoch in epochs:
             w = np.concatenate([np.asarray(fill(rng, k, shape), np.float32).ravel()
                                 for k, shape in tensors])
             assert w.size == n
@@ -148,11 +150,11 @@ def resnet_init(rng, name, shape):
 @pytest.fixture(scope="session")
 def resnet_zoo(zoo_dir, grid_zoo):
     """ResNet-18 for 1x28x28 Fashion-MNIST, 10 classes: 122 tensors, random weights and running
-    statistics."""
+    statistics; epoch 1 only (45 MB a checkpoint)."""
     tensors = resnet18_tensors(1, 10)
     assert len(tensors) == 122
     return handmade(zoo_dir, grid_zoo, "resnet", "resnet18/c1/k10", tensors, resnet_init,
-                    "resnet18")
+                    "resnet18", epochs=(1,))
 
 
 def ard_log_sigma2(theta, rng):

@@ -19,5 +19,9 @@ if group == "torch":
         sys.exit(77)
 import pytest  # noqa: E402
 
-sys.exit(pytest.main(["-q", "-rs", "-p", "no:cacheprovider", "--rootdir", HERE]
+# the zoos of a run (a ResNet-18 zoo is 90 MB) go to one directory per group under the build
+# tree, emptied by pytest when the next run starts
+build = os.environ.get("MZ_BUILD_DIR")
+temp = ["--basetemp", os.path.join(build, f"pytest-{group}")] if build else []
+sys.exit(pytest.main(["-q", "-rs", "-p", "no:cacheprovider", "--rootdir", HERE] + temp
                      + [os.path.join(HERE, f) for f in GROUPS[group]] + sys.argv[2:]))

@@ -254,7 +254,7 @@ def test_resnet(resnet_zoo):
         assert sd["bn1.num_batches_tracked"].shape == () and sd["bn1.num_batches_tracked"] == 7
         # the reference's 11,183,582 floats for C = 3, less conv1's 64 x 2 x 3 x 3
         assert zoo.weights(0, 1).size == 11183582 - 2 * 64 * 9
-        r = zoo.evaluate(1, 0, max_images=32)
+        r = zoo.evaluate(1, 1, max_images=32)
         assert r.n == 32 and np.isfinite(r.loss)
         ds = zoo.dataset(epochs=[1], layers=["fc1"])  # positional: the one linear layer
         assert ds.dim == 5130 and len(ds) == 2

@@ -186,7 +186,8 @@ STRUCTS = {"mz_error": MzError, "mz_tensor_desc": TensorDesc,
            "mz_loader_options": LoaderOptions, "mz_loader_counts": LoaderCounts,
            "mz_sample_info": SampleInfo, "mz_prop_column": PropColumn,
            "mz_vec_layer": VecLayer, "mz_vec_source": VecSource, "mz_vec_layout": VecLayout,
-           "mz_split": Split, "mz_dataset": Dataset, "mz_eval_options": EvalOptions, "mz_eval_result": EvalResult}
+           "mz_split": Split, "mz_dataset": Dataset, "mz_eval_options": EvalOptions,
+           "mz_eval_result": EvalResult}
 
 # ---- functions ----
 P = ctypes.POINTER

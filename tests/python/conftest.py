@@ -188,7 +188,8 @@ def twin_zoo(zoo_dir, grid_zoo):
     n = put_layout(db, variant + "/ard", ard)
     db.execute("UPDATE meta SET value = 'twin' WHERE key = 'kind'")
     keep = [int(m["id"]) for m in plain]
-    db.execute(f"DELETE FROM epochs WHERE model_id NOT IN ({','.join(map(str, keep))}) OR epoch > 1")
+    ids = ",".join(map(str, keep))
+    db.execute(f"DELETE FROM epochs WHERE model_id NOT IN ({ids}) OR epoch > 1")
     db.execute(f"DELETE FROM models WHERE id NOT IN ({','.join(map(str, keep))})")
     db.execute("UPDATE models SET variant = ?, source_id = id, source_epoch = 1, epochs_done = 1",
                (variant + "/ard",))

@@ -143,13 +143,14 @@ class Zoo:
         """Every model (table models) as a numpy structured array, one row per model in id
         order: id, variant, activation, init, optimizer, lr, weight_decay, dropout, momentum,
         nesterov, seed, status, epochs_done, message, source_id, source_epoch, hparams (a dict
-        or None). Unknown values are None (text), nan (reals) or -1 (integers)."""
+        or None). Unknown values are None (text), nan (reals) or -1 (integers). Read-only."""
         if self._models is None:
             self._live()
             names = ", ".join(c for c, _ in _MODEL_COLUMNS)
             rows = self._db.execute(f"SELECT {names} FROM models ORDER BY id").fetchall()
             recs = _records(rows, _MODEL_COLUMNS)
             recs["hparams"] = [json.loads(h) if h else None for h in recs["hparams"]]
+            recs.flags.writeable = False  # shared by every call: copy() to change it
             self._models = recs
         return self._models
 

@@ -29,7 +29,12 @@ def test_python_md(tmp_path, grid_zoo, twin_zoo, imported_zoo):
              "python": os.path.join(ROOT, "python")}
     for name, target in links.items():
         os.symlink(target, tmp_path / name)
-    env = dict(os.environ, DESTDIR=str(tmp_path / "stage"))
+    # the package under test, whatever the caller's PYTHONPATH was relative to
+    pkg = os.path.dirname(os.path.dirname(os.path.abspath(mzoo.__file__)))
+    env = dict(os.environ, DESTDIR=str(tmp_path / "stage"),
+               PYTHONPATH=os.pathsep.join([pkg] + [os.path.abspath(p) for p in
+                                                   os.environ.get("PYTHONPATH", "").split(
+                                                       os.pathsep) if p]))
     found = [b for b in blocks("PYTHON.md") if b[0] in ("python", "sh")]
     assert len(found) >= 8 and not [b for b in blocks("PYTHON.md") if b[0] not in ("python", "sh")]
     ns = {}

@@ -21,7 +21,7 @@ def run(name, *args):
 
 
 def test_reproduce_accuracy(grid_zoo):
-    for model, epoch in (("0", "1"), ("12", "0"), ("9", "1")):
+    for model, epoch in (("0", "1"), ("12", "0")):  # both layout variants
         out = run("reproduce_accuracy.py", grid_zoo, model, epoch)
         acc = re.search(r"test accuracy (\d\.\d+) in PyTorch, (\d\.\d+) recorded", out)
         assert acc and abs(float(acc.group(1)) - float(acc.group(2))) <= 2e-4, out

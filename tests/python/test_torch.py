@@ -54,7 +54,7 @@ def loss_acc(logits, y):
 def test_modules_reproduce_the_recorded_test_metrics(grid_zoo):
     with mzoo.open(grid_zoo) as zoo:
         x, y = zoo.images("test")
-        for m in zoo.models[::3]:  # both layout variants
+        for m in zoo.models[::5]:  # both layout variants
             for epoch in (0, 1):
                 net = zoo.module(m["id"], epoch)
                 assert not net.training

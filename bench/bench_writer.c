@@ -5,7 +5,7 @@
  *
  *   bench_writer DIR [models [epochs [batch [weights]]]]   (default 2560 models x 3 epochs,
  *                                                          batches of 16, 2464 weights)
- */
+ * With MZ_KEEP=1 the zoo stays in DIR/bench_writer.db (a synthetic zoo for reader benchmarks). */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>
@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mzoo/nn.h"
 #include "mzoo/store.h"
 
 int main(int argc, char **argv)
@@ -29,12 +30,20 @@ int main(int argc, char **argv)
     char path[4096];
     snprintf(path, sizeof path, "%s/bench_writer.db", argv[1]);
     unlink(path);
+    /* CNN-s's layout when the size is its 2,464 weights (readers need conv/linear tensors), one
+     * flat tensor otherwise */
+    mz_arch a;
+    mz_error aerr = {0};
     mz_tensor_desc t = {"w", 1, {nw, 0, 0, 0}, 0, nw};
     mz_layout lay = {"synthetic", 1, &t, nw};
+    if (mz_arch_init(&a, "cnn-s", 1, 28, 28, 0, &aerr) == MZ_OK && a.n_params == nw) {
+        snprintf(lay.variant, sizeof lay.variant, "%s", a.variant);
+        lay.n_tensors = a.n_tensors;
+        lay.tensors = a.tensors;
+    }
     mz_model_row *rows = calloc((size_t)models, sizeof *rows);
     for (int64_t i = 0; i < models; i++) {
         rows[i].id = i;
-        rows[i].variant = "synthetic";
         rows[i].activation = "tanh";
         rows[i].init = "uniform";
         rows[i].optimizer = "adam";
@@ -45,11 +54,14 @@ int main(int argc, char **argv)
         rows[i].seed = i;
         rows[i].source_id = rows[i].source_epoch = -1;
     }
+    for (int64_t i = 0; i < models; i++)
+        rows[i].variant = lay.variant;
     char ep[16];
     snprintf(ep, sizeof ep, "%d", epochs);
     const char *kv[1][2] = {{"epochs", ep}};
-    mz_zoo_desc z = {"grid", "{\"bench\":\"writer\"}", 1, (const char *const(*)[2])kv,
-                     models, rows, 1, &lay, NULL};
+    mz_zoo_desc z = {
+        "grid", "{\"bench\":\"writer\"}", 1, (const char *const(*)[2])kv, models, rows, 1, &lay,
+        NULL};
     mz_error err = {0};
     mz_store *st = NULL;
     if (mz_store_open(&st, path, MZ_STORE_WRITE, &err) || mz_store_attach(st, &z, &err)) {
@@ -95,7 +107,8 @@ int main(int argc, char **argv)
            "model-epochs/s, %.1f transactions/s, %.1f MB/s of blobs (weights + optimizer state)\n",
            (long long)records, (long long)commits, batch, dt, (double)records / dt,
            (double)commits / dt, mb / dt);
-    unlink(path);
+    if (!getenv("MZ_KEEP") || strcmp(getenv("MZ_KEEP"), "1") != 0)
+        unlink(path);
     free(buf);
     free(rec);
     free(rows);

@@ -4,9 +4,14 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config
       libsqlite3-dev libjansson-dev zlib1g-dev libbz2-dev libarchive-dev libjpeg-dev libmatio-dev
-      libxgboost-dev libopenblas-dev libopenmpi-dev openmpi-bin libplplot-dev
-      dataset-fashion-mnist sqlite3 python3-numpy
-      chromium python3-pil)
+      libxgboost-dev libopenblas-dev libopenmpi-dev openmpi-bin
+      dataset-fashion-mnist sqlite3 python3-numpy python3-pytest
+      libplplot-dev chromium python3-pil)
+if [ "${MZOO_WITH_TORCH:-0}" = 1 ]; then
+    # the Python package's PyTorch side (mzoo.torch, Zoo.module) and its tests: about 220 MB to
+    # download, 930 MB installed on a new machine (python3-torch and its dependencies)
+    pkgs+=(python3-torch)
+fi
 if [ "${MZOO_WITH_PYTHON:-0}" = 1 ]; then
     # only for regenerating golden files (tools/) and for the PyTorch side of bench/
     pkgs+=(python3-torch python3-torchvision python3-pil python3-scipy python3-sklearn)

@@ -653,6 +653,57 @@ static void test_against_plain(void)
     }
 }
 
+/* mz_ard_optim_step = mz_optim_step except on the linear layers' log_sigma2_bias, which keep
+ * their values and optimizer state (weight decay included), for Adam and SGD with momentum. */
+static void test_optim_skip(void)
+{
+    mz_arch plain, a;
+    mz_error err = {0};
+    CHECK_OK(mz_arch_init(&plain, "cnn-s", 1, 28, 28, 0.0, &err), &err);
+    CHECK_OK(mz_arch_init_ard(&a, &plain, &err), &err);
+    mz_span spans[MZ_MAX_LAYERS];
+    int ns = mz_ard_frozen_spans(&a, spans);
+    CHECK_EQ_INT(ns, 2);
+    int64_t n = a.n_params;
+    float *p1 = malloc(sizeof(float) * (size_t)n), *p2 = malloc(sizeof(float) * (size_t)n);
+    float *g = malloc(sizeof(float) * (size_t)n), *p0 = malloc(sizeof(float) * (size_t)n);
+    float *s1 = malloc(sizeof(float) * 2 * (size_t)n), *s2 = malloc(sizeof(float) * 2 * (size_t)n);
+    if (!p1 || !p2 || !g || !p0 || !s1 || !s2) {
+        CHECK_MSG(0, "out of memory");
+        free(p1), free(p2), free(g), free(p0), free(s1), free(s2);
+        return;
+    }
+    for (int opt = 0; opt < 2; opt++) {
+        mz_optim_cfg oc = {opt ? MZ_OPT_SGD : MZ_OPT_ADAM, 1e-2, 1e-2, 0.9, 0, 0.9, 0.999, 1e-8};
+        mz_rng_stream s = mz_rng_make(3, MZ_RNG_USER, 7, (uint32_t)opt, 0);
+        mz_rng_uniform(&s, p1, (size_t)n, -1.0f, 1.0f);
+        memcpy(p2, p1, sizeof(float) * (size_t)n);
+        memcpy(p0, p1, sizeof(float) * (size_t)n);
+        memset(s1, 0, sizeof(float) * 2 * (size_t)n);
+        memset(s2, 0, sizeof(float) * 2 * (size_t)n);
+        for (int t = 1; t <= 3; t++) {
+            s = mz_rng_make(3, MZ_RNG_USER, 8, (uint32_t)t, 0);
+            mz_rng_uniform(&s, g, (size_t)n, -1.0f, 1.0f);
+            mz_optim_step(&oc, p1, g, s1, n, t);
+            mz_ard_optim_step(&a, &oc, p2, g, s2, t);
+        }
+        int64_t nstate = mz_optim_state_floats(oc.type, n);
+        int ok = 1, k = 0;
+        for (int64_t i = 0; i < n; i++) {
+            int frozen = k < ns && i >= spans[k].first && i < spans[k].first + spans[k].count;
+            if (k < ns && i == spans[k].first + spans[k].count - 1)
+                k++;
+            int moved = p2[i] != p1[i] || s2[i] != s1[i] || (nstate > n && s2[n + i] != s1[n + i]);
+            ok &= frozen ? (s2[i] == 0.0f && (nstate == n || s2[n + i] == 0.0f) && p2[i] == p0[i] &&
+                            p1[i] != p0[i])
+                         : !moved;
+        }
+        CHECK_MSG(ok, "%s: frozen spans kept, everything else as mz_optim_step",
+                  opt ? "sgd" : "adam");
+    }
+    free(p1), free(p2), free(g), free(p0), free(s1), free(s2);
+}
+
 /* ---- 4. finite differences ---- */
 
 typedef struct model {
@@ -890,6 +941,7 @@ int main(void)
     test_golden();
     printf("against the plain model:\n");
     test_against_plain();
+    test_optim_skip();
     printf("finite differences:\n");
     test_gradcheck();
     return check_summary("test_ard");

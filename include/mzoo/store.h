@@ -159,6 +159,12 @@ mz_status mz_store_recipe(mz_store *st, char **out, mz_error *err);
  * exist or has no checkpoint. */
 mz_status mz_store_read_weights(mz_store *st, int64_t model_id, int epoch, float *w, int64_t n,
                                 mz_error *err);
+/* A read transaction over many reads: every read until mz_store_read_end sees one snapshot of
+ * the file, and the file is locked once instead of once per read (a reader of many blobs, such
+ * as the loader, runs much faster). A writer keeps committing meanwhile (WAL). No-op inside a
+ * transaction already. */
+mz_status mz_store_read_begin(mz_store *st, mz_error *err);
+void mz_store_read_end(mz_store *st);
 /* Layout of a variant, checked (consecutive offsets, counts = products of the shapes, no
  * overflow, at most the largest blob a zoo may hold); tensors malloc'd into *out (caller frees),
  * count in *n; the floats of the whole blob in *n_params (may be NULL). */

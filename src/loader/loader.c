@@ -619,6 +619,9 @@ mz_status mz_loader_open(mz_loader **out, const char *zoo_path, const mz_loader_
     if (L->opt.where && !*L->opt.where)
         L->opt.where = NULL;
     mz_status st = mz_store_open(&L->st, zoo_path, MZ_STORE_READ, err);
+    /* one snapshot for the selection and every read after it */
+    if (st == MZ_OK)
+        st = mz_store_read_begin(L->st, err);
     if (st == MZ_OK)
         st = build_layout(L, err);
     if (st == MZ_OK) {

@@ -157,7 +157,8 @@ static void finalize_all(mz_store *st)
     sqlite3_finalize(st->put_resume);
     sqlite3_finalize(st->del_resume);
     sqlite3_finalize(st->upd_model);
-    st->ins_epoch = st->put_resume = st->del_resume = st->upd_model = NULL;
+    sqlite3_finalize(st->rd_weights);
+    st->ins_epoch = st->put_resume = st->del_resume = st->upd_model = st->rd_weights = NULL;
 }
 
 mz_status mz_store_fold(mz_store *st, mz_error *err)
@@ -391,6 +392,8 @@ mz_status mz_store_open(mz_store **out, const char *path, mz_store_mode mode, mz
         sqlite3_busy_timeout(st->db, 10000);
         if (mode == MZ_STORE_WRITE)
             s = mz_store_exec(st, "PRAGMA synchronous=FULL", err); /* per connection: no write */
+        else /* readers map the file: blobs without a copy through read() */
+            sqlite3_exec(st->db, "PRAGMA mmap_size=1099511627776", NULL, NULL, NULL);
     }
     if (s == MZ_OK && !h.empty)
         s = identify(st, err);

@@ -73,18 +73,20 @@ mz_status mz_store_read_weights(mz_store *st, int64_t model_id, int epoch, float
                                 mz_error *err)
 {
     int v2 = st->version >= 2;
-    sqlite3_stmt *q = NULL;
-    int rc = sqlite3_prepare_v2(
-        st->db,
-        v2 ? "SELECT weights, weights_crc32 FROM epochs WHERE model_id = ? AND epoch = ?"
-           : "SELECT weights FROM epochs WHERE model_id = ? AND epoch = ?",
-        -1, &q, NULL);
-    if (rc != SQLITE_OK)
-        return mz_store_db_fail(st, err, rc, "read weights");
+    if (!st->rd_weights) {
+        int rc = sqlite3_prepare_v3(
+            st->db,
+            v2 ? "SELECT weights, weights_crc32 FROM epochs WHERE model_id = ? AND epoch = ?"
+               : "SELECT weights FROM epochs WHERE model_id = ? AND epoch = ?",
+            -1, SQLITE_PREPARE_PERSISTENT, &st->rd_weights, NULL);
+        if (rc != SQLITE_OK)
+            return mz_store_db_fail(st, err, rc, "read weights");
+    }
+    sqlite3_stmt *q = st->rd_weights;
     sqlite3_bind_int64(q, 1, model_id);
     sqlite3_bind_int(q, 2, epoch);
     mz_status s;
-    rc = sqlite3_step(q);
+    int rc = sqlite3_step(q);
     if (rc == SQLITE_ROW)
         s = mz_store_blob_floats(st, q, 0, v2 ? 1 : -1, w, n, "weights", model_id, epoch, err);
     else if (rc == SQLITE_DONE)
@@ -92,8 +94,27 @@ mz_status mz_store_read_weights(mz_store *st, int64_t model_id, int epoch, float
                     (long long)model_id);
     else
         s = mz_store_db_fail(st, err, rc, "read weights");
-    sqlite3_finalize(q);
+    sqlite3_reset(q);
     return s;
+}
+
+mz_status mz_store_read_begin(mz_store *st, mz_error *err)
+{
+    if (st->reading || !sqlite3_get_autocommit(st->db))
+        return MZ_OK;
+    mz_status s = mz_store_exec(st, "BEGIN", err);
+    if (s == MZ_OK)
+        s = mz_store_exec(st, "SELECT count(*) FROM meta", err); /* take the snapshot now */
+    st->reading = s == MZ_OK;
+    return s;
+}
+
+void mz_store_read_end(mz_store *st)
+{
+    if (st->reading) {
+        sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+        st->reading = 0;
+    }
 }
 
 /* Parses a shape "[a,b,...]" into t: at most MZ_MAX_DIMS dimensions, each 0..MZ_STORE_MAX_FLOATS.

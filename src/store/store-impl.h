@@ -26,6 +26,8 @@ struct mz_store {
     int attached; /* mz_store_attach succeeded: commits may follow */
     char path[1024];
     sqlite3_stmt *ins_epoch, *put_resume, *del_resume, *upd_model;
+    sqlite3_stmt *rd_weights; /* mz_store_read_weights, prepared once */
+    int reading;              /* inside mz_store_read_begin */
 };
 
 /* Maps an SQLite result code to an mz_status and a message naming the file and what failed. */

@@ -1071,8 +1071,11 @@ static mz_status diversity_section(page *p)
         }
         char title[96], cap[400];
         snprintf(title, sizeof title, "pairwise weight distances at epoch %d", w->dist_epoch);
+        int64_t at_epoch = 0;
+        for (int64_t i = 0; i < w->n; i++)
+            at_epoch += w->epoch_of[i] == w->dist_epoch;
         snprintf(cap, sizeof cap, "%lld models, %lld pairs%s.", (long long)m, (long long)na,
-                 m < w->n ? " (models sampled at random)" : "");
+                 m < at_epoch || w->n < w->candidates ? " (models sampled at random)" : "");
         rp_axes ax = {0};
         ax.title = title;
         ax.xlabel = "L2 distance";

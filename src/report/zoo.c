@@ -156,6 +156,28 @@ static void hp_finish(rp_zoo *z, rp_hp *hp, const double *nums)
     hp_sort(hp, nums, z->n_models);
 }
 
+/* 1 for a text-valued key of the hparams that names each model apart (a source trial's path,
+ * a Small CNN Zoo's modeldir): one value per model is an identifier, not a hyperparameter that
+ * groups models. */
+static int hp_is_identifier(const rp_hp *hp, int64_t n_models)
+{
+    if (hp->numeric)
+        return 0;
+    int64_t with = 0, overflow = 0;
+    for (int64_t i = 0; i < n_models; i++) {
+        with += hp->of_model[i] != -1;
+        overflow += hp->of_model[i] < -1;
+    }
+    return with >= 2 && (overflow || hp->n_values == with);
+}
+
+/* A variational-dropout twin's layout variant ("cnn-s/c1/nodropout/ard"). */
+static int ard_variant(const char *v)
+{
+    size_t n = v ? strlen(v) : 0;
+    return n >= 4 && !strcmp(v + n - 4, "/ard");
+}
+
 static mz_status build_hps(rp_zoo *z, mz_error *err)
 {
     static const char *const text_cols[] = {"activation", "init", "optimizer"};
@@ -229,6 +251,13 @@ static mz_status build_hps(rp_zoo *z, mz_error *err)
             }
             json_decref(o);
         }
+        if (hp_is_identifier(hp, z->n_models)) {
+            for (int v = 0; v < hp->n_values; v++)
+                free(hp->values[v]);
+            free(hp->of_model);
+            z->n_hp--;
+            continue;
+        }
         hp_finish(z, hp, nums);
     }
     /* twins: the method with its settings, as one value ("magnitude target=0.8") */
@@ -241,6 +270,8 @@ static mz_status build_hps(rp_zoo *z, mz_error *err)
                 continue;
             json_t *o = z->rows[i].hparams ? json_loads(z->rows[i].hparams, 0, NULL) : NULL;
             const char *m = json_string_value(json_object_get(o, "method"));
+            if (!m && ard_variant(z->rows[i].variant))
+                m = "vd"; /* an imported twin: its hparams are the source's own */
             json_t *t = json_object_get(o, "target");
             char lab[96], num[32];
             if (m) {
@@ -391,6 +422,10 @@ mz_status rp_zoo_read(rp_zoo *z, const char *path, const mz_report_options *o, m
     s = mz_store_read_models(st, &z->rows, &z->prog, &z->n_models, err);
     if (s != MZ_OK)
         goto out;
+    /* imported twins (the Model Zoos' CNN_ARD): a zoo whose models are variational-dropout
+     * twins, as their layout variants say, is shown as a twin zoo */
+    for (int64_t i = 0; !z->is_twin && i < z->n_models; i++)
+        z->is_twin = ard_variant(z->rows[i].variant);
     for (int64_t i = 0; i < z->n_models; i++)
         if ((int)z->prog[i].status >= 0 && z->prog[i].status < 5)
             z->by_status[z->prog[i].status]++;

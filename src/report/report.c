@@ -1007,8 +1007,8 @@ static mz_status diversity_section(page *p)
             "Pairwise L2 distances between the weight vectors of sampled models at the last "
             "selected epoch, split into pairs that share the banding hyperparameter's value and "
             "pairs that do not; and how often two models predict different classes for the "
-            "same image, on the first images of the test set, the models evaluated by mzoo's "
-            "reference kernels.");
+            "same image, on the first images of the test set, each image's class from "
+            "mz_evaluator_predict (the engine that trained the models, in eval mode).");
     for (int zi = 0; zi < p->nz; zi++) {
         rp_zoo *z = &p->zoos[zi];
         rp_weights *w = &z->w;

@@ -31,6 +31,9 @@ Checks (exit status 1 with a message on the first difference):
   reference-load EXP              loads EXP as the reference's ModelDatasetBase does (every
                                   subdirectory a model, checkpoint_<e> or checkpoint_<e:06d>,
                                   result.json lines, config keys) and prints a digest of it
+  check-disagreement REPORT.html EXP DATA
+                                  the prediction disagreement of `mzoo report` on a zoo imported
+                                  from EXP against torch on Fashion-MNIST's test images in DATA
   check-ctc EXPORT SRC            an exported ctc directory holds SRC's rows (by modeldir and step)
   eval-fmnist EXPORT ZOO.db DIR   test accuracy of every model's last exported CNN-s checkpoint on
                                   Fashion-MNIST's test set (torch), against the zoo's test_acc
@@ -1204,6 +1207,51 @@ def check_ard_pruned(zoo, exp):
     print("%d pruned twin checkpoints equal torch's" % n)
 
 
+def check_disagreement(page, exp, data):
+    """The prediction disagreement of `mzoo report` on a zoo imported from EXP (a Fashion-MNIST
+    Model Zoos experiment): torch classifies the page's first test images with each of the
+    page's models (its checkpoint at the page's epoch); the subset accuracies and the
+    disagreement matrix must be torch's (an image whose two largest logits are within 1e-4 is
+    allowed to go either way)."""
+    import re
+    d = json.loads(re.search(r'<script type="application/json" id="mzoo-data">(.*?)</script>',
+                             open(page, encoding="utf-8").read(), re.S).group(1))
+    g = d["zoos"][0].get("disagreement")
+    if not g:
+        fail("%s: no disagreement data" % page)
+    n = g["images"]
+    with gzip.open(os.path.join(data, "t10k-images-idx3-ubyte.gz")) as f:
+        x = np.frombuffer(f.read(), np.uint8, offset=16)[:n * 784].reshape(n, 1, 28, 28)
+    with gzip.open(os.path.join(data, "t10k-labels-idx1-ubyte.gz")) as f:
+        y = np.frombuffer(f.read(), np.uint8, offset=8)[:n].astype(np.int64)
+    x = torch.from_numpy(x.copy()).float().div(255).sub(0.5).div(0.5)
+    trials, ckpts = source_checkpoints(exp)
+    cls, ties = [], []
+    for m in g["models"]:
+        params = json.load(open(os.path.join(exp, trials[m], "params.json")))
+        net = module_for(params)
+        net.load_state_dict(ckpts[(m, g["epoch"])], strict=True)
+        with torch.no_grad():
+            z = net.eval()(x)
+        top = torch.topk(z, 2, dim=1).values
+        cls.append(z.argmax(dim=1).numpy())
+        ties.append((top[:, 0] - top[:, 1] <= 1e-4).numpy())
+    k = len(cls)
+    M = np.array(g["matrix"]).reshape(k, k)
+    slack = [t.sum() / n for t in ties]
+    for a in range(k):
+        acc = (cls[a] == y).mean()
+        if abs(g["subset_accuracy"][a] - acc) > slack[a] + 1e-12:
+            fail("model %d: subset accuracy %r, torch %r" % (g["models"][a],
+                                                             g["subset_accuracy"][a], acc))
+        for b in range(k):
+            want = (cls[a] != cls[b]).mean()
+            if abs(M[a, b] - want) > slack[a] + slack[b] + 1e-12:
+                fail("models %d, %d: disagreement %r, torch %r" % (g["models"][a],
+                                                                 g["models"][b], M[a, b], want))
+    print("disagreement of %d models on %d images as torch predicts them" % (k, n))
+
+
 COMMANDS = {
     "modelzoos": (1, lambda a: make_modelzoos(a[0])),
     "ard": (1, lambda a: make_ard(a[0])),
@@ -1212,6 +1260,7 @@ COMMANDS = {
     "compare-zoos": (2, lambda a: compare_zoos(a[0], a[1], "--ignore-hparams" in a[2:])),
     "check-pt": (2, lambda a: check_pt(a[0], a[1])),
     "check-ard": (2, lambda a: check_ard(a[0], a[1])),
+    "check-disagreement": (3, lambda a: check_disagreement(a[0], a[1], a[2])),
     "check-ard-pruned": (2, lambda a: check_ard_pruned(a[0], a[1])),
     "check-safetensors": (2, lambda a: check_safetensors(a[0], a[1])),
     "reference-load": (1, lambda a: reference_load(a[0])),

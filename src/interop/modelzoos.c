@@ -866,6 +866,76 @@ static mz_status finish_trial(mzctx *c, int64_t t)
     return MZ_OK;
 }
 
+/* ---- the dataset ---- */
+
+/* The dataset a trial trained on, from its dataset::dump as the reference's generators write it
+ * (data/<DS>/dataset[_28px|_32px].pt): mzoo's name and variant for it, or 0 if not recognised.
+ * ResNet-18 zoos use their own preprocessing (variant "resnet"). */
+static int dataset_of_dump(const char *dump, const char *arch, char *name, size_t cap,
+                           char *variant, size_t vcap)
+{
+    static const struct {
+        const char *dir, *name;
+    } dirs[] = {{"MNIST", "mnist"},
+                {"F_MNIST", "fashion-mnist"},
+                {"FMNIST", "fashion-mnist"},
+                {"SVHN", "svhn"},
+                {"USPS", "usps"},
+                {"CIFAR10", "cifar10"},
+                {"CIFAR100", "cifar100"},
+                {"STL", "stl10"},
+                {"STL10", "stl10"}};
+    const char *file = dump ? strrchr(dump, '/') : NULL;
+    if (!file || file == dump)
+        return 0;
+    const char *dir = file - 1;
+    while (dir > dump && dir[-1] != '/')
+        dir--;
+    size_t dl = (size_t)(file - dir);
+    file++;
+    const char *found = NULL;
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0] && !found; i++)
+        if (strlen(dirs[i].dir) == dl && !strncmp(dir, dirs[i].dir, dl))
+            found = dirs[i].name;
+    const char *v = !strcmp(file, "dataset.pt")        ? ""
+                    : !strcmp(file, "dataset_28px.pt") ? "28px"
+                    : !strcmp(file, "dataset_32px.pt") ? "32px"
+                                                       : NULL;
+    if (!found || !v)
+        return 0;
+    if (!strcmp(arch, "resnet18")) {
+        if (strcmp(found, "cifar10") && strcmp(found, "cifar100"))
+            return 0;
+        v = "resnet";
+    }
+    snprintf(name, cap, "%s", found);
+    snprintf(variant, vcap, "%s", v);
+    return 1;
+}
+
+/* meta dataset and variant when every trial names the same one */
+static void zoo_dataset(mzctx *c)
+{
+    importer *im = c->im;
+    char name[32] = "", variant[16] = "";
+    for (int64_t t = 0; t < c->n_trials; t++) {
+        char n[32], v[16];
+        const mz_ilayout *L = &im->layouts[im->models[t].layout];
+        if (!dataset_of_dump(str_param(c->trials[t].params, "dataset::dump"), L->arch, n, sizeof n,
+                             v, sizeof v))
+            return;
+        if (t && (strcmp(n, name) || strcmp(v, variant)))
+            return;
+        snprintf(name, sizeof name, "%s", n);
+        snprintf(variant, sizeof variant, "%s", v);
+    }
+    if (!name[0])
+        return;
+    imp_meta(im, "dataset", name);
+    if (variant[0])
+        imp_meta(im, "variant", variant);
+}
+
 /* ---- the second pass ---- */
 
 static mz_status read_weights(mzctx *c, const ckpt *k, const uint8_t *data, size_t size)
@@ -962,6 +1032,8 @@ mz_status mz_modelzoos_import(importer *im)
                      im->source);
     for (int64_t t = 0; !st && t < c.n_trials; t++)
         st = finish_trial(&c, t);
+    if (!st)
+        zoo_dataset(&c);
     if (st) {
         release(&c);
         return st;

@@ -217,7 +217,16 @@ mz_status rp_weights_compute(rp_zoo *z, const mz_report_options *o, mz_error *er
     mz_loader_options lo;
     mz_loader_options_default(&lo);
     lo.epochs = epochs;
-    lo.where = o->where;
+    /* only rows with a checkpoint (an imported zoo has epochs with metrics alone); SQLite tells
+     * a NULL blob from its record header, without reading any blob */
+    char where[4200];
+    if (o->where && strlen(o->where) > 4000)
+        return mz_fail(err, MZ_ELIMIT, "--where: longer than 4000 bytes");
+    if (o->where && *o->where)
+        snprintf(where, sizeof where, "(%s) AND e.weights IS NOT NULL", o->where);
+    else
+        snprintf(where, sizeof where, "e.weights IS NOT NULL");
+    lo.where = where;
     lo.fractions[0] = 1;
     lo.fractions[1] = 0;
     lo.fractions[2] = 0;
@@ -234,8 +243,16 @@ mz_status rp_weights_compute(rp_zoo *z, const mz_report_options *o, mz_error *er
         if (s == MZ_ENOMEM)
             return s;
         char esc[400];
-        snprintf(w->note, sizeof w->note, "no weight-space plots: %.400s",
-                 mz_escape(esc, sizeof esc, err->msg));
+        if (!strcmp(z->architecture, "mixed")) /* e.g. a Model Zoos folder of CNN-s and CNN-l */
+            snprintf(w->note, sizeof w->note,
+                     "no weight-space plots: the zoo's models have several architectures, whose "
+                     "checkpoints do not compare (the weight-space sample maps every layout of "
+                     "the zoo, --where or not); import each architecture's trials into a zoo of "
+                     "its own (%.200s)",
+                     mz_escape(esc, sizeof esc, err->msg));
+        else
+            snprintf(w->note, sizeof w->note, "no weight-space plots: %.400s",
+                     mz_escape(esc, sizeof esc, err->msg));
         mz_error_clear(err);
         return MZ_OK;
     }

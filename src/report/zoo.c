@@ -214,9 +214,9 @@ static mz_status build_hps(rp_zoo *z, mz_error *err)
         hp_finish(z, hp, nums);
     }
     /* keys of the hparams JSON objects (an imported zoo's own, a twin method's settings) */
-    char keys[RP_MAX_HP][48];
+    char keys[64][48];
     int n_keys = 0;
-    for (int64_t i = 0; i < z->n_models && n_keys < 8; i++) {
+    for (int64_t i = 0; i < z->n_models && n_keys < 64; i++) {
         if (!z->rows[i].hparams)
             continue;
         json_t *o = json_loads(z->rows[i].hparams, 0, NULL);
@@ -228,16 +228,16 @@ static mz_status build_hps(rp_zoo *z, mz_error *err)
                 int seen = 0;
                 for (int k = 0; k < n_keys && !seen; k++)
                     seen = !strcmp(keys[k], key);
-                if (!seen && n_keys < 8 && strlen(key) < 40 &&
+                if (!seen && n_keys < 64 && strlen(key) < 40 &&
                     (json_is_string(v) || json_is_number(v)))
                     snprintf(keys[n_keys++], sizeof keys[0], "%s", key);
             }
         json_decref(o);
     }
-    for (int k = 0; k < n_keys; k++) {
+    for (int k = 0; k < n_keys && z->n_hp < RP_MAX_HP - 1; k++) { /* a slot kept for twins */
         rp_hp *hp = hp_new(z, keys[k], 1);
         if (!hp)
-            break;
+            return mz_fail(err, MZ_ENOMEM, "out of memory");
         for (int64_t i = 0; i < z->n_models; i++) {
             if (z->last[i] < 0)
                 continue;
@@ -251,7 +251,9 @@ static mz_status build_hps(rp_zoo *z, mz_error *err)
             }
             json_decref(o);
         }
-        if (hp_is_identifier(hp, z->n_models)) {
+        /* an imported zoo's hparams hold every key of its source's config: only those that
+         * vary are hyperparameters of the page, and not the ones that name each model apart */
+        if (hp->n_values < 2 || hp_is_identifier(hp, z->n_models)) {
             for (int v = 0; v < hp->n_values; v++)
                 free(hp->values[v]);
             free(hp->of_model);
@@ -416,6 +418,12 @@ mz_status rp_zoo_read(rp_zoo *z, const char *path, const mz_report_options *o, m
     meta(st, "generator", z->generator, sizeof z->generator);
     meta(st, "created_at", z->created_at, sizeof z->created_at);
     meta(st, "epochs", z->epochs_meta, sizeof z->epochs_meta);
+    char unit[16], format[16];
+    meta(st, "epoch_unit", unit, sizeof unit);
+    meta(st, "source_format", format, sizeof format);
+    /* zoos imported from a Small CNN Zoo before the importer wrote epoch_unit hold steps too */
+    snprintf(z->unit, sizeof z->unit, "%s",
+             !strcmp(unit, "step") || (!unit[0] && !strcmp(format, "ctc")) ? "step" : "epoch");
     z->is_twin = !strcmp(z->kind, "twin");
     if (mz_store_recipe(st, &z->recipe, NULL) != MZ_OK)
         z->recipe = NULL;

@@ -3,7 +3,11 @@
 # 0.5): torch loads every exported .pt with weights_only=True into the reference's module
 # (load_state_dict strict) and reproduces each model's recorded test accuracy on Fashion-MNIST's
 # 10,000 test images; the modelzoos export imports back with the same weights, metrics and
-# hyperparameter columns (its hparams gain the reference's keys the export writes).
+# hyperparameter columns (its hparams gain the reference's keys the export writes). The same for
+# the zoo's variational-dropout twins (mzoo sparsify, 1 epoch): CNN_ARD trials with
+# sparsity_ratio, torch's clipped ARD modules reproduce their test accuracy, and the import gives
+# back the same weights, metrics (per-layer sparsity recomputed alike), source columns and
+# statuses.
 set -u
 BIN=${MZ_BIN:?}
 SRC=${MZ_SOURCE_DIR:?}
@@ -47,16 +51,34 @@ check '[ $rc -eq 0 ] && grep -q "modelzoos zoo (cnn-s), 4 models: 4 done" "$T/im
 "$BIN" export "$T/t.db" -o "$T/ctc" --format ctc >"$T/ctc.out" 2>&1
 check 'grep -q "holds its one network (smallcnn) only" "$T/ctc.out"' "ctc export refused"
 
+# its variational-dropout twins (1 epoch): exported as the reference's CNN_ARD trials and back
+"$BIN" sparsify "$T/t.db" -o "$T/v.db" --epochs 1 -j 2 -q >/dev/null 2>"$T/sp.err"
+rc=$?
+check '[ $rc -eq 0 ]' "sparsify: $(cat "$T/sp.err")"
+"$BIN" export "$T/v.db" -o "$T/vmz" --format modelzoos -q >/dev/null 2>&1
+"$BIN" export "$T/v.db" -o "$T/vpt" --format pt -q >/dev/null 2>&1
+check 'grep -q "\"model::type\": \"CNN_ARD\"" "$T"/vmz/NN_tune_trainable_00001_*/params.json' \
+    "twins exported as CNN_ARD trials"
+check 'head -1 "$T"/vmz/NN_tune_trainable_00001_*/result.json | grep -q "\"sparsity_ratio\":"' \
+    "sparsity_ratio in result.json"
+"$BIN" import "$T/vmz" -o "$T/v2.db" >"$T/vimp.out" 2>&1
+rc=$?
+check '[ $rc -eq 0 ] && grep -q "4 sparsified twins" "$T/vimp.out"' "import of the twins: $(cat "$T/vimp.out")"
+
 "$PY" "$FX" eval-fmnist "$T/pt" "$T/t.db" "$DATA" :: check-pt "$T/pt" "$T/mz" \
     :: compare-zoos "$T/t.db" "$T/t2.db" --ignore-hparams :: reference-load "$T/mz" \
-    >"$T/py.out" 2>&1
+    :: eval-fmnist "$T/vpt" "$T/v.db" "$DATA" :: check-pt "$T/vpt" "$T/vmz" \
+    :: compare-zoos "$T/v.db" "$T/v2.db" --ignore-hparams >"$T/py.out" 2>&1
 rc=$?
 check '[ $rc -eq 0 ]' "python checks: $(cat "$T/py.out")"
 check 'grep -q "^4 checkpoints reproduce their recorded test accuracy" "$T/py.out"' \
     "test accuracies: $(cat "$T/py.out")"
 check 'grep -q "^8 checkpoints load (weights_only, strict) and equal the source" "$T/py.out"' \
     "strict loads"
-check 'grep -q "^same content" "$T/py.out" && grep -q "^8 samples" "$T/py.out"' "round trip"
+check '[ $(grep -c "^same content" "$T/py.out") -eq 2 ] && grep -q "^8 samples" "$T/py.out"' \
+    "round trips of the zoo and of its twins"
+check '[ $(grep -c "^4 checkpoints reproduce" "$T/py.out") -eq 2 ]' \
+    "the twins' pruned networks reproduce their recorded test accuracy in torch"
 
 echo "cli_interop_trained: $pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -4,6 +4,9 @@
  * metrics (and epoch 0's train metrics) are recomputed with both population backends. A twin zoo
  * written by hand (log_sigma2 chosen so that about half the weights have log alpha >= 3) is
  * evaluated as its pruned network, checked against the plain network with those weights zeroed.
+ * Per-image predictions (mz_evaluator_predict) count to the recorded test accuracy, do not depend
+ * on the backend or on the checkpoints sharing the population, and are torch's for a CNN-s and a
+ * twin's pruned network (tests/data/golden/predict, tools/make_eval_golden.py).
  * Errors: a missing model or epoch, a wrong weight count, a split the dataset lacks, a file that
  * is not a zoo. */
 #define _POSIX_C_SOURCE 200809L
@@ -19,6 +22,7 @@
 #include "mzoo/store.h"
 #include "mzoo/train.h"
 #include "check.h"
+#include "golden.h"
 
 static uint64_t lcg(uint64_t *s)
 {
@@ -92,6 +96,57 @@ static metrics_row metrics(mz_store *st, int64_t id, int epoch)
     return r;
 }
 
+/* Each image's predicted class (mz_evaluator_predict) of checkpoints ids[n], eps[n] on the test
+ * split: the fraction equal to the label is the recorded test accuracy (the classes are the
+ * argmax the accuracy counts), a checkpoint predicted alone gives the classes it gives among
+ * others, and every backend gives the same classes (prev: another backend's, or NULL). Returns
+ * the classes (the caller frees them). */
+static int32_t *check_predictions(const char *tag, const char *be, mz_evaluator *ev, mz_store *st,
+                                  const mz_dataset *ds, int64_t n, const int64_t *ids,
+                                  const int *eps, int32_t *prev)
+{
+    mz_error err = {0};
+    int64_t images = -1;
+    CHECK_OK(mz_evaluator_images(ev, MZ_PART_TEST, &images, &err), &err);
+    CHECK_EQ_INT(images, ds->test.n);
+    int32_t *cls = malloc(sizeof(int32_t) * (size_t)(n * images));
+    int32_t one[4096];
+    mz_eval_result *res = malloc(sizeof(mz_eval_result) * (size_t)n);
+    CHECK_OK(mz_evaluator_predict(ev, n, ids, eps, MZ_PART_TEST, cls, res, &err), &err);
+    int64_t same = 0;
+    for (int64_t k = 0; k < n; k++) {
+        int64_t hits = 0;
+        for (int64_t j = 0; j < images; j++) {
+            CHECK(cls[k * images + j] >= 0 && cls[k * images + j] < 10);
+            hits += cls[k * images + j] == ds->test.y[j];
+        }
+        metrics_row r = metrics(st, ids[k], eps[k]);
+        CHECK_MSG(fabs((double)hits / (double)images - r.v[5]) <= 1e-14 &&
+                      res[k].acc == (double)hits / (double)images,
+                  "%s (%s) model %lld epoch %d: %lld of %lld predictions right, recorded test "
+                  "accuracy %.17g, evaluated %.17g",
+                  tag, be, (long long)ids[k], eps[k], (long long)hits, (long long)images, r.v[5],
+                  res[k].acc);
+        if (k % 5 == 0 && images <= 4096) { /* alone in its population */
+            CHECK_OK(mz_evaluator_predict(ev, 1, &ids[k], &eps[k], MZ_PART_TEST, one, NULL, &err),
+                     &err);
+            CHECK(!memcmp(one, cls + k * images, sizeof(int32_t) * (size_t)images));
+        }
+        same +=
+            !prev || !memcmp(prev + k * images, cls + k * images, sizeof(int32_t) * (size_t)images);
+    }
+    CHECK_MSG(same == n, "%s: %lld of %lld checkpoints predict as with the other backend", tag,
+              (long long)same, (long long)n);
+    printf("%s (%s backend): %lld checkpoints x %lld images predicted, as their accuracy says\n",
+           tag, be, (long long)n, (long long)images);
+    free(res);
+    if (prev) {
+        free(cls);
+        return prev;
+    }
+    return cls;
+}
+
 /* Trains spec_json on ds into a temporary zoo and checks every recorded metric against the
  * evaluator, with each backend in `backends` (NULL-terminated). */
 static void check_zoo(const char *tag, const char *spec_json, const mz_dataset *ds,
@@ -112,6 +167,7 @@ static void check_zoo(const char *tag, const char *spec_json, const mz_dataset *
     }
     mz_store *st = NULL;
     CHECK_OK(mz_store_open(&st, zoo, MZ_STORE_READ, &err), &err);
+    int32_t *first_classes = NULL; /* the first backend's predictions */
     for (const char *const *be = backends; *be; be++) {
         mz_eval_options o;
         mz_eval_options_default(&o);
@@ -168,6 +224,7 @@ static void check_zoo(const char *tag, const char *spec_json, const mz_dataset *
                       "%s: checkpoint %lld of a batch differs from its own evaluation", tag,
                       (long long)k);
         }
+        first_classes = check_predictions(tag, *be, ev, st, ds, n / 3, ids, eps, first_classes);
         ids[n / 2] = 99; /* a missing model stops the batch, naming it */
         CHECK_EQ_INT(mz_evaluator_checkpoints(ev, n, ids, eps, MZ_PART_TEST, many, &err),
                      MZ_ENOTFOUND);
@@ -177,6 +234,7 @@ static void check_zoo(const char *tag, const char *spec_json, const mz_dataset *
         free(many);
         mz_evaluator_close(ev);
     }
+    free(first_classes);
     mz_store_close(st);
     mz_spec_release(&spec);
     if (keep)
@@ -304,6 +362,159 @@ static void check_twin(const char *plain_zoo, const mz_dataset *ds)
     free(got);
 }
 
+/* ---- predictions against PyTorch (tools/make_eval_golden.py) ---- */
+
+static uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+/* A CNN-s and a variational-dropout twin with the golden's parameters (the twin's linear
+ * log_sigma2_bias NaN, as the reference leaves it uninitialised) predict the golden's images as
+ * torch does: every image whose two largest torch logits are apart by more than 1e-4 gets
+ * torch's class, with each backend, alone and side by side. */
+static void check_predict_golden(const char *const *backends)
+{
+    mz_error err = {0};
+    golden g;
+    const char *dir = getenv("MZ_TEST_DATA");
+    if (!dir || !golden_load(&g, dir, "predict")) {
+        CHECK_MSG(0, "cannot load golden files (MZ_TEST_DATA=%s)", dir ? dir : "unset");
+        return;
+    }
+    int64_t n = json_integer_value(json_object_get(g.root, "n_images"));
+    uint64_t seed = (uint64_t)json_integer_value(json_object_get(g.root, "image_seed"));
+    mz_dataset ds;
+    memset(&ds, 0, sizeof ds);
+    snprintf(ds.name, sizeof ds.name, "golden");
+    ds.c = 1, ds.h = 28, ds.w = 28, ds.n_classes = 10;
+    const float mean[1] = {(float)json_real_value(json_object_get(g.root, "mean"))},
+                std[1] = {(float)json_real_value(json_object_get(g.root, "std"))};
+    mz_dataset_set_normalize(&ds, mean, std);
+    ds.test.n = n;
+    ds.test.x = malloc((size_t)(n * 28 * 28));
+    ds.test.y = malloc(sizeof(int32_t) * (size_t)n);
+    for (int64_t k = 0; k < n; k++) {
+        ds.test.y[k] = (int32_t)(k % 10);
+        for (int64_t i = 0; i < 28 * 28; i++) {
+            int64_t at = k * 28 * 28 + i;
+            ds.test.x[at] =
+                i < 28 * (4 + k % 25)
+                    ? (uint8_t)(mix64(seed * 0x9E3779B97F4A7C15ULL + (uint64_t)at) >> 56)
+                    : 0;
+        }
+    }
+    mz_arch plain, twin;
+    CHECK_OK(mz_arch_init(&plain, "cnn-s", 1, 28, 28, 0.0, &err), &err);
+    CHECK_OK(mz_arch_init_ard(&twin, &plain, &err), &err);
+    const float *pw = golden_array(&g, "cnn-s/params", (long)plain.n_params);
+    const float *tw = golden_array(&g, "twin/params", (long)twin.n_params);
+    const float *logits[2] = {golden_array(&g, "cnn-s/logits", (long)n * 10),
+                              golden_array(&g, "twin/logits", (long)n * 10)};
+    const float *want[2] = {golden_array(&g, "cnn-s/classes", (long)n),
+                            golden_array(&g, "twin/classes", (long)n)};
+    if (!pw || !tw || !logits[0] || !logits[1] || !want[0] || !want[1]) {
+        CHECK_MSG(0, "golden predict: arrays missing");
+        return;
+    }
+    int nan_bias = 0; /* the twin's unused linear log_sigma2_bias is NaN, as stored */
+    for (int i = 0; i < twin.n_layers; i++)
+        if (twin.layers[i].kind == MZ_LAYER_LINEAR)
+            nan_bias += isnan(tw[twin.layers[i].sb_off]);
+    CHECK_EQ_INT(nan_bias, 2);
+
+    char zoo[256];
+    temp_path(zoo, sizeof zoo, "predict");
+    mz_store *st = NULL;
+    CHECK_OK(mz_store_open(&st, zoo, MZ_STORE_WRITE, &err), &err);
+    mz_layout lay[2] = {{"", plain.n_tensors, plain.tensors, plain.n_params},
+                        {"", twin.n_tensors, twin.tensors, twin.n_params}};
+    snprintf(lay[0].variant, sizeof lay[0].variant, "%s", plain.variant);
+    snprintf(lay[1].variant, sizeof lay[1].variant, "%s", twin.variant);
+    mz_model_row m[2];
+    memset(m, 0, sizeof m);
+    for (int k = 0; k < 2; k++) {
+        m[k].id = k;
+        m[k].variant = lay[k].variant;
+        m[k].activation = "tanh";
+        m[k].lr = m[k].weight_decay = m[k].dropout = m[k].momentum = NAN;
+        m[k].nesterov = -1;
+        m[k].source_id = m[k].source_epoch = -1;
+    }
+    static const char *const meta[][2] = {{"dataset", "fashion-mnist"}, {"batch_size", "10"}};
+    mz_zoo_desc z = {"imported", "{\"test\":\"predict\"}", 2, meta, 2, m, 2, lay, NULL};
+    CHECK_OK(mz_store_attach(st, &z, &err), &err);
+    mz_epoch_record rec[2];
+    memset(rec, 0, sizeof rec);
+    for (int k = 0; k < 2; k++) {
+        rec[k].model_id = k;
+        rec[k].train_loss = rec[k].train_acc = rec[k].val_loss = rec[k].val_acc = NAN;
+        rec[k].test_loss = rec[k].test_acc = rec[k].sparsity = NAN;
+        rec[k].weights = k ? tw : pw;
+        rec[k].n_weights = lay[k].n_params;
+        rec[k].status = MZ_MODEL_DONE;
+    }
+    CHECK_OK(mz_store_commit(st, rec, 2, &err), &err);
+    mz_store_close(st);
+
+    int64_t ids[3] = {0, 1, 0};
+    int eps[3] = {0, 0, 0};
+    int32_t *cls = malloc(sizeof(int32_t) * (size_t)(3 * n));
+    for (const char *const *be = backends; *be; be++) {
+        mz_eval_options o;
+        mz_eval_options_default(&o);
+        o.dataset = &ds;
+        o.backend = strcmp(*be, "default") ? *be : NULL;
+        mz_evaluator *ev = NULL;
+        CHECK_OK(mz_evaluator_open(&ev, zoo, &o, &err), &err);
+        if (!ev)
+            break;
+        mz_eval_result res[3];
+        CHECK_OK(mz_evaluator_predict(ev, 3, ids, eps, MZ_PART_TEST, cls, res, &err), &err);
+        for (int k = 0; k < 2; k++) {
+            int64_t same = 0, ties = 0, hits = 0;
+            for (int64_t j = 0; j < n; j++) {
+                const float *zl = logits[k] + j * 10;
+                float a = -INFINITY, b = -INFINITY; /* the two largest */
+                for (int c = 0; c < 10; c++)
+                    if (zl[c] > a)
+                        b = a, a = zl[c];
+                    else if (zl[c] > b)
+                        b = zl[c];
+                int32_t c = cls[k * n + j];
+                hits += c == ds.test.y[j];
+                if (a - b <= 1e-4f)
+                    ties++;
+                else
+                    same += c == (int32_t)want[k][j];
+            }
+            CHECK_MSG(same + ties == n && ties <= 2,
+                      "%s (%s): %lld of %lld images predicted as torch does (%lld near-ties)",
+                      k ? "twin" : "cnn-s", *be, (long long)same, (long long)n, (long long)ties);
+            CHECK(res[k].acc == (double)hits / (double)n);
+            printf("%s (%s backend): %lld of %lld images as torch predicts them (%lld near-ties "
+                   "left out)\n",
+                   k ? "twin, pruned" : "cnn-s", *be, (long long)same, (long long)n,
+                   (long long)ties);
+        }
+        CHECK(!memcmp(cls, cls + 2 * n, sizeof(int32_t) * (size_t)n)); /* model 0 twice */
+        CHECK(isnan(res[0].sparsity) && res[1].sparsity > 0.2 && res[1].sparsity < 0.8);
+        int32_t *alone = malloc(sizeof(int32_t) * (size_t)n);
+        CHECK_OK(mz_evaluator_predict(ev, 1, &ids[1], &eps[1], MZ_PART_TEST, alone, NULL, &err),
+                 &err);
+        CHECK(!memcmp(alone, cls + n, sizeof(int32_t) * (size_t)n));
+        free(alone);
+        mz_evaluator_close(ev);
+    }
+    free(cls);
+    unlink(zoo);
+    mz_dataset_release(&ds);
+    json_decref(g.root);
+    free(g.blob);
+}
+
 static void check_errors(const char *zoo, const mz_dataset *ds)
 {
     mz_error err = {0};
@@ -397,6 +608,7 @@ int main(void)
               "\"momentum\": 0.9, \"seed\": 1}}",
               &s8, def, NULL, 0);
     check_twin(cnns_zoo, &s28);
+    check_predict_golden(backends);
     check_errors(cnns_zoo, &s28);
     unlink(cnns_zoo);
     mz_dataset_release(&s28);

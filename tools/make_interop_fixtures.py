@@ -9,6 +9,10 @@ Fixtures (written into a directory, usually a temporary one):
                      (DIR/tune_zoo_fixture/NN_tune_trainable_*/params.json, result.json,
                      checkpoint_*/checkpoints), its .zip and .tar.gz, a ResNet-18 experiment, and
                      malformed copies (DIR/bad_*/)
+  ard DIR            the sparsified twins as the reference writes them (DIR/ard_fixture:
+                     CNN_ARD and CNN3_ARD trials with sparsity_ratio and garbage in the linear
+                     layers' log_sigma2_bias, a diverged one; its .zip) and malformed copies
+                     (DIR/bad_ard_*/)
   ctc DIR            a small Google Small CNN Zoo (DIR/ctc: weights.npy float32, metrics.csv.gz,
                      layout.csv; DIR/ctc64: float64 weights, plain metrics.csv) and bad copies
   tiny DIR           the few small .pt files tests/data/pt holds (committed; regenerate with
@@ -16,6 +20,10 @@ Fixtures (written into a directory, usually a temporary one):
 Checks (exit status 1 with a message on the first difference):
   compare-zoos A.db B.db [--ignore-hparams]
                                   same models, epochs (weights bit for bit) and layouts
+  check-ard ZOO.db EXP            an imported twin zoo against its source (weights, sparsity,
+                                  per-layer sparsity, hparams, status) as torch computes them
+  check-ard-pruned ZOO.db EXP     mzoo's Python package: pruned state_dicts and modules of the
+                                  twins equal torch's ARD modules (PYTHONPATH, MZOO_LIBRARY set)
   check-pt EXPORT SRC             every .pt of `mzoo export --format pt`: torch.load(weights_only=True),
                                   load_state_dict(strict=True) into the reference's module, equal to
                                   the source checkpoint (SRC: a modelzoos experiment or a ctc dir)
@@ -23,6 +31,9 @@ Checks (exit status 1 with a message on the first difference):
   reference-load EXP              loads EXP as the reference's ModelDatasetBase does (every
                                   subdirectory a model, checkpoint_<e> or checkpoint_<e:06d>,
                                   result.json lines, config keys) and prints a digest of it
+  check-disagreement REPORT.html EXP DATA
+                                  the prediction disagreement of `mzoo report` on a zoo imported
+                                  from EXP against torch on Fashion-MNIST's test images in DATA
   check-ctc EXPORT SRC            an exported ctc directory holds SRC's rows (by modeldir and step)
   eval-fmnist EXPORT ZOO.db DIR   test accuracy of every model's last exported CNN-s checkpoint on
                                   Fashion-MNIST's test set (torch), against the zoo's test_acc
@@ -129,8 +140,88 @@ class SmallCNN(nn.Module):
         return self.fc(x.mean(dim=(2, 3)))
 
 
+class LinearARD(nn.Module):
+    """The reference's LinearARD: weight, bias, log_sigma2 (the weight's shape) and
+    log_sigma2_bias (never initialised, never used). Eval forward: weights with
+    log alpha = clamp(log_sigma2 - 2 log(|w| + 1e-15), -10, 10) >= 3 are zero; the bias stays."""
+
+    def __init__(self, fin, fout):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(fout, fin).normal_(0, 0.02))
+        self.bias = nn.Parameter(torch.zeros(fout))
+        self.log_sigma2 = nn.Parameter(torch.full((fout, fin), -10.0))
+        self.log_sigma2_bias = nn.Parameter(torch.empty(fout))  # uninitialised, as the reference
+
+    def log_alpha(self):
+        return torch.clamp(self.log_sigma2 - 2 * torch.log(torch.abs(self.weight) + 1e-15), -10, 10)
+
+    def forward(self, x):
+        return nn.functional.linear(x, self.weight * (self.log_alpha() < 3).float(), self.bias)
+
+
+class Conv2dARD(nn.Conv2d):
+    """The reference's Conv2dARD: nn.Conv2d plus log_sigma2 and log_sigma2_bias (-10); eval
+    forward zeroes weights and biases whose log alpha (clamped to [-8, 8]) is >= 3."""
+
+    def __init__(self, cin, cout, k):
+        super().__init__(cin, cout, k)
+        self.log_sigma2 = nn.Parameter(torch.full(self.weight.shape, -10.0))
+        self.log_sigma2_bias = nn.Parameter(torch.full(self.bias.shape, -10.0))
+
+    def log_alpha(self):
+        return torch.clamp(self.log_sigma2 - 2 * torch.log(torch.abs(self.weight) + 1e-15), -8, 8)
+
+    def forward(self, x):
+        la_b = torch.clamp(self.log_sigma2_bias - 2 * torch.log(torch.abs(self.bias) + 1e-15), -8, 8)
+        return self._conv_forward(x, self.weight * (self.log_alpha() < 3).float(),
+                                  self.bias * (la_b < 3).float())
+
+
+def ard_of(plain):
+    """CNN_ARD / CNN3_ARD: the plain module's ModuleList with Conv2d and Linear replaced by their
+    ARD layers (same indices), weights and biases copied (load_state_dict_from_nonARD)."""
+    for i, m in enumerate(plain.module_list):
+        if isinstance(m, nn.Conv2d):
+            a = Conv2dARD(m.in_channels, m.out_channels, m.kernel_size[0])
+        elif isinstance(m, nn.Linear):
+            a = LinearARD(m.in_features, m.out_features)
+        else:
+            continue
+        with torch.no_grad():
+            a.weight.copy_(m.weight)
+            a.bias.copy_(m.bias)
+        plain.module_list[i] = a
+    return plain
+
+
+def ard_layers(net):
+    return [m for m in net.module_list if isinstance(m, (Conv2dARD, LinearARD))]
+
+
+def ard_sparsity(net):
+    """sparsity_ratio as the reference computes it (weights with log alpha >= 3 over all ARD
+    weights, biases not counted), and per layer in mzoo's names (conv1, ..., fc1, ...)."""
+    dropped = total = 0
+    per, nconv, nfc = {}, 0, 0
+    with torch.no_grad():
+        for m in ard_layers(net):
+            d = int((m.log_alpha() >= 3).sum())
+            if isinstance(m, Conv2dARD):
+                nconv += 1
+                name = "conv%d" % nconv
+            else:
+                nfc += 1
+                name = "fc%d" % nfc
+            per[name] = d / m.weight.numel()
+            dropped += d
+            total += m.weight.numel()
+    return dropped / total, per
+
+
 def module_for(params):
     t = params.get("model::type")
+    if t in ("CNN_ARD", "CNN3_ARD"):
+        return ard_of(module_for(dict(params, **{"model::type": t[:-4]})))
     if t == "CNN":
         return CNN(params.get("model::i_dim", 1), params.get("model::nlin", "tanh"),
                    params.get("model::dropout", 0))
@@ -464,6 +555,130 @@ def make_bad_modelzoos(root, exp):
 
 
 # ---------------------------------------------------------------------------------------------
+# ARD fixture: the sparsified twins as train_{mnist,svhn}_sparse_vd.py write them
+
+# What uninitialised memory may hold: NaN, infinities, huge and denormal numbers, a signalling
+# NaN with a payload, minus zero (as float32 bit patterns, written as they are)
+GARBAGE = np.array([0x7fc00000, 0x7f800000, 0xff800000, 0x7f7fffff, 0x00000001, 0x7fa00001,
+                    0x80000000, 0x4640e400, 0xffc12345, 0x3f800000], dtype=np.uint32)
+
+
+def fill_garbage(t, start):
+    bits = np.resize(np.roll(GARBAGE, -start), t.numel()).view(np.float32)
+    with torch.no_grad():
+        t.copy_(torch.from_numpy(bits.copy()).reshape(t.shape))
+
+
+def ard_step(net, epoch, seed):
+    """Deterministic stand-in for an epoch of variational-dropout training: the weights move a
+    little and log_sigma2 grows, so that more weights reach log alpha >= 3 each epoch."""
+    g = torch.Generator().manual_seed(7000 * seed + epoch)
+    with torch.no_grad():
+        for m in ard_layers(net):
+            m.weight.add_(0.01 * torch.randn(m.weight.shape, generator=g))
+            m.log_sigma2.add_(3.0 * torch.rand(m.log_sigma2.shape, generator=g))
+            if isinstance(m, Conv2dARD):
+                m.log_sigma2_bias.add_(3.0 * torch.rand(m.log_sigma2_bias.shape, generator=g))
+
+
+def write_ard_trial(exp, i, params, net, epochs, *, nan_ls2=None, garbage=0, plain_ckpt=None,
+                    reorder=False, tensor_edit=None):
+    """A twin's trial: results 0..epochs-1 with sparsity_ratio, checkpoint_<e:06d>/checkpoints
+    holding the ARD state_dict (weights unclipped, log_sigma2, log_sigma2_bias) with garbage in
+    the linear layers' log_sigma2_bias."""
+    name = "NN_tune_trainable_from_checkpoint_a1b2c_%05d_%d_training::init_checkpoint_path=" \
+           "_data_zoos_trial_%d_%s" % (i, i, i, EPOCH_DATE % i)
+    d = os.path.join(exp, name)
+    os.makedirs(d)
+    with open(os.path.join(d, "params.json"), "w") as f:
+        json.dump(params, f, indent=2, sort_keys=True)
+    for k, m in enumerate(ard_layers(net)):
+        if isinstance(m, LinearARD):
+            fill_garbage(m.log_sigma2_bias, garbage + 3 * k)
+    out = []
+    for e in range(epochs):
+        if e:
+            ard_step(net, e, i)
+        ratio, _ = ard_sparsity(net)
+        metrics = {"train_loss": 0.5 + 0.02 * e, "train_acc": 0.85 - 0.01 * e,
+                   "test_loss": 0.45 + 0.03 * e, "test_acc": 0.86 - 0.01 * e,
+                   "sparsity_ratio": ratio}
+        out.append(result_line(params, e, metrics, e == epochs - 1, "a1b2c_%05d" % i))
+        cdir = os.path.join(d, "checkpoint_%06d" % e)
+        os.makedirs(cdir)
+        sd = collections.OrderedDict((k, v.clone()) for k, v in net.state_dict().items())
+        if nan_ls2 is not None and e >= nan_ls2:
+            sd["module_list.3.log_sigma2"][0, 0, 0, 0] = float("nan")
+        if plain_ckpt is not None:
+            sd = plain_ckpt.state_dict()
+        if reorder:  # weight, log_sigma2, bias, log_sigma2_bias: not the reference's order
+            keys = list(sd)
+            keys[1], keys[2] = keys[2], keys[1]
+            sd = collections.OrderedDict((k, sd[k]) for k in keys)
+        if tensor_edit:
+            sd = tensor_edit(sd)
+        torch.save(sd, os.path.join(cdir, "checkpoints"))
+        open(os.path.join(cdir, ".is_checkpoint"), "w").close()
+    with open(os.path.join(d, "result.json"), "w") as f:
+        for l in out:
+            f.write(l + "\n")
+    return d
+
+
+def ard_params(i, mtype, channels, nlin, dropout):
+    """The twins' config: the first source trial's, all sharing its seed, with model::type,
+    training::init_checkpoint_path (the source trial), sample_epoch and epochs_train changed."""
+    return base_params(**{"model::type": mtype, "model::i_dim": channels, "model::nlin": nlin,
+                          "model::dropout": dropout, "model::init_type": "kaiming_uniform",
+                          "optim::optimizer": "adam", "optim::lr": 3e-4, "seed": 1,
+                          "training::init_checkpoint_path":
+                              "/data/zoos/MNIST/tune_zoo_mnist_uniform/NN_tune_trainable_%d" % i,
+                          "training::sample_epoch": 50, "training::epochs_train": 3,
+                          "dataset::dump": "/data/MNIST/dataset.pt"})
+
+
+def make_ard(root):
+    exp = os.path.join(root, "ard_fixture")
+    os.makedirs(exp)
+    with open(os.path.join(exp, "config.json"), "w") as f:
+        f.write('{"model::type": "CNN_ARD"}')
+    specs = [  # (model::type, channels, nlin, dropout, options)
+        ("CNN_ARD", 1, "tanh", 0.0, {}),
+        ("CNN_ARD", 1, "tanh", 0.0, {"garbage": 3}),
+        ("CNN3_ARD", 3, "gelu", 0.0, {"garbage": 5}),
+        ("CNN_ARD", 1, "relu", 0.5, {"garbage": 7}),  # dropout modules: shifted indices
+        ("CNN_ARD", 1, "tanh", 0.0, {"nan_ls2": 2}),  # a NaN log_sigma2: diverged
+    ]
+    for i, (t, c, nlin, p, opt) in enumerate(specs):
+        torch.manual_seed(100 + i)
+        plain = (CNN if t == "CNN_ARD" else CNN3)(c, nlin, p)
+        write_ard_trial(exp, i, ard_params(i, t, c, nlin, p), ard_of(plain), 4, **opt)
+    shutil.make_archive(os.path.join(root, "ard_fixture"), "zip", root, "ard_fixture")
+
+    def bad(name, t="CNN_ARD", dropout=0.0, **opt):
+        e = os.path.join(root, name)
+        os.makedirs(e)
+        torch.manual_seed(200)
+        net = ard_of(CNN(1, "tanh", opt.pop("net_dropout", dropout)))
+        write_ard_trial(e, 0, ard_params(0, t, 1, "tanh", dropout), net, 2, **opt)
+    torch.manual_seed(300)
+    bad("bad_ard_plain", plain_ckpt=CNN(1, "tanh", 0.0))  # a plain checkpoint under CNN_ARD
+    bad("bad_ard_order", reorder=True)
+    bad("bad_ard_type", t="CNN2_ARD")
+    bad("bad_ard_dropout", dropout=0.5, net_dropout=0.0)
+
+    def narrow(sd):
+        sd["module_list.0.log_sigma2"] = sd["module_list.0.log_sigma2"][:, :, :, :4].contiguous()
+        return sd
+    bad("bad_ard_shape", tensor_edit=narrow)
+
+    def rename(sd):  # the same shapes under another name
+        return collections.OrderedDict((k.replace("3.log_sigma2_bias", "3.log_sigma_bias"), v)
+                                       for k, v in sd.items())
+    bad("bad_ard_name", tensor_edit=rename)
+
+
+# ---------------------------------------------------------------------------------------------
 # Google Small CNN Zoo fixture
 
 CTC_LAYOUT = [("sequential/conv2d/bias:0", (16,)), ("sequential/conv2d/kernel:0", (3, 3, 1, 16)),
@@ -740,6 +955,8 @@ def module_of_model(m):
         arch, c = variant.split("/")[:2]
         params.update({"model::type": {"cnn-s": "CNN", "cnn-l": "CNN3"}.get(arch, "Resnet18"),
                        "model::i_dim": int(c[1:])})
+        if variant.endswith("/ard"):  # its variational-dropout twins
+            params["model::type"] += "_ARD"
         if arch == "resnet18":
             params["model::o_dim"] = int(variant.split("/")[2][1:])
     return module_for(params)
@@ -876,6 +1093,8 @@ def eval_fmnist(export, zoo, data):
         for e in [e for e in m["epochs"] if e.get("file")][-1:]:  # the last: 10000 images each
             sd = torch.load(os.path.join(export, e["file"]), weights_only=True)
             net = CNN(1, m["activation"], m["dropout"])
+            if m["variant"].endswith("/ard"):  # a twin: its pruned (clipped) network
+                net = ard_of(net)
             net.load_state_dict(sd, strict=True)
             net.eval()
             with torch.no_grad():
@@ -891,12 +1110,158 @@ def eval_fmnist(export, zoo, data):
     print("%d checkpoints reproduce their recorded test accuracy" % n)
 
 
+def check_ard(zoo, exp):
+    """An imported twin zoo against its source, as torch reads it: every checkpoint's blob is its
+    state_dict bit for bit (the linear layers' garbage log_sigma2_bias too), epochs.sparsity is
+    result.json's sparsity_ratio, epochs.metrics' per-layer sparsity is what torch computes from
+    the checkpoint, hparams keep training::init_checkpoint_path, and only a NaN in the parameters
+    the network reads makes a model diverged."""
+    trials, ckpts = source_checkpoints(exp)
+    db = sqlite3.connect("file:%s?mode=ro" % zoo, uri=True)
+    rows = db.execute("SELECT id, variant, status, hparams FROM models ORDER BY id").fetchall()
+    if len(rows) != len(trials):
+        fail("%d models, %d trials" % (len(rows), len(trials)))
+    n = 0
+    for (mid, variant, status, hparams), t in zip(rows, trials):
+        params = json.load(open(os.path.join(exp, t, "params.json")))
+        if not variant.endswith("/ard"):
+            fail("model %d: variant %s" % (mid, variant))
+        hp = json.loads(hparams)
+        for k in ("training::init_checkpoint_path", "model::type", "training::sample_epoch"):
+            if hp.get(k) != params[k]:
+                fail("model %d: hparams %s is %r, params.json %r" % (mid, k, hp.get(k), params[k]))
+        ratio = {}
+        for line in open(os.path.join(exp, t, "result.json")):
+            r = json.loads(line)
+            ratio[r["training_iteration"]] = r["sparsity_ratio"]
+        diverged = False
+        for epoch, sp, metrics, blob in db.execute(
+                "SELECT epoch, sparsity, metrics, weights FROM epochs WHERE model_id=? "
+                "ORDER BY epoch", (mid,)):
+            sd = ckpts[(mid, epoch)]
+            want = b"".join(v.contiguous().numpy().tobytes() for v in sd.values())
+            if blob != want:
+                fail("model %d epoch %d: the weights differ from the checkpoint" % (mid, epoch))
+            if sp != ratio[epoch]:
+                fail("model %d epoch %d: sparsity %r, sparsity_ratio %r" % (mid, epoch, sp,
+                                                                          ratio[epoch]))
+            # what the network never reads: the linear layers' log_sigma2_bias
+            unused = [k for k in sd if k.endswith(".log_sigma2_bias") and
+                      sd[k[:-len("log_sigma2_bias")] + "weight"].dim() == 2]
+            finite = all(bool(torch.isfinite(v).all()) for k, v in sd.items() if k not in unused)
+            diverged |= not finite
+            net = module_for(params)
+            net.load_state_dict(sd, strict=True)
+            per = ard_sparsity(net)[1]
+            got = json.loads(metrics)["sparsity"]
+            if finite and got != per:
+                fail("model %d epoch %d: per-layer sparsity %r, torch %r" % (mid, epoch, got, per))
+            n += 1
+        if (status == "diverged") != diverged:
+            fail("model %d: status %s, but NaN in its used parameters: %s" % (mid, status, diverged))
+    print("%d twin checkpoints as torch reads them" % n)
+
+
+def check_ard_pruned(zoo, exp):
+    """mzoo's Python package (PYTHONPATH and MZOO_LIBRARY set by the caller) on an imported twin
+    zoo: Zoo.state_dict(pruned=True) is torch's clipped ARD network (weights, and conv biases,
+    zeroed where log alpha >= 3), and Zoo.module() computes what torch's ARD module computes."""
+    import mzoo
+    trials, ckpts = source_checkpoints(exp)
+    z = mzoo.Zoo(zoo)
+    n = 0
+    x = torch.randn(7, 3, 32, 32, generator=torch.Generator().manual_seed(5))
+    for (mid, epoch), sd in sorted(ckpts.items()):
+        if z.model(mid)["status"] != "done":
+            continue
+        params = json.load(open(os.path.join(exp, trials[mid], "params.json")))
+        net = module_for(params)
+        net.load_state_dict(sd, strict=True)
+        net.eval()
+        want = collections.OrderedDict()
+        with torch.no_grad():
+            for m_i, m in enumerate(net.module_list):
+                if isinstance(m, (Conv2dARD, LinearARD)):
+                    keep = (m.log_alpha() < 3).float()
+                    want["module_list.%d.weight" % m_i] = m.weight * keep
+                    b = m.bias
+                    if isinstance(m, Conv2dARD):
+                        la_b = torch.clamp(m.log_sigma2_bias - 2 * torch.log(torch.abs(b) + 1e-15),
+                                           -8, 8)
+                        b = b * (la_b < 3).float()
+                    want["module_list.%d.bias" % m_i] = b
+        got = z.state_dict(mid, epoch, pruned=True, torch=True)
+        if list(got) != list(want):
+            fail("model %d: pruned keys %s" % (mid, list(got)))
+        for k in want:
+            if not torch.equal(got[k], want[k]):
+                fail("model %d epoch %d: pruned %s differs from torch's" % (mid, epoch, k))
+        mod = z.module(mid, epoch)
+        c = params["model::i_dim"]
+        xi = x[:, :c, :28, :28] if params["model::type"] == "CNN_ARD" else x[:, :c]
+        with torch.no_grad():
+            a, b = mod(xi), net(xi)
+        if not torch.allclose(a, b, rtol=1e-4, atol=1e-5):
+            fail("model %d epoch %d: Zoo.module() and torch's ARD module disagree" % (mid, epoch))
+        n += 1
+    print("%d pruned twin checkpoints equal torch's" % n)
+
+
+def check_disagreement(page, exp, data):
+    """The prediction disagreement of `mzoo report` on a zoo imported from EXP (a Fashion-MNIST
+    Model Zoos experiment): torch classifies the page's first test images with each of the
+    page's models (its checkpoint at the page's epoch); the subset accuracies and the
+    disagreement matrix must be torch's (an image whose two largest logits are within 1e-4 is
+    allowed to go either way)."""
+    import re
+    d = json.loads(re.search(r'<script type="application/json" id="mzoo-data">(.*?)</script>',
+                             open(page, encoding="utf-8").read(), re.S).group(1))
+    g = d["zoos"][0].get("disagreement")
+    if not g:
+        fail("%s: no disagreement data" % page)
+    n = g["images"]
+    with gzip.open(os.path.join(data, "t10k-images-idx3-ubyte.gz")) as f:
+        x = np.frombuffer(f.read(), np.uint8, offset=16)[:n * 784].reshape(n, 1, 28, 28)
+    with gzip.open(os.path.join(data, "t10k-labels-idx1-ubyte.gz")) as f:
+        y = np.frombuffer(f.read(), np.uint8, offset=8)[:n].astype(np.int64)
+    x = torch.from_numpy(x.copy()).float().div(255).sub(0.5).div(0.5)
+    trials, ckpts = source_checkpoints(exp)
+    cls, ties = [], []
+    for m in g["models"]:
+        params = json.load(open(os.path.join(exp, trials[m], "params.json")))
+        net = module_for(params)
+        net.load_state_dict(ckpts[(m, g["epoch"])], strict=True)
+        with torch.no_grad():
+            z = net.eval()(x)
+        top = torch.topk(z, 2, dim=1).values
+        cls.append(z.argmax(dim=1).numpy())
+        ties.append((top[:, 0] - top[:, 1] <= 1e-4).numpy())
+    k = len(cls)
+    M = np.array(g["matrix"]).reshape(k, k)
+    slack = [t.sum() / n for t in ties]
+    for a in range(k):
+        acc = (cls[a] == y).mean()
+        if abs(g["subset_accuracy"][a] - acc) > slack[a] + 1e-12:
+            fail("model %d: subset accuracy %r, torch %r" % (g["models"][a],
+                                                             g["subset_accuracy"][a], acc))
+        for b in range(k):
+            want = (cls[a] != cls[b]).mean()
+            if abs(M[a, b] - want) > slack[a] + slack[b] + 1e-12:
+                fail("models %d, %d: disagreement %r, torch %r" % (g["models"][a],
+                                                                 g["models"][b], M[a, b], want))
+    print("disagreement of %d models on %d images as torch predicts them" % (k, n))
+
+
 COMMANDS = {
     "modelzoos": (1, lambda a: make_modelzoos(a[0])),
+    "ard": (1, lambda a: make_ard(a[0])),
     "ctc": (1, lambda a: make_ctc(a[0])),
     "tiny": (1, lambda a: make_tiny(a[0])),
     "compare-zoos": (2, lambda a: compare_zoos(a[0], a[1], "--ignore-hparams" in a[2:])),
     "check-pt": (2, lambda a: check_pt(a[0], a[1])),
+    "check-ard": (2, lambda a: check_ard(a[0], a[1])),
+    "check-disagreement": (3, lambda a: check_disagreement(a[0], a[1], a[2])),
+    "check-ard-pruned": (2, lambda a: check_ard_pruned(a[0], a[1])),
     "check-safetensors": (2, lambda a: check_safetensors(a[0], a[1])),
     "reference-load": (1, lambda a: reference_load(a[0])),
     "check-ctc": (2, lambda a: check_ctc(a[0], a[1])),

@@ -71,6 +71,21 @@ mz_status mz_evaluator_checkpoints(mz_evaluator *ev, int64_t n, const int64_t *m
                                    const int *epochs, mz_part part, mz_eval_result *out,
                                    mz_error *err);
 
+/* The number of images an evaluation on split `part` runs over: the split's size, or max_images
+ * when smaller (loads the dataset if needed). MZ_EINVAL for a split the dataset does not have. */
+mz_status mz_evaluator_images(mz_evaluator *ev, mz_part part, int64_t *n_images, mz_error *err);
+
+/* mz_evaluator_checkpoints, and each image's predicted class: classes[i * n_images + j] is the
+ * class checkpoint i gives image j of the split (n_images = mz_evaluator_images; the caller's
+ * array holds n * n_images), the index of its largest logit, the first of equal ones (as the
+ * accuracy counts it: out[i].acc is the fraction of j with classes[i * n_images + j] equal to
+ * the label). Twins: their pruned network's. Checkpoints of one layout and activation share the
+ * lanes of a population as in mz_evaluator_checkpoints; the classes do not depend on which
+ * checkpoints share them. out may be NULL. */
+mz_status mz_evaluator_predict(mz_evaluator *ev, int64_t n, const int64_t *model_ids,
+                               const int *epochs, mz_part part, int32_t *classes,
+                               mz_eval_result *out, mz_error *err);
+
 /* The same for weights the caller gives (w[n], the layout of model_id's variant), e.g. an edited
  * checkpoint: model_id supplies the architecture and activation. */
 mz_status mz_evaluator_weights(mz_evaluator *ev, int64_t model_id, const float *w, int64_t n,

@@ -86,6 +86,11 @@ typedef struct mz_import_report {
     int64_t epochs_written; /* rows written by this call */
     int64_t commits;        /* transactions of this call */
     double seconds;
+    int64_t twins; /* models that are variational-dropout twins (CNN_ARD, CNN3_ARD) */
+    /* twins' checkpoints (read by this call) with NaN or Inf only where the network never reads:
+     * the linear layers' log_sigma2_bias, which the reference leaves uninitialised. Stored as
+     * they are; they do not make a model diverged. */
+    int64_t nonfinite_unused;
 } mz_import_report;
 
 /* Imports `source` (a directory, or a .zip / .tar / .tar.gz of a Model Zoos experiment) into the

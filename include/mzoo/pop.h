@@ -53,9 +53,10 @@ typedef struct mz_pop_backend {
     /* One training step of every active lane on its own batch (see mz_pop_train_step). */
     void (*train_step)(mz_pop *p, const uint8_t *images, const int32_t *labels, const uint32_t *idx,
                        int B, int epoch, int step, float *loss, int *correct);
-    /* Eval-mode forward of images [first, first+n) for every lane (see mz_pop_eval). */
+    /* Eval-mode forward of images [first, first+n) for every lane (see mz_pop_eval and
+     * mz_pop_eval_classes; classes NULL: no predictions). */
     void (*eval)(mz_pop *p, const uint8_t *images, const int32_t *labels, int64_t n,
-                 double *loss_sum, int64_t *correct);
+                 double *loss_sum, int64_t *correct, int32_t *const *classes);
     /* ARD pops: dropped weights of every active lane (see mz_pop_dropped). */
     void (*dropped)(const mz_pop *p, int64_t *dropped);
 } mz_pop_backend;
@@ -101,6 +102,12 @@ void mz_pop_train_step(mz_pop *p, const uint8_t *images, const int32_t *labels, 
  * float, as in a training step), so loss_sum / n is the reference's test loss. */
 void mz_pop_eval(mz_pop *p, const uint8_t *images, const int32_t *labels, int64_t n,
                  double *loss_sum, int64_t *correct);
+
+/* mz_pop_eval, and each image's predicted class: classes[lane][i] (for the lanes whose pointer is
+ * not NULL, [n] each) = the index of the largest logit of image i, the first of equal ones (as
+ * the hits count it: classes[lane][i] == labels[i] exactly for the images counted correct). */
+void mz_pop_eval_classes(mz_pop *p, const uint8_t *images, const int32_t *labels, int64_t n,
+                         double *loss_sum, int64_t *correct, int32_t *const classes[MZ_LANES]);
 
 /* ARD pops: dropped[lane] = the number of weights with log alpha >= 3 (mz_ard_dropped) of every
  * active lane; other entries untouched. Plain pops: nothing is written. */

@@ -25,6 +25,7 @@
 #define MZOO_SPARSE_H
 
 #include "mzoo/core.h"
+#include "mzoo/nn.h"
 #include "mzoo/train.h"
 
 #ifdef __cplusplus
@@ -65,6 +66,15 @@ mz_status mz_sparsify_plan(const char *source_zoo, const mz_sparsify_opts *o, in
  * architecture that cannot be sparsified), and those of mz_train_run. */
 mz_status mz_sparsify_run(const char *source_zoo, const char *twin_zoo, const mz_sparsify_opts *o,
                           mz_error *err);
+
+/* A variational-dropout twin's figures as its epochs rows record them: *sparsity = dropped weights
+ * (log alpha >= 3, mz_ard_dropped_layers) / all weights of its conv and linear layers (biases not
+ * counted), and json = {"sparsity":{"conv1":...,"fc1":...}}, the same fraction per layer, layers
+ * named by position (conv1, conv2, ..., fc1, fc2, ...), numbers in their shortest round-trip form
+ * (mz_format_double). `a` is an ARD architecture (mz_arch_init_ard), params its [a->n_params].
+ * MZ_ELIMIT when json[cap] is too small (512 bytes hold any CNN-s or CNN-l). */
+mz_status mz_ard_sparsity_metrics(const mz_arch *a, const float *params, double *sparsity,
+                                  char *json, size_t cap, mz_error *err);
 
 /* The paper's twin zoos: the settings of `mzoo sparsify --preset NAME`, which also checks that
  * the source zoo was made with source_preset. */

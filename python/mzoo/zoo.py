@@ -129,7 +129,8 @@ class Zoo:
     # ---- metadata ----
     @property
     def kind(self):
-        """'grid' (trained from a spec), 'twin' (sparsified twins) or 'imported'."""
+        """'grid' (trained from a spec), 'twin' (sparsified twins) or 'imported' (read from
+        another format: the Model Zoos' twins too, whose models is_twin() tells)."""
         return self.meta.get("kind", "grid")
 
     @property

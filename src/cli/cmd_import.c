@@ -81,9 +81,16 @@ static void print_report(const char *zoo, const mz_import_report *r)
            "metrics\n",
            (long long)r->epochs, (long long)r->checkpoints, (long long)r->no_checkpoint,
            (long long)r->no_metrics);
+    if (r->twins)
+        printf("  %lld sparsified twins (variational dropout; per-layer sparsity recomputed)\n",
+               (long long)r->twins);
     if (r->nonfinite_checkpoints)
         printf("  %lld checkpoints hold NaN or Inf (kept as they are)\n",
                (long long)r->nonfinite_checkpoints);
+    if (r->nonfinite_unused)
+        printf("  %lld twin checkpoints hold NaN or Inf in the unused log_sigma2_bias of linear "
+               "layers (kept as they are; not a divergence)\n",
+               (long long)r->nonfinite_unused);
     if (r->nonfinite_metrics)
         printf("  %lld NaN/Inf metrics stored as NULL\n", (long long)r->nonfinite_metrics);
     if (r->placeholders)

@@ -140,8 +140,16 @@ static mz_status twin_summary(mz_store *st, mz_error *err)
     return mz_store_query(st,
                           "SELECT e.epoch, avg(e.sparsity), avg(e.test_acc), avg(e0.test_acc - "
                           "e.test_acc), count(*) FROM epochs e JOIN epochs e0 ON e0.model_id = "
-                          "e.model_id AND e0.epoch = 0 GROUP BY e.epoch ORDER BY e.epoch",
+                          "e.model_id AND e0.epoch = 0 WHERE e.sparsity IS NOT NULL GROUP BY "
+                          "e.epoch ORDER BY e.epoch",
                           print_epoch_row, NULL, err);
+}
+
+static int has_row(void *ctx, int ncol, const char *const *val, const char *const *names)
+{
+    (void)ncol, (void)val, (void)names;
+    *(int *)ctx = 1;
+    return 0;
 }
 
 static int print_status(void *ctx, int ncol, const char *const *val, const char *const *names)
@@ -251,7 +259,12 @@ int mz_cmd_info(int argc, char **argv)
     free(acc);
     free(r.v);
     char kind[32] = "";
-    if (mz_store_meta(st, "kind", kind, sizeof kind, NULL) == MZ_OK && !strcmp(kind, "twin"))
+    int twins =
+        mz_store_meta(st, "kind", kind, sizeof kind, NULL) == MZ_OK && !strcmp(kind, "twin");
+    if (!twins && s == MZ_OK) /* imported twins: their variational-dropout layouts say so */
+        s = mz_store_query(st, "SELECT 1 FROM layout WHERE variant LIKE '%/ard' LIMIT 1", has_row,
+                           &twins, &err);
+    if (twins && s == MZ_OK)
         s = twin_summary(st, &err);
     mz_store_close(st);
     if (s != MZ_OK) {

@@ -362,6 +362,7 @@ typedef struct job {
     float *w;        /* the plain network's weights (twins: pruned), owned */
     double sparsity; /* twins; NaN otherwise */
     mz_eval_result *out;
+    int32_t *classes; /* [images] each image's predicted class, or NULL */
 } job;
 
 /* The split to evaluate on (its first max_images images when asked). */
@@ -473,7 +474,10 @@ static mz_status run_pop(mz_evaluator *ev, job *jobs, int k, const mz_split *sp,
     }
     double ls[MZ_LANES] = {0};
     int64_t hit[MZ_LANES] = {0};
-    mz_pop_eval(&pop, sp->x, sp->y, sp->n, ls, hit);
+    int32_t *classes[MZ_LANES] = {NULL};
+    for (int l = 0; l < k; l++)
+        classes[l] = jobs[l].classes;
+    mz_pop_eval_classes(&pop, sp->x, sp->y, sp->n, ls, hit, classes);
     mz_pop_release(&pop);
     for (int l = 0; l < k; l++)
         finish(&jobs[l], sp, ls[l], hit[l]);
@@ -506,8 +510,16 @@ static mz_status run_resnet(mz_evaluator *ev, job *j, const mz_split *sp, mz_err
             mz_resnet_forward(net, ws, j->w, x, nb, 0, logits);
             for (int b = 0; b < nb; b++) {
                 int hit = 0;
-                ls += mz_ref_loss(logits + (int64_t)b * K, sp->y + first + b, 1, K, NULL, &hit);
+                const float *z = logits + (int64_t)b * K;
+                ls += mz_ref_loss(z, sp->y + first + b, 1, K, NULL, &hit);
                 hits += hit;
+                if (j->classes) { /* the argmax mz_ref_loss counts hits with */
+                    int32_t arg = 0;
+                    for (int c = 1; c < K; c++)
+                        if (z[c] > z[arg])
+                            arg = c;
+                    j->classes[first + b] = arg;
+                }
             }
         }
         finish(j, sp, ls, hits);
@@ -576,9 +588,10 @@ static mz_status submit(mz_evaluator *ev, pending *p, const job *j, const mz_spl
     return p->k[g] == MZ_LANES ? flush_group(ev, p, g, sp, err) : MZ_OK;
 }
 
-mz_status mz_evaluator_checkpoints(mz_evaluator *ev, int64_t n, const int64_t *model_ids,
-                                   const int *epochs, mz_part part, mz_eval_result *out,
-                                   mz_error *err)
+/* Checkpoints i of n: results into out[i], and each image's class into classes[i * images + j]
+ * when classes is not NULL. */
+static mz_status evaluate(mz_evaluator *ev, int64_t n, const int64_t *model_ids, const int *epochs,
+                          mz_part part, int32_t *classes, mz_eval_result *out, mz_error *err)
 {
     for (int64_t i = 0; i < n; i++) {
         out[i].n = 0;
@@ -593,6 +606,7 @@ mz_status mz_evaluator_checkpoints(mz_evaluator *ev, int64_t n, const int64_t *m
         job j;
         s = prepare(ev, model_ids[i], epochs[i], NULL, 0, &j, err);
         j.out = &out[i];
+        j.classes = classes ? classes + i * sp.n : NULL;
         if (s == MZ_OK)
             s = submit(ev, p, &j, &sp, err);
         else if (n > 1)
@@ -602,6 +616,33 @@ mz_status mz_evaluator_checkpoints(mz_evaluator *ev, int64_t n, const int64_t *m
         s = flush_group(ev, p, g, &sp, err);
     if (p)
         pending_release(p);
+    return s;
+}
+
+mz_status mz_evaluator_checkpoints(mz_evaluator *ev, int64_t n, const int64_t *model_ids,
+                                   const int *epochs, mz_part part, mz_eval_result *out,
+                                   mz_error *err)
+{
+    return evaluate(ev, n, model_ids, epochs, part, NULL, out, err);
+}
+
+mz_status mz_evaluator_images(mz_evaluator *ev, mz_part part, int64_t *n_images, mz_error *err)
+{
+    mz_split sp;
+    mz_status s = split_of(ev, part, &sp, err);
+    *n_images = s == MZ_OK ? sp.n : 0;
+    return s;
+}
+
+mz_status mz_evaluator_predict(mz_evaluator *ev, int64_t n, const int64_t *model_ids,
+                               const int *epochs, mz_part part, int32_t *classes,
+                               mz_eval_result *out, mz_error *err)
+{
+    mz_eval_result *own = NULL;
+    if (!out && !(out = own = malloc(sizeof *out * (size_t)(n ? n : 1))))
+        return mz_fail(err, MZ_ENOMEM, "out of memory for an evaluation");
+    mz_status s = evaluate(ev, n, model_ids, epochs, part, classes, out, err);
+    free(own);
     return s;
 }
 

@@ -710,3 +710,41 @@ mz_status mz_ilayout_make(mz_ilayout *L, const char *arch, int channels, int dro
     }
     return mz_fail(err, MZ_EUNSUPPORTED, "no layout for architecture '%s'", arch);
 }
+
+mz_status mz_ilayout_make_ard(mz_ilayout *L, const char *arch, int channels, int dropout_layers,
+                              mz_error *err)
+{
+    memset(L, 0, sizeof *L);
+    if (strcmp(arch, "cnn-s") != 0 && strcmp(arch, "cnn-l") != 0)
+        return mz_fail(err, MZ_EUNSUPPORTED, "no variational-dropout twin of architecture '%s'",
+                       arch);
+    mz_arch plain;
+    int s = !strcmp(arch, "cnn-s") ? 28 : 32;
+    mz_status st = mz_arch_init(&plain, arch, channels, s, s, dropout_layers ? 0.5 : 0.0, err);
+    if (!st)
+        st = mz_arch_init_ard(&L->ard_arch, &plain, err);
+    if (st)
+        return st;
+    const mz_arch *a = &L->ard_arch;
+    snprintf(L->arch, sizeof L->arch, "%s", arch);
+    snprintf(L->variant, sizeof L->variant, "%s", a->variant);
+    L->n = a->n_tensors;
+    memcpy(L->t, a->tensors, (size_t)a->n_tensors * sizeof *L->t);
+    L->n_params = a->n_params;
+    L->ard = 1;
+    L->n_unused = mz_ard_frozen_spans(a, L->unused);
+    return MZ_OK;
+}
+
+int mz_ilayout_is_ard(const mz_ilayout *L)
+{
+    size_t n = strlen(L->variant);
+    if (n < 4 || strcmp(L->variant + n - 4, "/ard") != 0)
+        return 0;
+    for (int i = 0; i < L->n; i++) {
+        size_t k = strlen(L->t[i].name);
+        if (k >= 11 && !strcmp(L->t[i].name + k - 11, ".log_sigma2"))
+            return 1;
+    }
+    return 0;
+}

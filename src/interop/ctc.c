@@ -583,6 +583,7 @@ static mz_status finish_models(ctcctx *c)
     }
     if (dataset[0] && one_dataset)
         imp_meta(im, "dataset", dataset);
+    imp_meta(im, "epoch_unit", "step"); /* epochs.epoch holds each checkpoint's training step */
     return MZ_OK;
 }
 

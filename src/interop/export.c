@@ -163,7 +163,7 @@ static int on_model(void *vctx, int ncol, const char *const *v, const char *cons
 {
     (void)names;
     model_rows *r = vctx;
-    if (ncol != 14 || !v[0] || !v[1] || !v[11]) {
+    if (ncol != 16 || !v[0] || !v[1] || !v[11]) {
         r->bad = 1;
         return 1;
     }
@@ -198,6 +198,8 @@ static int on_model(void *vctx, int ncol, const char *const *v, const char *cons
             m->status = i;
     m->message = dup_or_null(v[12], &r->oom);
     m->hparams = dup_or_null(v[13], &r->oom);
+    m->source_id = v[14] ? strtoll(v[14], NULL, 10) : -1;
+    m->source_epoch = v[15] ? (int)strtol(v[15], NULL, 10) : -1;
     return 0;
 }
 
@@ -239,8 +241,8 @@ static int on_epoch(void *vctx, int ncol, const char *const *v, const char *cons
 // clang-format off
 static const char models_sql[] =
     "SELECT id, variant, activation, init, optimizer, " REAL("lr") ", " REAL("weight_decay") ", "
-    REAL("dropout") ", " REAL("momentum") ", nesterov, seed, status, message, hparams "
-    "FROM models ORDER BY id";
+    REAL("dropout") ", " REAL("momentum") ", nesterov, seed, status, message, hparams, "
+    "source_id, source_epoch FROM models ORDER BY id";
 static const char epoch_sql[] =
     "SELECT epoch, " REAL("train_loss") ", " REAL("train_acc") ", " REAL("val_loss") ", "
     REAL("val_acc") ", " REAL("test_loss") ", " REAL("test_acc") ", " REAL("sparsity") ", "
@@ -860,6 +862,7 @@ static mz_status read_layouts(exporter *ex)
             L->n = nt;
             memcpy(L->t, t, (size_t)nt * sizeof *t);
             L->n_params = np;
+            L->ard = mz_ilayout_is_ard(L);
         }
         free(t);
     }

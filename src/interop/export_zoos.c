@@ -48,8 +48,8 @@ static json_t *params_of(exporter *ex, const exp_model *m, const mz_ilayout *L)
     if (!p)
         return NULL;
     if (!json_object_get(p, "model::type")) {
-        const char *type = !strcmp(L->arch, "cnn-s")   ? "CNN"
-                           : !strcmp(L->arch, "cnn-l") ? "CNN3"
+        const char *type = !strcmp(L->arch, "cnn-s")   ? (L->ard ? "CNN_ARD" : "CNN")
+                           : !strcmp(L->arch, "cnn-l") ? (L->ard ? "CNN3_ARD" : "CNN3")
                                                        : "Resnet18";
         const char *c = strstr(L->variant, "/c"), *k = strstr(L->variant, "/k");
         json_object_set_new(p, "model::type", json_string(type));
@@ -76,6 +76,12 @@ static json_t *params_of(exporter *ex, const exp_model *m, const mz_ilayout *L)
         json_object_set_new(p, "optim::nesterov", json_boolean(m->nesterov));
     if (m->has_seed)
         json_object_set_new(p, "seed", json_integer(m->seed));
+    /* a twin mzoo made: its source checkpoint (the reference names the source trial's folder in
+     * training::init_checkpoint_path, which a zoo file does not know) */
+    if (m->source_id >= 0)
+        json_object_set_new(p, "mzoo::source_id", json_integer(m->source_id));
+    if (m->source_epoch >= 0)
+        json_object_set_new(p, "mzoo::source_epoch", json_integer(m->source_epoch));
     return p;
 }
 
@@ -188,10 +194,13 @@ mz_status mz_export_modelzoos(exporter *ex)
 {
     for (int i = 0; i < ex->n_layouts; i++) {
         const char *a = ex->layouts[i].arch;
-        if (strcmp(a, "cnn-s") != 0 && strcmp(a, "cnn-l") != 0 && strcmp(a, "resnet18") != 0)
+        int ard = ex->layouts[i].ard;
+        if (strcmp(a, "cnn-s") != 0 && strcmp(a, "cnn-l") != 0 &&
+            (strcmp(a, "resnet18") != 0 || ard))
             return mz_fail(ex->err, MZ_EUNSUPPORTED,
                            "%s: the Model Zoos' layout holds the reference's CNN, CNN3 and "
-                           "Resnet18 only, not %s (export it as pt or safetensors)",
+                           "Resnet18 only (and the twins CNN_ARD and CNN3_ARD), not %s (export it "
+                           "as pt or safetensors)",
                            ex->zoo_path, ex->layouts[i].variant);
     }
     mzx c = {5};

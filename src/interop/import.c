@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "mzoo/sparse.h"
 #include "interop/interop-impl.h"
 #include "core/banned.h"
 
@@ -63,6 +64,7 @@ imp_model *imp_add_model(importer *im, const char *name, mz_error *err)
     m->status_override = -1;
     m->nonfinite_metric = m->nonfinite_ckpt = -1;
     m->layout = -1;
+    m->source_id = m->source_epoch = -1;
     im->n_models++;
     return m;
 }
@@ -224,6 +226,10 @@ mz_status imp_attach(importer *im, int *all_done)
         }
     }
     rep->models = im->n_models;
+    for (int64_t i = 0; i < im->n_models; i++)
+        rep->twins += im->models[i].layout >= 0 && im->layouts[im->models[i].layout].ard;
+    if (rep->twins == im->n_models) /* a zoo of twins says its method, as mzoo's twin zoos do */
+        imp_meta(im, "method", "vd");
     /* the recipe: what was read, not where it lay */
     char digest[96];
     mz_digest_hex(&im->digest, digest, sizeof digest);
@@ -274,8 +280,8 @@ mz_status imp_attach(importer *im, int *all_done)
         row->nesterov = m->nesterov;
         row->has_seed = m->has_seed;
         row->seed = m->seed;
-        row->source_id = -1;
-        row->source_epoch = -1;
+        row->source_id = m->source_id;
+        row->source_epoch = m->source_epoch;
         row->hparams = m->hparams;
     }
     for (int i = 0; !st && i < im->n_layouts; i++) {
@@ -285,7 +291,8 @@ mz_status imp_attach(importer *im, int *all_done)
         lay[i].n_params = im->layouts[i].n_params;
     }
     mz_zoo_desc z = {"imported",   recipe, n_meta,        (const char *const(*)[2])meta,
-                     im->n_models, rows,   im->n_layouts, lay,  NULL};
+                     im->n_models, rows,   im->n_layouts, lay,
+                     NULL};
     if (!st)
         st = mz_store_open(&im->st, im->zoo_path, MZ_STORE_WRITE, err);
     int existing = !st && mz_store_schema_version(im->st) > 0;
@@ -480,6 +487,58 @@ int imp_wants(const importer *im, int64_t mi, int e)
            !m->ep[e].w;
 }
 
+/* 1 if the parameters the network reads are finite; *unused = 1 if those it never reads (a
+ * twin's linear log_sigma2_bias, the spans L->unused in order) hold NaN or Inf. */
+static int finite_weights(const mz_ilayout *L, const float *w, int *unused)
+{
+    int64_t k = 0;
+    for (int u = 0; u <= L->n_unused; u++) {
+        int64_t end = u < L->n_unused ? L->unused[u].first : L->n_params;
+        for (; k < end; k++)
+            if (!isfinite(w[k]))
+                return 0;
+        if (u == L->n_unused)
+            break;
+        for (; k < end + L->unused[u].count; k++)
+            *unused |= !isfinite(w[k]);
+    }
+    return 1;
+}
+
+/* A twin's per-layer sparsity, recomputed from its checkpoint as mzoo's own twins record it
+ * (mz_ard_sparsity_metrics), goes into the epoch's further metrics under "sparsity" (replacing a
+ * "sparsity" key of the source's line, e.g. an mzoo export's); epochs.sparsity stays what the
+ * source reported (sparsity_ratio). */
+static mz_status twin_metrics(importer *im, const mz_ilayout *L, imp_epoch *x, const float *w)
+{
+    char json[512];
+    double total;
+    mz_status st = mz_ard_sparsity_metrics(&L->ard_arch, w, &total, json, sizeof json, im->err);
+    if (st)
+        return st;
+    json_t *o = NULL;
+    if (x->extra) {
+        json_error_t je;
+        o = json_loads(x->extra, 0, &je);
+    }
+    if (!json_is_object(o)) {
+        json_decref(o);
+        o = json_object();
+    }
+    json_error_t je;
+    json_t *fig = json_loads(json, 0, &je);
+    char *text = NULL;
+    if (o && fig && !json_object_set(o, "sparsity", json_object_get(fig, "sparsity")))
+        text = mz_json_canonical(o);
+    json_decref(fig);
+    json_decref(o);
+    if (!text)
+        return mz_fail(im->err, MZ_ENOMEM, "out of memory");
+    free(x->extra);
+    x->extra = text;
+    return MZ_OK;
+}
+
 mz_status imp_put_weights(importer *im, int64_t mi, int e, float *w)
 {
     imp_model *m = &im->models[mi];
@@ -489,14 +548,22 @@ mz_status imp_put_weights(importer *im, int64_t mi, int e, float *w)
     }
     imp_epoch *x = &m->ep[e];
     const mz_ilayout *L = &im->layouts[m->layout];
-    for (int64_t k = 0; k < L->n_params; k++)
-        if (!isfinite(w[k])) {
-            x->nonfinite_w = 1;
-            im->rep->nonfinite_checkpoints++;
-            if (m->nonfinite_ckpt < 0 || x->epoch < m->nonfinite_ckpt)
-                m->nonfinite_ckpt = x->epoch;
-            break;
+    int unused_nonfinite = 0;
+    if (!finite_weights(L, w, &unused_nonfinite)) {
+        x->nonfinite_w = 1;
+        im->rep->nonfinite_checkpoints++;
+        if (m->nonfinite_ckpt < 0 || x->epoch < m->nonfinite_ckpt)
+            m->nonfinite_ckpt = x->epoch;
+    }
+    if (unused_nonfinite && !x->nonfinite_w)
+        im->rep->nonfinite_unused++;
+    if (L->ard) {
+        mz_status st = twin_metrics(im, L, x, w);
+        if (st) {
+            free(w);
+            return st;
         }
+    }
     x->w = w;
     m->pending--;
     m->bytes += L->n_params * 4;

@@ -18,6 +18,7 @@
 
 #include "mzoo/formats.h"
 #include "mzoo/interop.h"
+#include "mzoo/nn.h"
 #include "mzoo/resnet.h"
 #include "mzoo/store.h"
 
@@ -107,11 +108,24 @@ typedef struct mz_ilayout {
     int n;
     mz_tensor_desc t[MZ_RESNET_TENSORS];
     int64_t n_params;
+    /* a variational-dropout twin of CNN-s or CNN-l (variant "<plain>/ard"): its architecture,
+     * and the spans of parameters its network never reads (the linear layers' log_sigma2_bias,
+     * which the reference leaves uninitialised), left out of the NaN/Inf check */
+    int ard;
+    mz_arch ard_arch;
+    int n_unused;
+    mz_span unused[MZ_MAX_LAYERS];
 } mz_ilayout;
 /* The layout of an architecture mzoo knows: "cnn-s" (channels 1 or 3; dropout_layers when its
  * dropout > 0), "cnn-l", "resnet18" (classes), "smallcnn" (channels, layers, units, classes). */
 mz_status mz_ilayout_make(mz_ilayout *L, const char *arch, int channels, int dropout_layers,
                           int classes, int layers, int units, mz_error *err);
+/* The variational-dropout twin ("ARD") of a "cnn-s" or "cnn-l" layout, as mz_arch_init_ard
+ * builds it: per conv/linear layer weight, bias, log_sigma2 and log_sigma2_bias. */
+mz_status mz_ilayout_make_ard(mz_ilayout *L, const char *arch, int channels, int dropout_layers,
+                              mz_error *err);
+/* 1 if a layout read from a zoo is a twin's: variant "<plain>/ard" with log_sigma2 tensors. */
+int mz_ilayout_is_ard(const mz_ilayout *L);
 /* The architecture of a layout variant ("cnn-s/c1/dropout" -> "cnn-s"). */
 void mz_variant_arch(const char *variant, char *arch, size_t cap);
 
@@ -135,6 +149,8 @@ typedef struct imp_model {
     double lr, weight_decay, dropout, momentum;
     int nesterov, has_seed;
     int64_t seed;
+    int64_t source_id; /* twins: source model and epoch (an mzoo export states them); -1 = NULL */
+    int source_epoch;
     int n_ep, cap_ep;
     imp_epoch *ep;        /* sorted by epoch after the first pass */
     int failed;           /* the source says the training failed (message says why) */
@@ -161,7 +177,7 @@ typedef struct importer {
     mz_digest digest;
     char dataset[64];
     int n_meta;
-    char meta[4][2][256];
+    char meta[6][2][256];
     mz_store *st;
     mz_epoch_record *batch;
     imp_epoch **batch_ep; /* the epoch each queued record comes from (NULL: status only) */
@@ -219,6 +235,8 @@ typedef struct exp_model {
     int has_seed;
     int64_t seed;
     int status;
+    int64_t source_id; /* twins: the source model and epoch; -1 = NULL */
+    int source_epoch;
     int n_ep;
     exp_epoch *ep;
 } exp_model;

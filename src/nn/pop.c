@@ -50,7 +50,13 @@ void mz_pop_train_step(mz_pop *p, const uint8_t *images, const int32_t *labels, 
 void mz_pop_eval(mz_pop *p, const uint8_t *images, const int32_t *labels, int64_t n,
                  double *loss_sum, int64_t *correct)
 {
-    p->backend->eval(p, images, labels, n, loss_sum, correct);
+    p->backend->eval(p, images, labels, n, loss_sum, correct, NULL);
+}
+
+void mz_pop_eval_classes(mz_pop *p, const uint8_t *images, const int32_t *labels, int64_t n,
+                         double *loss_sum, int64_t *correct, int32_t *const classes[MZ_LANES])
+{
+    p->backend->eval(p, images, labels, n, loss_sum, correct, classes);
 }
 
 void mz_pop_dropped(const mz_pop *p, int64_t *dropped)
@@ -173,8 +179,21 @@ static void ref_train_step(mz_pop *p, const uint8_t *images, const int32_t *labe
     }
 }
 
+/* The index of the largest of z[K], the first of equal ones (NaN never wins over z[0]). */
+static int32_t argmax(const float *z, int K)
+{
+    float m = z[0];
+    int32_t arg = 0;
+    for (int k = 1; k < K; k++)
+        if (z[k] > m) {
+            m = z[k];
+            arg = k;
+        }
+    return arg;
+}
+
 static void ref_eval(mz_pop *p, const uint8_t *images, const int32_t *labels, int64_t n,
-                     double *loss_sum, int64_t *correct)
+                     double *loss_sum, int64_t *correct, int32_t *const *classes)
 {
     ref_state *s = p->impl;
     const mz_arch *a = p->arch;
@@ -199,6 +218,8 @@ static void ref_eval(mz_pop *p, const uint8_t *images, const int32_t *labels, in
                                        a->n_classes, NULL, &hit);
                 loss_sum[l] += (double)lb;
                 correct[l] += hit;
+                if (classes && classes[l]) /* the argmax mz_ref_loss counts hits with */
+                    classes[l][first + b] = argmax(s->logits + b * a->n_classes, a->n_classes);
             }
         }
     }

@@ -1293,7 +1293,7 @@ static void simd_train_step(mz_pop *p, const uint8_t *images, const int32_t *lab
 }
 
 static void simd_eval(mz_pop *p, const uint8_t *images, const int32_t *labels, int64_t n,
-                      double *loss_sum, int64_t *correct)
+                      double *loss_sum, int64_t *correct, int32_t *const *classes)
 {
     simd_state *s = p->impl;
     const mz_arch *a = p->arch;
@@ -1320,6 +1320,19 @@ static void simd_eval(mz_pop *p, const uint8_t *images, const int32_t *labels, i
                 loss_sum[l] += (double)lb[l];
                 correct[l] += hits[l];
             }
+        if (classes) { /* the argmax loss_sample counts hits with */
+            const v16f *z = s->act[a->n_layers];
+            v16f m = z[0];
+            v16i arg = vi(0);
+            for (int k = 1; k < K; k++) {
+                v16i gt = z[k] > m;
+                m = vsel(gt, z[k], m);
+                arg = vseli(gt, vi(k), arg);
+            }
+            for (int l = 0; l < MZ_LANES; l++)
+                if (p->lane[l].active && classes[l])
+                    classes[l][i] = arg[l];
+        }
     }
     if (a->ard) { /* the KL term of the test loss, once per image */
         v16f term = lv.klw * ard_kl(a, s->P);

@@ -96,6 +96,9 @@ typedef struct rp_zoo {
     char name[256]; /* the file's base name */
     char kind[32], dataset[64], architecture[64], variant[64], method[32], generator[64],
         created_at[64], epochs_meta[32];
+    /* what epochs.epoch counts: "epoch", or "step" in a zoo whose meta says so (a Small CNN Zoo
+     * import: each checkpoint's training step) */
+    char unit[8];
     char *recipe;
     int is_twin;
     int n_classes;

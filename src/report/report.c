@@ -304,14 +304,23 @@ static void header(page *p)
         rp_buf_printf(b, "<div class=\"zoo\" data-zoo=\"%d\"><h3>", zi);
         rp_buf_html(b, z->name);
         rp_buf_puts(b, "</h3><table>\n");
-        const char *rows[][2] = {{"file", z->path},
-                                 {"kind", z->kind},
-                                 {"dataset", z->dataset},
-                                 {"architecture", z->architecture},
-                                 {"epochs (recipe)", z->epochs_meta},
-                                 {"twin method", z->is_twin ? z->method : ""},
-                                 {"made by", z->generator},
-                                 {"created", z->created_at}};
+        int imported = !strcmp(z->kind, "imported"), steps = !strcmp(z->unit, "step");
+        const char *rows[][2] = {
+            {"file", z->path},
+            {"kind", z->kind},
+            {"dataset", z->dataset},
+            {"architecture", z->architecture},
+            {steps      ? "last step"
+             : imported ? "last epoch"
+                        : "epochs (recipe)",
+             z->epochs_meta},
+            {"epoch numbers", steps ? "training steps: each checkpoint's step, as the source "
+                                      "records it (models of different train sizes have "
+                                      "different steps)"
+                                    : ""},
+            {"twin method", z->is_twin ? z->method : ""},
+            {"made by", z->generator},
+            {"created", z->created_at}};
         for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
             if (!rows[r][1] || !rows[r][1][0])
                 continue;
@@ -329,10 +338,10 @@ static void header(page *p)
         fmt_count(n1, sizeof n1, z->n_rows);
         fmt_count(n2, sizeof n2, z->n_kept_rows);
         fmt_count(n3, sizeof n3, z->n_kept_models);
-        rp_buf_printf(b, "</td></tr>\n<tr><th>epoch rows</th><td>%s (%s selected, of %s models)",
-                      n1, n2, n3);
+        rp_buf_printf(b, "</td></tr>\n<tr><th>%s rows</th><td>%s (%s selected, of %s models)",
+                      z->unit, n1, n2, n3);
         if (z->n_epochs)
-            rp_buf_printf(b, "; epochs %d to %d", z->epoch_value[0],
+            rp_buf_printf(b, "; %ss %d to %d", z->unit, z->epoch_value[0],
                           z->epoch_value[z->n_epochs - 1]);
         rp_buf_puts(b, "</td></tr>\n<tr><th>hyperparameters</th><td>");
         int any = 0;
@@ -454,7 +463,7 @@ static mz_status curves_figure(page *p, int zi, int metric, json_t *jz)
     snprintf(title, sizeof title, "%s%s%s", metric_title(metric), ng ? " by " : "",
              ng ? z->hp[h].name : "");
     ax.title = title;
-    ax.xlabel = "epoch";
+    ax.xlabel = z->unit;
     ax.ylabel = metric_title(metric);
     if (metric < 0)
         ax.ylabel = "train - test accuracy";
@@ -471,7 +480,8 @@ static mz_status curves_figure(page *p, int zi, int metric, json_t *jz)
     else
         snprintf(caption, sizeof caption,
                  "Median (line), 25-75%% (dark band) and 5-95%% (light band) quantiles of all "
-                 "models at each epoch.");
+                 "models at each %s.",
+                 z->unit);
     char key[48];
     snprintf(key, sizeof key, "curve-%s", metric_key(metric));
     FIGURE(p, zi, key, caption, rp_plot_lines(fb_, id_, &ax, s, ns, p->err));
@@ -510,7 +520,7 @@ static mz_status population_figure(page *p, int zi)
     s.colour = 0;
     rp_axes ax = {0};
     ax.title = "test accuracy of the population";
-    ax.xlabel = "epoch";
+    ax.xlabel = z->unit;
     ax.ylabel = "test accuracy";
     ax.xmin = E ? x[0] : 0;
     ax.xmax = E ? x[E - 1] : 1;
@@ -518,10 +528,12 @@ static mz_status population_figure(page *p, int zi)
     ax.ymax = 1;
     ax.width = p->fig_w;
     ax.height = p->fig_h;
-    FIGURE(p, zi, "curve-population",
-           "Median (line), 25-75% (dark band) and 5-95% (light band) of all models' test "
-           "accuracy at each epoch.",
-           rp_plot_lines(fb_, id_, &ax, &s, 1, p->err));
+    char caption[256];
+    snprintf(caption, sizeof caption,
+             "Median (line), 25-75%% (dark band) and 5-95%% (light band) of all models' test "
+             "accuracy at each %s%s.",
+             z->unit, strcmp(z->unit, "step") ? "" : " (of the models checkpointed at that step)");
+    FIGURE(p, zi, "curve-population", caption, rp_plot_lines(fb_, id_, &ax, &s, 1, p->err));
     free(scratch), free(q), free(cols), free(x);
     return MZ_OK;
 }
@@ -834,8 +846,8 @@ static mz_status weights_section(page *p)
         fmt_count(c1, sizeof c1, w->n);
         fmt_count(c2, sizeof c2, models);
         fmt_count(c3, sizeof c3, w->candidates);
-        size_t at = (size_t)snprintf(sampled, sizeof sampled,
-                                     "%s checkpoints of %s models at epochs ", c1, c2);
+        size_t at = (size_t)snprintf(sampled, sizeof sampled, "%s checkpoints of %s models at %ss ",
+                                     c1, c2, z->unit);
         for (int k = 0; k < w->n_sel_epochs && at < sizeof sampled; k++)
             at += (size_t)snprintf(sampled + at, sizeof sampled - at, "%s%d", k ? ", " : "",
                                    w->sel_epochs[k]);
@@ -887,7 +899,7 @@ static mz_status weights_section(page *p)
         char elab[64][16];
         const char *elabels[64];
         for (int k = 0; k < w->n_sel_epochs; k++) {
-            snprintf(elab[k], sizeof elab[k], "epoch %d", w->sel_epochs[k]);
+            snprintf(elab[k], sizeof elab[k], "%s %d", z->unit, w->sel_epochs[k]);
             elabels[k] = elab[k];
         }
         char xlab[64], ylab[64], cap[800];
@@ -909,7 +921,9 @@ static mz_status weights_section(page *p)
         sc.cat = cat;
         sc.cat_labels = elabels;
         sc.n_cat = w->n_sel_epochs;
-        ax.title = "PCA of checkpoints, coloured by epoch";
+        char pca_title[64];
+        snprintf(pca_title, sizeof pca_title, "PCA of checkpoints, coloured by %s", z->unit);
+        ax.title = pca_title;
         snprintf(cap, sizeof cap, "%s.", sampled);
         FIGURE(p, zi, "pca-epoch", cap, rp_plot_scatter(fb_, id_, &ax, &sc, p->err));
         memset(&sc, 0, sizeof sc);
@@ -943,9 +957,9 @@ static mz_status weights_section(page *p)
         sc.line_xy = lines;
         ax.title = "trajectories of sampled models";
         snprintf(cap, sizeof cap,
-                 "%d models (spread over the sampled ones) through every selected epoch; grey: "
+                 "%d models (spread over the sampled ones) through every selected %s; grey: "
                  "the sampled checkpoints.",
-                 w->n_traj);
+                 w->n_traj, z->unit);
         FIGURE(p, zi, "pca-traj", cap, rp_plot_scatter(fb_, id_, &ax, &sc, p->err));
         free(px), free(py), free(acc), free(cat);
 
@@ -979,7 +993,7 @@ static mz_status weights_section(page *p)
             snprintf(title, sizeof title, "%s weight norm", w->layer_name[l]);
             snprintf(key, sizeof key, "norm-%s", w->layer_name[l]);
             bx.title = title;
-            bx.xlabel = "epoch";
+            bx.xlabel = z->unit;
             bx.ylabel = "L2 norm";
             bx.ymin = 0;
             bx.ymax = top > 0 ? top * 1.1 : 1;
@@ -1007,8 +1021,8 @@ static mz_status diversity_section(page *p)
             "Pairwise L2 distances between the weight vectors of sampled models at the last "
             "selected epoch, split into pairs that share the banding hyperparameter's value and "
             "pairs that do not; and how often two models predict different classes for the "
-            "same image, on the first images of the test set, the models evaluated by mzoo's "
-            "reference kernels.");
+            "same image, on the first images of the test set, each image's class from "
+            "mz_evaluator_predict (the engine that trained the models, in eval mode).");
     for (int zi = 0; zi < p->nz; zi++) {
         rp_zoo *z = &p->zoos[zi];
         rp_weights *w = &z->w;
@@ -1070,7 +1084,7 @@ static mz_status diversity_section(page *p)
             nser = 1;
         }
         char title[96], cap[400];
-        snprintf(title, sizeof title, "pairwise weight distances at epoch %d", w->dist_epoch);
+        snprintf(title, sizeof title, "pairwise weight distances at %s %d", z->unit, w->dist_epoch);
         int64_t at_epoch = 0;
         for (int64_t i = 0; i < w->n; i++)
             at_epoch += w->epoch_of[i] == w->dist_epoch;
@@ -1118,7 +1132,7 @@ static mz_status diversity_section(page *p)
             dlo = dis[i] < dlo ? dis[i] : dlo, dhi = dis[i] > dhi ? dis[i] : dhi;
         rp_axes a2 = {0};
         char t2[96], c2[400];
-        snprintf(t2, sizeof t2, "prediction disagreement at epoch %d", w->dist_epoch);
+        snprintf(t2, sizeof t2, "prediction disagreement at %s %d", z->unit, w->dist_epoch);
         snprintf(c2, sizeof c2,
                  "%lld models evaluated on the first %d test images; the fraction of images two "
                  "models classify differently, over %lld pairs.",
@@ -1433,6 +1447,7 @@ mz_status mz_report_write(const char *const *zoos, int n_zoos, const mz_report_o
         json_object_set_new(jz, "n_rows", json_integer(z->n_rows));
         json_object_set_new(jz, "n_kept_rows", json_integer(z->n_kept_rows));
         json_object_set_new(jz, "n_classes", json_integer(z->n_classes));
+        json_object_set_new(jz, "epoch_unit", json_string(z->unit));
         json_object_set_new(jz, "by", z->by >= 0 ? json_string(z->hp[z->by].name) : json_null());
         int64_t ep[4096];
         int ne = z->n_epochs < 4096 ? z->n_epochs : 4096;

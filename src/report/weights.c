@@ -1,14 +1,15 @@
 /* The weight-space part of a report: a sample of checkpoints through the loader (models drawn at
  * random, every selected epoch of each), their PCA, trajectories of a few models over all their
  * epochs in the PCA plane, per-layer weight norms, pairwise distances at the last selected epoch,
- * and prediction disagreement of some of those models on a fixed test subset, evaluated by the
- * reference kernels (nn.h). */
+ * and prediction disagreement of some of those models on a fixed test subset, each image's class
+ * from mz_evaluator_predict (eval.h). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "mzoo/data.h"
+#include "mzoo/eval.h"
 #include "mzoo/nn.h"
 #include "mzoo/spec.h"
 #include "report/report-impl.h"
@@ -120,7 +121,7 @@ static int source_of(const mz_vec_layout *L, const char *variant)
 
 /* ---- prediction disagreement ---- */
 
-static mz_status predictions(rp_zoo *z, mz_store *st, const mz_report_options *o, mz_error *err)
+static mz_status predictions(rp_zoo *z, const mz_report_options *o, mz_error *err)
 {
     rp_weights *w = &z->w;
     int64_t m = w->n_dist < o->max_pred_models ? w->n_dist : o->max_pred_models;
@@ -130,6 +131,7 @@ static mz_status predictions(rp_zoo *z, mz_store *st, const mz_report_options *o
                                      : "not computed (fewer than two models)");
         return MZ_OK;
     }
+    /* ResNet-18 would cost minutes per model on a CPU: the page leaves it out */
     if (strcmp(z->architecture, "cnn-s") && strcmp(z->architecture, "cnn-l")) {
         snprintf(w->pred_note, sizeof w->pred_note,
                  "not computed: mzoo evaluates CNN-s and CNN-l models here, this zoo's "
@@ -138,130 +140,60 @@ static mz_status predictions(rp_zoo *z, mz_store *st, const mz_report_options *o
         return MZ_OK;
     }
     double t0 = mz_now();
-    mz_dataset ds;
-    mz_error derr = {0};
-    if (mz_dataset_load(&ds, z->dataset, o->data_dir, z->variant[0] ? z->variant : NULL, &derr) !=
-        MZ_OK) {
+    /* the first pred_images test images, through the engines that trained the models (twins:
+     * their pruned networks); checkpoints of one layout and activation share populations */
+    mz_eval_options eo;
+    mz_eval_options_default(&eo);
+    eo.data_dir = o->data_dir;
+    eo.max_images = o->pred_images;
+    mz_evaluator *ev = NULL;
+    mz_error e2 = {0};
+    int64_t N = 0;
+    int32_t *pred = NULL;
+    int *eps = malloc(sizeof(int) * (size_t)m);
+    mz_eval_result *res = malloc(sizeof *res * (size_t)m);
+    mz_status s = eps && res ? MZ_OK : mz_fail(err, MZ_ENOMEM, "out of memory");
+    mz_status es = MZ_OK;
+    if (s == MZ_OK)
+        es = mz_evaluator_open(&ev, z->path, &eo, &e2);
+    if (s == MZ_OK && es == MZ_OK)
+        es = mz_evaluator_images(ev, MZ_PART_TEST, &N, &e2);
+    if (s == MZ_OK && es == MZ_OK && !(pred = malloc(sizeof(int32_t) * (size_t)(m * N))))
+        s = mz_fail(err, MZ_ENOMEM, "out of memory");
+    for (int64_t j = 0; s == MZ_OK && es == MZ_OK && j < m; j++)
+        eps[j] = w->dist_epoch;
+    if (s == MZ_OK && es == MZ_OK)
+        es = mz_evaluator_predict(ev, m, w->dist_model, eps, MZ_PART_TEST, pred, res, &e2);
+    if (s == MZ_OK && es == MZ_ENOMEM)
+        s = mz_fail(err, MZ_ENOMEM, "%s", e2.msg);
+    else if (s == MZ_OK && es != MZ_OK) { /* no dataset, an architecture it cannot build, ... */
         char esc[400];
-        snprintf(w->pred_note, sizeof w->pred_note,
-                 "not computed: the dataset could not be read "
-                 "(%.400s)",
-                 mz_escape(esc, sizeof esc, derr.msg));
-        return MZ_OK;
+        snprintf(w->pred_note, sizeof w->pred_note, "not computed: %.400s",
+                 mz_escape(esc, sizeof esc, e2.msg));
     }
-    int N = (int)(ds.test.n < o->pred_images ? ds.test.n : o->pred_images);
-    int64_t px = (int64_t)ds.c * ds.h * ds.w;
-    int K = 0, B = 50;
-    int32_t *pred = malloc(sizeof(int32_t) * (size_t)(m * N));
-    float *x = malloc(sizeof(float) * (size_t)(B * px));
-    mz_status s = MZ_OK;
-    if (!pred || !x) {
-        s = mz_fail(err, MZ_ENOMEM, "out of memory");
-        goto done;
-    }
-    int64_t ok = 0;
-    int64_t *ids = malloc(sizeof(int64_t) * (size_t)m);
-    if (!ids) {
-        s = mz_fail(err, MZ_ENOMEM, "out of memory");
-        goto done;
-    }
-    for (int64_t j = 0; j < m && s == MZ_OK; j++) {
-        int64_t id = w->dist_model[j];
-        const mz_model_row *row = &z->rows[id];
-        mz_arch plain, ard, *a = &plain;
-        double dropout = isnan(row->dropout) ? 0 : row->dropout;
-        int act = row->activation ? mz_activation_parse(row->activation) : -1;
-        mz_error e2 = {0};
-        if (act < 0 ||
-            mz_arch_init(&plain, z->architecture, ds.c, ds.h, ds.w, dropout, &e2) != MZ_OK) {
-            snprintf(w->pred_note, sizeof w->pred_note,
-                     "not computed: model %lld has no architecture mzoo can build", (long long)id);
-            goto cleanup;
-        }
-        if (strcmp(plain.variant, row->variant)) {
-            if (mz_arch_init_ard(&ard, &plain, &e2) == MZ_OK && !strcmp(ard.variant, row->variant))
-                a = &ard;
-            else {
-                snprintf(w->pred_note, sizeof w->pred_note,
-                         "not computed: model %lld's layout variant is not one this mzoo builds",
-                         (long long)id);
-                goto cleanup;
-            }
-        }
-        K = a->n_classes;
-        float *params = malloc(sizeof(float) * (size_t)a->n_params);
-        int64_t wsn = a->ard ? mz_ard_workspace_floats(a, B) : mz_ref_workspace_floats(a, B);
-        float *ws = malloc(sizeof(float) * (size_t)wsn);
-        float *logits = malloc(sizeof(float) * (size_t)(B * K));
-        if (!params || !ws || !logits) {
-            free(params), free(ws), free(logits);
-            s = mz_fail(err, MZ_ENOMEM, "out of memory");
-            break;
-        }
-        s = mz_store_read_weights(st, id, w->dist_epoch, params, a->n_params, err);
-        int64_t hits = 0;
-        for (int b0 = 0; s == MZ_OK && b0 < N; b0 += B) {
-            int nb = N - b0 < B ? N - b0 : B;
-            for (int i = 0; i < nb; i++) {
-                const uint8_t *img = ds.test.x + (size_t)(b0 + i) * (size_t)px;
-                for (int c = 0; c < ds.c; c++)
-                    for (int64_t p = 0; p < (int64_t)ds.h * ds.w; p++)
-                        x[i * px + c * ds.h * ds.w + p] = ds.lut[c][img[c * ds.h * ds.w + p]];
-            }
-            mz_fwd_cfg cfg = {0};
-            cfg.act = (mz_activation)act;
-            cfg.dropout = (float)dropout;
-            cfg.train = 0;
-            cfg.seed = row->seed;
-            if (a->ard) {
-                mz_ard_cfg ac = {0};
-                ac.fwd = cfg;
-                mz_ard_forward(a, &ac, params, x, nb, ws, logits);
-            } else {
-                mz_ref_forward(a, &cfg, params, x, nb, ws, logits);
-            }
-            for (int i = 0; i < nb; i++) {
-                int best = 0;
-                for (int k = 1; k < K; k++)
-                    if (logits[i * K + k] > logits[i * K + best])
-                        best = k;
-                pred[j * N + b0 + i] = best;
-                hits += best == ds.test.y[b0 + i];
-            }
-        }
-        free(params), free(ws), free(logits);
-        if (s != MZ_OK)
-            break;
-        ids[ok] = id;
-        w->pred_acc = w->pred_acc ? w->pred_acc : calloc((size_t)m, sizeof(double));
-        if (!w->pred_acc) {
-            s = mz_fail(err, MZ_ENOMEM, "out of memory");
-            break;
-        }
-        w->pred_acc[ok++] = (double)hits / N;
-    }
-    if (s == MZ_OK && ok == m) {
+    if (s == MZ_OK && es == MZ_OK) {
+        w->pred_acc = malloc(sizeof(double) * (size_t)m);
         w->disagree = malloc(sizeof(double) * (size_t)(m * m));
-        if (!w->disagree) {
+        if (!w->pred_acc || !w->disagree) {
             s = mz_fail(err, MZ_ENOMEM, "out of memory");
         } else {
-            for (int64_t a = 0; a < m; a++)
+            for (int64_t a = 0; a < m; a++) {
+                w->pred_acc[a] = res[a].acc;
                 for (int64_t b = 0; b < m; b++) {
-                    int diff = 0;
-                    for (int i = 0; i < N; i++)
+                    int64_t diff = 0;
+                    for (int64_t i = 0; i < N; i++)
                         diff += pred[a * N + i] != pred[b * N + i];
-                    w->disagree[a * m + b] = (double)diff / N;
+                    w->disagree[a * m + b] = (double)diff / (double)N;
                 }
+            }
             w->n_pred = m;
-            w->pred_images = N;
+            w->pred_images = (int)N;
         }
     }
-cleanup:
-    free(ids);
-done:
+    mz_evaluator_close(ev);
     free(pred);
-    free(x);
-    mz_dataset_release(&ds);
+    free(eps);
+    free(res);
     w->pred_seconds = mz_now() - t0;
     return s;
 }
@@ -285,7 +217,16 @@ mz_status rp_weights_compute(rp_zoo *z, const mz_report_options *o, mz_error *er
     mz_loader_options lo;
     mz_loader_options_default(&lo);
     lo.epochs = epochs;
-    lo.where = o->where;
+    /* only rows with a checkpoint (an imported zoo has epochs with metrics alone); SQLite tells
+     * a NULL blob from its record header, without reading any blob */
+    char where[4200];
+    if (o->where && strlen(o->where) > 4000)
+        return mz_fail(err, MZ_ELIMIT, "--where: longer than 4000 bytes");
+    if (o->where && *o->where)
+        snprintf(where, sizeof where, "(%s) AND e.weights IS NOT NULL", o->where);
+    else
+        snprintf(where, sizeof where, "e.weights IS NOT NULL");
+    lo.where = where;
     lo.fractions[0] = 1;
     lo.fractions[1] = 0;
     lo.fractions[2] = 0;
@@ -302,8 +243,16 @@ mz_status rp_weights_compute(rp_zoo *z, const mz_report_options *o, mz_error *er
         if (s == MZ_ENOMEM)
             return s;
         char esc[400];
-        snprintf(w->note, sizeof w->note, "no weight-space plots: %.400s",
-                 mz_escape(esc, sizeof esc, err->msg));
+        if (!strcmp(z->architecture, "mixed")) /* e.g. a Model Zoos folder of CNN-s and CNN-l */
+            snprintf(w->note, sizeof w->note,
+                     "no weight-space plots: the zoo's models have several architectures, whose "
+                     "checkpoints do not compare (the weight-space sample maps every layout of "
+                     "the zoo, --where or not); import each architecture's trials into a zoo of "
+                     "its own (%.200s)",
+                     mz_escape(esc, sizeof esc, err->msg));
+        else
+            snprintf(w->note, sizeof w->note, "no weight-space plots: %.400s",
+                     mz_escape(esc, sizeof esc, err->msg));
         mz_error_clear(err);
         return MZ_OK;
     }
@@ -471,7 +420,7 @@ mz_status rp_weights_compute(rp_zoo *z, const mz_report_options *o, mz_error *er
     if (s == MZ_OK && o->progress)
         o->progress(o->progress_ctx, "predictions");
     if (s == MZ_OK)
-        s = predictions(z, st, o, err);
+        s = predictions(z, o, err);
     mz_store_close(st);
 out:
     free(X);

@@ -156,6 +156,28 @@ static void hp_finish(rp_zoo *z, rp_hp *hp, const double *nums)
     hp_sort(hp, nums, z->n_models);
 }
 
+/* 1 for a text-valued key of the hparams that names each model apart (a source trial's path,
+ * a Small CNN Zoo's modeldir): one value per model is an identifier, not a hyperparameter that
+ * groups models. */
+static int hp_is_identifier(const rp_hp *hp, int64_t n_models)
+{
+    if (hp->numeric)
+        return 0;
+    int64_t with = 0, overflow = 0;
+    for (int64_t i = 0; i < n_models; i++) {
+        with += hp->of_model[i] != -1;
+        overflow += hp->of_model[i] < -1;
+    }
+    return with >= 2 && (overflow || hp->n_values == with);
+}
+
+/* A variational-dropout twin's layout variant ("cnn-s/c1/nodropout/ard"). */
+static int ard_variant(const char *v)
+{
+    size_t n = v ? strlen(v) : 0;
+    return n >= 4 && !strcmp(v + n - 4, "/ard");
+}
+
 static mz_status build_hps(rp_zoo *z, mz_error *err)
 {
     static const char *const text_cols[] = {"activation", "init", "optimizer"};
@@ -192,9 +214,9 @@ static mz_status build_hps(rp_zoo *z, mz_error *err)
         hp_finish(z, hp, nums);
     }
     /* keys of the hparams JSON objects (an imported zoo's own, a twin method's settings) */
-    char keys[RP_MAX_HP][48];
+    char keys[64][48];
     int n_keys = 0;
-    for (int64_t i = 0; i < z->n_models && n_keys < 8; i++) {
+    for (int64_t i = 0; i < z->n_models && n_keys < 64; i++) {
         if (!z->rows[i].hparams)
             continue;
         json_t *o = json_loads(z->rows[i].hparams, 0, NULL);
@@ -206,16 +228,16 @@ static mz_status build_hps(rp_zoo *z, mz_error *err)
                 int seen = 0;
                 for (int k = 0; k < n_keys && !seen; k++)
                     seen = !strcmp(keys[k], key);
-                if (!seen && n_keys < 8 && strlen(key) < 40 &&
+                if (!seen && n_keys < 64 && strlen(key) < 40 &&
                     (json_is_string(v) || json_is_number(v)))
                     snprintf(keys[n_keys++], sizeof keys[0], "%s", key);
             }
         json_decref(o);
     }
-    for (int k = 0; k < n_keys; k++) {
+    for (int k = 0; k < n_keys && z->n_hp < RP_MAX_HP - 1; k++) { /* a slot kept for twins */
         rp_hp *hp = hp_new(z, keys[k], 1);
         if (!hp)
-            break;
+            return mz_fail(err, MZ_ENOMEM, "out of memory");
         for (int64_t i = 0; i < z->n_models; i++) {
             if (z->last[i] < 0)
                 continue;
@@ -229,6 +251,15 @@ static mz_status build_hps(rp_zoo *z, mz_error *err)
             }
             json_decref(o);
         }
+        /* an imported zoo's hparams hold every key of its source's config: only those that
+         * vary are hyperparameters of the page, and not the ones that name each model apart */
+        if (hp->n_values < 2 || hp_is_identifier(hp, z->n_models)) {
+            for (int v = 0; v < hp->n_values; v++)
+                free(hp->values[v]);
+            free(hp->of_model);
+            z->n_hp--;
+            continue;
+        }
         hp_finish(z, hp, nums);
     }
     /* twins: the method with its settings, as one value ("magnitude target=0.8") */
@@ -241,6 +272,8 @@ static mz_status build_hps(rp_zoo *z, mz_error *err)
                 continue;
             json_t *o = z->rows[i].hparams ? json_loads(z->rows[i].hparams, 0, NULL) : NULL;
             const char *m = json_string_value(json_object_get(o, "method"));
+            if (!m && ard_variant(z->rows[i].variant))
+                m = "vd"; /* an imported twin: its hparams are the source's own */
             json_t *t = json_object_get(o, "target");
             char lab[96], num[32];
             if (m) {
@@ -385,12 +418,22 @@ mz_status rp_zoo_read(rp_zoo *z, const char *path, const mz_report_options *o, m
     meta(st, "generator", z->generator, sizeof z->generator);
     meta(st, "created_at", z->created_at, sizeof z->created_at);
     meta(st, "epochs", z->epochs_meta, sizeof z->epochs_meta);
+    char unit[16], format[16];
+    meta(st, "epoch_unit", unit, sizeof unit);
+    meta(st, "source_format", format, sizeof format);
+    /* zoos imported from a Small CNN Zoo before the importer wrote epoch_unit hold steps too */
+    snprintf(z->unit, sizeof z->unit, "%s",
+             !strcmp(unit, "step") || (!unit[0] && !strcmp(format, "ctc")) ? "step" : "epoch");
     z->is_twin = !strcmp(z->kind, "twin");
     if (mz_store_recipe(st, &z->recipe, NULL) != MZ_OK)
         z->recipe = NULL;
     s = mz_store_read_models(st, &z->rows, &z->prog, &z->n_models, err);
     if (s != MZ_OK)
         goto out;
+    /* imported twins (the Model Zoos' CNN_ARD): a zoo whose models are variational-dropout
+     * twins, as their layout variants say, is shown as a twin zoo */
+    for (int64_t i = 0; !z->is_twin && i < z->n_models; i++)
+        z->is_twin = ard_variant(z->rows[i].variant);
     for (int64_t i = 0; i < z->n_models; i++)
         if ((int)z->prog[i].status >= 0 && z->prog[i].status < 5)
             z->by_status[z->prog[i].status]++;

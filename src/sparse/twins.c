@@ -36,6 +36,37 @@ void mz_sparsify_opts_default(mz_sparsify_opts *o)
     memcpy(o->targets, t, sizeof t);
 }
 
+mz_status mz_ard_sparsity_metrics(const mz_arch *a, const float *params, double *sparsity,
+                                  char *json, size_t cap, mz_error *err)
+{
+    int64_t dropped[MZ_MAX_LAYERS] = {0}, total = 0;
+    mz_ard_dropped_layers(a, params, dropped);
+    size_t at = (size_t)snprintf(json, cap, "{\"sparsity\":{");
+    int nconv = 0, nfc = 0;
+    for (int i = 0; i < a->n_layers; i++) {
+        const mz_layer *l = &a->layers[i];
+        if (l->kind != MZ_LAYER_CONV && l->kind != MZ_LAYER_LINEAR)
+            continue;
+        int64_t nw = (int64_t)l->out_c * l->in_c * (l->kind == MZ_LAYER_CONV ? l->k * l->k : 1);
+        char num[32];
+        mz_format_double(num, sizeof num, (double)dropped[l->ard_ordinal] / (double)nw);
+        if (at < cap)
+            at += (size_t)snprintf(json + at, cap - at, "%s\"%s%d\":%s", l->ard_ordinal ? "," : "",
+                                   l->kind == MZ_LAYER_CONV ? "conv" : "fc",
+                                   l->kind == MZ_LAYER_CONV ? ++nconv : ++nfc, num);
+        total += dropped[l->ard_ordinal];
+    }
+    if (at < cap)
+        at += (size_t)snprintf(json + at, cap - at, "}}");
+    *sparsity = (double)total / (double)a->n_ard_weights;
+    if (at >= cap) {
+        if (cap)
+            json[0] = 0;
+        return mz_fail(err, MZ_ELIMIT, "per-layer sparsity: more than %zu bytes of JSON", cap);
+    }
+    return MZ_OK;
+}
+
 static const mz_twin_preset twin_presets[] = {
     {"mnist-seed-vd", "mnist-seed", "zoos/MNIST/ARD/cnn_small_mnist_ard",
      "MNIST CNN-s seed zoo: variational-dropout twins, 25 epochs from epoch 50", MZ_SPARSE_VD, 50,

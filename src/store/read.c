@@ -521,8 +521,11 @@ static int twin_column(const char *name)
 mz_status mz_store_columns(mz_store *st, mz_store_column *out, int cap, int *n, mz_error *err)
 {
     *n = 0;
-    char kind[32];
+    char kind[32] = "", method[32];
     int twin = mz_store_meta(st, "kind", kind, sizeof kind, NULL) == MZ_OK && !strcmp(kind, "twin");
+    /* an imported zoo of twins (the Model Zoos' CNN_ARD) says its method, as twin zoos do */
+    if (!twin && !strcmp(kind, "imported"))
+        twin = mz_store_meta(st, "method", method, sizeof method, NULL) == MZ_OK;
     static const struct {
         const char *table;
         char alias;

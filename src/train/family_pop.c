@@ -15,6 +15,7 @@
 
 #include "mzoo/nn.h"
 #include "mzoo/optim.h"
+#include "mzoo/sparse.h"
 #include "train/train-impl.h"
 #include "core/banned.h"
 
@@ -216,31 +217,13 @@ static void eval_split(mz_pop *pop, const mz_split *s, double *loss, double *acc
 
 /* A twin's sparsity (dropped weights / all weights of its ARD layers) and its per-layer figures
  * as the record's metrics JSON: {"sparsity": {"conv1": ..., ..., "fc2": ...}}, layers named by
- * position as the loader names them. */
+ * position as the loader names them (mz_ard_sparsity_metrics, which imported twins share). */
 static void twin_figures(const mz_arch *a, const float *params, double *sparsity, char *json,
                          size_t cap)
 {
-    int64_t dropped[MZ_MAX_LAYERS] = {0}, total = 0;
-    mz_ard_dropped_layers(a, params, dropped);
-    size_t at = (size_t)snprintf(json, cap, "{\"sparsity\":{");
-    int nconv = 0, nfc = 0;
-    for (int i = 0; i < a->n_layers; i++) {
-        const mz_layer *l = &a->layers[i];
-        if (l->kind != MZ_LAYER_CONV && l->kind != MZ_LAYER_LINEAR)
-            continue;
-        int64_t nw = (int64_t)l->out_c * l->in_c * (l->kind == MZ_LAYER_CONV ? l->k * l->k : 1);
-        char num[32];
-        mz_format_double(num, sizeof num, (double)dropped[l->ard_ordinal] / (double)nw);
-        if (at < cap)
-            at += (size_t)snprintf(json + at, cap - at, "%s\"%s%d\":%s", l->ard_ordinal ? "," : "",
-                                   l->kind == MZ_LAYER_CONV ? "conv" : "fc",
-                                   l->kind == MZ_LAYER_CONV ? ++nconv : ++nfc, num);
-        total += dropped[l->ard_ordinal];
-    }
-    if (at < cap)
-        snprintf(json + at, cap - at, "}}");
-    MZ_ASSERT(at + 2 < cap);
-    *sparsity = (double)total / (double)a->n_ard_weights;
+    mz_status st = mz_ard_sparsity_metrics(a, params, sparsity, json, cap, NULL);
+    MZ_ASSERT(st == MZ_OK);
+    (void)st;
 }
 
 /* A magnitude-pruned twin's sparsity (zero weights / all conv and linear weights) and per-layer

@@ -111,7 +111,7 @@ class LoaderOptions(ctypes.Structure):
                 ("with_bias", ctypes.c_int), ("drop_nonfinite", ctypes.c_int),
                 ("max_abs", ctypes.c_double), ("where", ctypes.c_char_p),
                 ("fractions", ctypes.c_double * 3), ("seed", ctypes.c_uint64),
-                ("max_models", ctypes.c_int64)]
+                ("dense", ctypes.c_int), ("max_models", ctypes.c_int64)]
 
 
 class LoaderCounts(ctypes.Structure):
@@ -148,13 +148,15 @@ class VecSource(ctypes.Structure):
                 ("weight_key", (ctypes.c_char * MZ_TENSOR_NAME_MAX) * MZ_VEC_MAX_LAYERS),
                 ("bias_key", (ctypes.c_char * MZ_TENSOR_NAME_MAX) * MZ_VEC_MAX_LAYERS),
                 ("w_off", ctypes.c_int64 * MZ_VEC_MAX_LAYERS),
-                ("b_off", ctypes.c_int64 * MZ_VEC_MAX_LAYERS)]
+                ("b_off", ctypes.c_int64 * MZ_VEC_MAX_LAYERS),
+                ("s_off", ctypes.c_int64 * MZ_VEC_MAX_LAYERS),
+                ("sb_off", ctypes.c_int64 * MZ_VEC_MAX_LAYERS)]
 
 
 class VecLayout(ctypes.Structure):
     _fields_ = [("n_layers", ctypes.c_int), ("layers", VecLayer * MZ_VEC_MAX_LAYERS),
                 ("with_bias", ctypes.c_int), ("dim", ctypes.c_int64),
-                ("n_sources", ctypes.c_int), ("sources", ctypes.POINTER(VecSource))]
+                ("prune", ctypes.c_int), ("n_sources", ctypes.c_int), ("sources", ctypes.POINTER(VecSource))]
 
 
 class Split(ctypes.Structure):

@@ -45,13 +45,16 @@ class Dataset:
       max_abs  drop samples with any |w| > max_abs;  keep_nonfinite: keep NaN/Inf samples
       max_models  keep the first N models of the split permutation
       split    (train, val, test) or (train, test) fractions;  seed: the split's seed
+      dense    twin zoos: the dense parameters as trained rather than the pruned network's
+               weights (pruned weights, log alpha >= 3, read as 0 by default)
 
     Only the samples' metadata is held in memory: vectors are read from the zoo when asked for
     (read, batches), so zoos larger than memory stream. x(part) and arrays() materialise.
     Not thread-safe; in a forked process (DataLoader workers) the loader is reopened."""
 
     def __init__(self, path, epochs="all", layers="all", bias=True, where=None, max_abs=None,
-                 keep_nonfinite=False, max_models=None, split=(0.7, 0.15, 0.15), seed=42):
+                 keep_nonfinite=False, max_models=None, split=(0.7, 0.15, 0.15), seed=42,
+                 dense=False):
         self.path = os.fspath(path)
         split = tuple(float(f) for f in split)
         if len(split) == 2:
@@ -62,7 +65,8 @@ class Dataset:
                             bias=bool(bias), where=where,
                             max_abs=math.inf if max_abs is None else float(max_abs),
                             keep_nonfinite=bool(keep_nonfinite),
-                            max_models=int(max_models or 0), split=split, seed=int(seed))
+                            max_models=int(max_models or 0), split=split, seed=int(seed),
+                            dense=bool(dense))
         self._h = None
         self._pid = None
         self._open()
@@ -109,6 +113,7 @@ class Dataset:
             opt.fractions[i] = f
         opt.seed = o["seed"]
         opt.max_models = o["max_models"]
+        opt.dense = int(o["dense"])
         err = _lib.MzError()
         h = ctypes.c_void_p()
         check(_lib.mz_loader_open(ctypes.byref(h), enc(self.path), ctypes.byref(opt),

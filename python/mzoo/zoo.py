@@ -307,13 +307,14 @@ class Zoo:
 
     # ---- datasets and evaluation ----
     def dataset(self, epochs="all", layers="all", bias=True, where=None, max_abs=None,
-                keep_nonfinite=False, max_models=None, split=(0.7, 0.15, 0.15), seed=42):
+                keep_nonfinite=False, max_models=None, split=(0.7, 0.15, 0.15), seed=42,
+                dense=False):
         """The zoo as a weight-space dataset: the selection, filters and split by model of
         `mzoo dataset` (libmzoo's loader), see mzoo.Dataset."""
         from .dataset import Dataset
         return Dataset(self.path, epochs=epochs, layers=layers, bias=bias, where=where,
                        max_abs=max_abs, keep_nonfinite=keep_nonfinite, max_models=max_models,
-                       split=split, seed=seed)
+                       split=split, seed=seed, dense=dense)
 
     def _evaluator(self, data, backend=None, batch=None, max_images=None):
         """libmzoo evaluators, one per set of options; all share the dataset the first one for

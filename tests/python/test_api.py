@@ -309,12 +309,16 @@ def test_twins(twin_zoo, grid_zoo):
         w = np.concatenate([v.ravel() for v in pruned.values()])
         plain = src.evaluate(1, weights=w)
         assert (plain.loss, plain.acc, plain.n) == (res["loss"], res["acc"], res["n"])
-        # as a dataset: the weights and biases, matched by position
+        # as a dataset: the pruned network's weights and biases, matched by position (the
+        # dense parameters as trained with dense=True)
         ds = zoo.dataset(epochs=[1])
         assert ds.dim == 2464 and len(ds) == 2
         i = int(np.flatnonzero((ds.model_id == 1))[0])
-        assert np.array_equal(ds[i], np.concatenate(
+        assert np.array_equal(ds[i], np.concatenate([v.ravel() for v in pruned.values()]))
+        dense = zoo.dataset(epochs=[1], dense=True)
+        assert np.array_equal(dense[i], np.concatenate(
             [sd[k].ravel() for k in sd if "log_sigma2" not in k]))
+        assert not np.array_equal(ds[i], dense[i])
 
 
 # ---- imported zoos ----

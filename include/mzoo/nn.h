@@ -16,7 +16,7 @@
 
 #include "mzoo/core.h"
 #include "mzoo/optim.h"
-#include "mzoo/spec.h"
+#include "mzoo/hparams.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -7,7 +7,7 @@
 #define MZOO_OPTIM_H
 
 #include "mzoo/core.h"
-#include "mzoo/spec.h"
+#include "mzoo/hparams.h"
 
 #ifdef __cplusplus
 extern "C" {

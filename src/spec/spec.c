@@ -11,6 +11,7 @@
 
 #include "mzoo/data.h"
 #include "mzoo/spec.h"
+#include "core/hparams-impl.h"
 #include "core/banned.h"
 
 #define MAX_MODELS 10000000 /* a larger grid is almost certainly a typo */
@@ -19,23 +20,10 @@
 #define MAX_SPEC_BYTES (64 << 20)
 #define RANDOM_SEED_RANGE 1000000 /* the reference's tune.randint(0, 1000000) */
 
-/* ---- name tables ---- */
+/* ---- name tables (the hyperparameters' are in core/hparams.c) ---- */
 
-static const char *const activation_names[MZ_ACT_COUNT] = {"tanh", "relu",      "sigmoid",
-                                                           "gelu", "leakyrelu", "silu"};
-static const char *const init_names[MZ_INIT_COUNT] = {
-    "uniform",        "normal",        "kaiming_uniform", "kaiming_normal",
-    "xavier_uniform", "xavier_normal", "default"};
-static const char *const optimizer_names[MZ_OPT_COUNT] = {"adam", "sgd"};
-static const char *const scheduler_names[] = {"none", "onecycle"};
 static const char *const architecture_names[] = {"cnn-s", "cnn-l", "resnet18"};
-#define N_SCHEDULERS 2
 #define N_ARCHITECTURES 3
-
-static const char *name_of(const char *const *names, int n, int i)
-{
-    return i >= 0 && i < n ? names[i] : "?";
-}
 
 static int index_of(const char *const *names, int n, const char *s)
 {
@@ -53,56 +41,6 @@ static const char *join(const char *const *names, int n, char *buf, size_t cap)
     for (int i = 0; i < n && len < cap; i++)
         len += (size_t)snprintf(buf + len, cap - len, "%s%s", i ? ", " : "", names[i]);
     return buf;
-}
-
-const char *mz_activation_name(mz_activation a)
-{
-    return name_of(activation_names, MZ_ACT_COUNT, (int)a);
-}
-const char *mz_init_name(mz_init i)
-{
-    return name_of(init_names, MZ_INIT_COUNT, (int)i);
-}
-const char *mz_optimizer_name(mz_optimizer o)
-{
-    return name_of(optimizer_names, MZ_OPT_COUNT, (int)o);
-}
-const char *mz_scheduler_name(mz_scheduler s)
-{
-    return name_of(scheduler_names, N_SCHEDULERS, (int)s);
-}
-int mz_activation_parse(const char *s)
-{
-    return index_of(activation_names, MZ_ACT_COUNT, s);
-}
-int mz_init_parse(const char *s)
-{
-    return index_of(init_names, MZ_INIT_COUNT, s);
-}
-int mz_optimizer_parse(const char *s)
-{
-    return index_of(optimizer_names, MZ_OPT_COUNT, s);
-}
-int mz_scheduler_parse(const char *s)
-{
-    return index_of(scheduler_names, N_SCHEDULERS, s);
-}
-
-void mz_model_spec_describe(const mz_model_spec *m, char *buf, size_t cap)
-{
-    if (!buf || cap == 0)
-        return;
-    char lr[32], wd[32], dr[32], mo[32];
-    mz_format_double(lr, sizeof lr, m->lr);
-    mz_format_double(wd, sizeof wd, m->weight_decay);
-    mz_format_double(dr, sizeof dr, m->dropout);
-    mz_format_double(mo, sizeof mo, m->momentum);
-    snprintf(buf, cap,
-             "id=%lld activation=%s init=%s optimizer=%s lr=%s weight_decay=%s dropout=%s "
-             "momentum=%s nesterov=%d seed=%lld",
-             (long long)m->id, mz_activation_name(m->activation), mz_init_name(m->init),
-             mz_optimizer_name(m->optimizer), lr, wd, dr, mo, m->nesterov ? 1 : 0,
-             (long long)m->seed);
 }
 
 void mz_spec_release(mz_spec *spec)
@@ -221,10 +159,10 @@ typedef struct key_def {
 } key_def;
 
 static const key_def key_defs[G_SEED] = {
-    [G_ACT] = {K_NAME, activation_names, MZ_ACT_COUNT, 0, 0, 0, 0, "an activation name",
+    [G_ACT] = {K_NAME, mz_activation_names_, MZ_ACT_COUNT, 0, 0, 0, 0, "an activation name",
                MZ_ACT_TANH},
-    [G_INIT] = {K_NAME, init_names, MZ_INIT_COUNT, 0, 0, 0, 0, "an init name", MZ_INIT_UNIFORM},
-    [G_OPT] = {K_NAME, optimizer_names, MZ_OPT_COUNT, 0, 0, 0, 0, "an optimizer name", MZ_OPT_ADAM},
+    [G_INIT] = {K_NAME, mz_init_names_, MZ_INIT_COUNT, 0, 0, 0, 0, "an init name", MZ_INIT_UNIFORM},
+    [G_OPT] = {K_NAME, mz_optimizer_names_, MZ_OPT_COUNT, 0, 0, 0, 0, "an optimizer name", MZ_OPT_ADAM},
     [G_LR] = {K_REAL, NULL, 0, 0, HUGE_VAL, 1, 1, "a finite number > 0", 3e-4},
     [G_WD] = {K_REAL, NULL, 0, 0, HUGE_VAL, 0, 1, "a finite number >= 0", 0},
     [G_DROPOUT] = {K_REAL, NULL, 0, 0, 1, 0, 1, "a number p with 0 <= p < 1", 0},
@@ -750,7 +688,7 @@ static mz_status parse_root(mz_spec *spec, const pctx *c, const json_t *root)
         if (k < 0) {
             char list[64];
             return bad(c, "scheduler", "unknown scheduler \"%.60s\" (expected one of %s)", s,
-                       join(scheduler_names, N_SCHEDULERS, list, sizeof list));
+                       join(mz_scheduler_names_, MZ_N_SCHEDULERS, list, sizeof list));
         }
         spec->scheduler = (mz_scheduler)k;
     }

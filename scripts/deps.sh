@@ -3,7 +3,7 @@
 # docs/DEPENDENCIES.md says why each one is here.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config
-      libsqlite3-dev libjansson-dev zlib1g-dev libbz2-dev libarchive-dev libjpeg-dev libmatio-dev
+      libsqlite3-dev libjansson-dev zlib1g-dev libdeflate-dev libbz2-dev libarchive-dev libjpeg-dev libmatio-dev
       libxgboost-dev libopenblas-dev libopenmpi-dev openmpi-bin
       dataset-fashion-mnist sqlite3 python3-numpy python3-pytest
       libplplot-dev chromium python3-pil)

@@ -158,6 +158,9 @@ char *mz_strdup(const char *s);
 /* The shortest %g form of v that reads back as the same double (0.0003, not
  * 0.00029999999999999997); at most 17 significant digits. Returns buf. */
 char *mz_format_double(char *buf, size_t cap, double v);
+/* zlib's CRC-32 (the one of zip, gzip and PNG), for any length: start with crc = 0 and pass the
+ * result of one call to the next to continue over more bytes. */
+uint32_t mz_crc32(uint32_t crc, const void *data, size_t n);
 /* Aligned allocation (64 bytes) that must be freed with mz_free_aligned. Returns NULL on failure. */
 void *mz_alloc_aligned(size_t bytes);
 void mz_free_aligned(void *p);

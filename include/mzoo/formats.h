@@ -194,8 +194,7 @@ mz_status mz_zip_peek(mz_zip *z, const mz_zip_entry *e, void *buf, size_t n, mz_
  * reading parts of large members directly. MZ_EUNSUPPORTED for a compressed entry. */
 mz_status mz_zip_data_offset(mz_zip *z, const mz_zip_entry *e, uint64_t *offset, mz_error *err);
 
-/* zlib's CRC-32, for any length. Start with crc = 0. */
-uint32_t mz_crc32(uint32_t crc, const void *data, size_t n);
+/* (mz_crc32, the checksum of zip entries, is in core.h.) */
 
 /* ---- files ---- */
 /* Reads a whole regular file of at most max_bytes (else MZ_ELIMIT, before reading) into a

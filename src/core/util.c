@@ -1,10 +1,13 @@
 /* Small utilities: clock, hashing, allocation, checked arithmetic, paths. */
 #define _POSIX_C_SOURCE 200809L
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <libdeflate.h>
 
 #include "mzoo/core.h"
 #include "core/banned.h"
@@ -38,14 +41,27 @@ char *mz_strdup(const char *s)
     return d;
 }
 
+/* A decimal of at most 15 significant digits that reads back as v is what %.15g prints (with
+ * its trailing zeros dropped): doubles carry more than 15 digits, so rounding v to 15 digits
+ * lands on that decimal. Only when %.15g does not read back does a 16th or 17th digit help.
+ * Fixed precisions keep printf off its slow path for '*' arguments. */
 char *mz_format_double(char *buf, size_t cap, double v)
 {
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(buf, cap, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v)
-            break;
-    }
+    snprintf(buf, cap, "%.15g", v);
+    if (strtod(buf, NULL) == v || isnan(v))
+        return buf;
+    snprintf(buf, cap, "%.16g", v);
+    if (strtod(buf, NULL) == v)
+        return buf;
+    snprintf(buf, cap, "%.17g", v);
     return buf;
+}
+
+uint32_t mz_crc32(uint32_t crc, const void *data, size_t n)
+{
+    if (n == 0) /* libdeflate answers 0 (a new CRC) for a NULL buffer, whatever crc was */
+        return crc;
+    return libdeflate_crc32(crc, data, n);
 }
 
 void *mz_alloc_aligned(size_t bytes)

@@ -31,18 +31,6 @@ struct mz_zip {
     char *names; /* the entries' names, NUL-terminated, back to back */
 };
 
-uint32_t mz_crc32(uint32_t crc, const void *data, size_t n)
-{
-    const unsigned char *p = data;
-    uLong c = crc;
-    while (n) {
-        uInt k = n > ((size_t)1 << 30) ? (uInt)1 << 30 : (uInt)n;
-        c = crc32(c, p, k);
-        p += k;
-        n -= k;
-    }
-    return (uint32_t)c;
-}
 
 /* Exactly n bytes at offset off, from the file or the memory the zip was opened on. */
 static mz_status zread(const mz_zip *z, uint64_t off, void *buf, size_t n, mz_error *err)

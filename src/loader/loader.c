@@ -6,6 +6,7 @@
  * models), so a zoo written by a newer store with more columns still loads; TEXT columns are
  * categorical, the others numeric. The store is opened read-only.
  */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -358,24 +359,22 @@ static int keep_weights(pass1 *p, int64_t mid, int epoch)
         MZ_OK)
         return 0;
     mz_vec_extract(&L->layout, p->last_source, L->params, L->x);
+    /* branch-free, so that it vectorises: NaN fails both comparisons; Inf passes a > max_abs
+     * exactly when max_abs is finite, as the reference's abs(w) > t test */
     int nonfinite = 0, big = 0;
+    float t = (float)o->max_abs; /* the largest float <= max_abs: a > t exactly when a > max_abs */
+    if ((double)t > o->max_abs)
+        t = nextafterf(t, 0.0f);
+    const float *x = L->x;
     for (int64_t j = 0; j < L->layout.dim; j++) {
-        float v = L->x[j];
-        if (!isfinite(v))
-            nonfinite = 1;
-        else if (fabsf(v) > o->max_abs)
-            big = 1;
+        float a = fabsf(x[j]);
+        nonfinite |= !(a <= FLT_MAX);
+        big |= a > t;
     }
     if (nonfinite && o->drop_nonfinite) {
         L->counts.dropped_nonfinite++;
         return 0;
     }
-    /* NaN compares false: with drop_nonfinite off, NaN/Inf weights fail the threshold only for
-     * Inf (|Inf| > t), as the reference's abs(w) > t test */
-    if (nonfinite && !o->drop_nonfinite && isfinite(o->max_abs))
-        for (int64_t j = 0; j < L->layout.dim; j++)
-            if (isinf(L->x[j]))
-                big = 1;
     if (big) {
         L->counts.dropped_max_abs++;
         return 0;

@@ -1,14 +1,13 @@
 /* Attaching a zoo to a file, committing records, progress and resume state.
  *
  * Durability: WAL journal, synchronous=FULL, one transaction per mz_store_commit. Every blob is
- * written with its zlib crc32 and checked against it whenever mzoo reads it back. */
+ * written with its CRC-32 (zlib's) and checked against it whenever mzoo reads it back. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <zlib.h>
 
 #include "store/store-impl.h"
 #include "core/banned.h"
@@ -42,7 +41,7 @@ int mz_store_status_parse(const char *s)
 
 uint32_t mz_store_crc_floats(const float *v, int64_t n)
 {
-    return (uint32_t)crc32_z(crc32_z(0, NULL, 0), (const unsigned char *)v, (size_t)n * 4);
+    return mz_crc32(0, v, (size_t)n * 4);
 }
 
 mz_status mz_store_blob_floats(mz_store *st, sqlite3_stmt *q, int col, int crc_col, float *dst,

@@ -12,7 +12,8 @@
 # The zoo is made once by bench_writer (synthetic CNN-s checkpoints through the store API) and
 # reused while its size matches. Each reader runs after the file has been read once (warm page
 # cache). Prints seconds and MB/s of checkpoint bytes for: the Python anchor, the C loader's
-# selection and streaming (bench_loader), and `mzoo dataset` writing dataset.npz.
+# selection and streaming (bench_loader), `mzoo dataset` writing dataset.npz, and cp copying
+# that dataset.npz (what the file system itself takes to write the same bytes).
 set -euo pipefail
 
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -75,12 +76,17 @@ trap 'rm -rf "$out"' EXIT
 t0=$(date +%s.%N)
 "$build/mzoo" dataset "$zoo" -o "$out/ds" -q
 t_ds=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
+# the file system's own speed for the same bytes: cp of the dataset.npz just written
+t0=$(date +%s.%N)
+cp "$out/ds/dataset.npz" "$out/copy.npz"
+t_cp=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
 
 echo "$loader"
-awk -v mb="$mb" -v py="$t_py" -v open="$t_open" -v stream="$t_stream" -v ds="$t_ds" 'BEGIN {
+awk -v mb="$mb" -v py="$t_py" -v open="$t_open" -v stream="$t_stream" -v ds="$t_ds" -v cp="$t_cp" 'BEGIN {
     printf "\n%-58s %8s %8s %10s\n", "reader (" mb " MB of checkpoints, warm cache)", "s", "MB/s", "vs Python"
     row("Python sqlite3 + numpy.frombuffer (the anchor)", py)
     row("C loader: selection + streaming (mz_loader_open + next)", open + stream)
     row("mzoo dataset (selection, streaming, dataset.npz on tmpfs)", ds)
+    row("cp of that dataset.npz on the same tmpfs (write speed)", cp)
 }
 function row(name, t) { printf "%-58s %8.3f %8.0f %9.2fx\n", name, t, mb / t, py / t }'

@@ -33,7 +33,7 @@ rc=$?
 check '[ $rc -eq 0 ]' "training the test zoo failed: $(cat "$T/err")"
 check 'no_companions "$T/zoo.db"' "a finished run leaves -wal/-shm files beside the zoo"
 check '[ "$(sqlite3 "$T/zoo.db" "PRAGMA journal_mode")" = delete ]' "a finished zoo is in rollback-journal mode"
-check '[ "$(sqlite3 "$T/zoo.db" "PRAGMA user_version")" = 2 ]' "schema version 2"
+check '[ "$(sqlite3 "$T/zoo.db" "PRAGMA user_version")" = 3 ]' "schema version 3"
 
 # --- another program's database, written by an old SQLite (page count 0 in the header) ---
 sqlite3 "$T/other.db" "CREATE TABLE contacts(name TEXT); INSERT INTO contacts VALUES ('Ada');"

@@ -6,6 +6,7 @@
  * directory round trip, and the CLI (exit codes, messages, files numpy can load). */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -559,6 +560,33 @@ static void test_cli(void)
     run(cmd);
 }
 
+/* The absmax the store keeps per checkpoint (10 for the big one, +Inf for the NaN one); then the
+ * filters again with it unknown (NULL, as in rows of older files), reading every blob. */
+static void test_absmax_column(void)
+{
+    sqlite3 *db = NULL;
+    CHECK(sqlite3_open(zoo_path, &db) == SQLITE_OK);
+    sqlite3_stmt *q = NULL;
+    CHECK(sqlite3_prepare_v2(db,
+                             "SELECT model_id, epoch, weights_absmax FROM epochs WHERE "
+                             "weights_absmax > 5 ORDER BY 1, 2",
+                             -1, &q, NULL) == SQLITE_OK);
+    int n = 0;
+    while (q && sqlite3_step(q) == SQLITE_ROW) {
+        int m = sqlite3_column_int(q, 0), e = sqlite3_column_int(q, 1);
+        double a = sqlite3_column_double(q, 2);
+        CHECK((m == NAN_MODEL && e == NAN_EPOCH && isinf(a)) ||
+              (m == BIG_MODEL && e == BIG_EPOCH && a == 10.0));
+        n++;
+    }
+    sqlite3_finalize(q);
+    CHECK_EQ_INT(n, 2);
+    CHECK(sqlite3_exec(db, "UPDATE epochs SET weights_absmax = NULL", NULL, NULL, NULL) ==
+          SQLITE_OK);
+    sqlite3_close(db);
+    test_filters();
+}
+
 int main(void)
 {
     if (!mkdtemp(tmpdir)) {
@@ -571,6 +599,7 @@ int main(void)
     test_filters();
     test_dataset_dir();
     test_cli();
+    test_absmax_column();
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     run(cmd);

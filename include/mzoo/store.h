@@ -19,7 +19,7 @@
 extern "C" {
 #endif
 
-#define MZ_SCHEMA_VERSION 2
+#define MZ_SCHEMA_VERSION 3
 
 typedef struct mz_store mz_store;
 
@@ -59,6 +59,9 @@ mz_status mz_store_fold(mz_store *st, mz_error *err);
 void mz_store_close(mz_store *st);
 /* The file's schema version (0 for a file that holds no zoo yet). */
 int mz_store_schema_version(const mz_store *st);
+/* 1 when the file's epochs rows carry weights_absmax (the largest |w| of the blob, +Inf for a
+ * NaN or Inf, NULL when unknown) ahead of the blob, so that selections may read it cheaply. */
+int mz_store_has_absmax(const mz_store *st);
 /* The path the store was opened with. */
 const char *mz_store_path(const mz_store *st);
 

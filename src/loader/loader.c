@@ -340,7 +340,8 @@ typedef struct pass1 {
     mz_loader *L;
     const mz_epoch_sel *es;
     const mz_store_column *cols;
-    int ncols;
+    int ncols;       /* property columns; cols[ncols] is epochs.weights_absmax when absmax_col */
+    int absmax_col;
     grow g;
     strtab tabs[96];
     char last_variant[64];
@@ -409,7 +410,11 @@ static int on_candidate(void *ctx, int64_t mid, int epoch, const char *variant, 
         snprintf(p->last_variant, sizeof p->last_variant, "%s", variant);
     }
     if (o->drop_nonfinite || isfinite(o->max_abs)) {
-        if (!keep_weights(p, mid, epoch))
+        /* the blob's stored absmax, when known, keeps a sample without reading its weights:
+         * the selected (and pruned) weights are a subset of the blob */
+        const mz_store_value *am = p->absmax_col ? &vals[p->ncols] : NULL;
+        int pass = am && !am->null && am->num <= o->max_abs && am->num <= FLT_MAX;
+        if (!pass && !keep_weights(p, mid, epoch))
             return p->st != MZ_OK;
     }
     grow *g = &p->g;
@@ -458,10 +463,13 @@ static mz_status select_samples(mz_loader *L, mz_error *err)
         return st;
 
     /* property columns: metrics of epochs, then the models' hyperparameters */
-    mz_store_column cols[96];
+    mz_store_column cols[97];
     int ncols = 0;
     if ((st = mz_store_columns(L->st, cols, 96, &ncols, err)) != MZ_OK)
         return st;
+    int absmax_col = mz_store_has_absmax(L->st);
+    if (absmax_col)
+        cols[ncols] = (mz_store_column){'e', "weights_absmax", 0};
     pass1 *p = calloc(1, sizeof *p);
     if (!p)
         return mz_fail(err, MZ_ENOMEM, "out of memory");
@@ -469,9 +477,10 @@ static mz_status select_samples(mz_loader *L, mz_error *err)
     p->es = &es;
     p->cols = cols;
     p->ncols = ncols;
+    p->absmax_col = absmax_col;
     p->last_source = -1;
     p->err = err;
-    mz_store_selection sel = {o->where, es.last, cols, ncols, 0};
+    mz_store_selection sel = {o->where, es.last, cols, ncols + absmax_col, 0};
     st = mz_store_select(L->st, &sel, on_candidate, p, err);
     if (st == MZ_OK)
         st = p->st;

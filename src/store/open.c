@@ -413,6 +413,11 @@ int mz_store_schema_version(const mz_store *st)
     return st->version;
 }
 
+int mz_store_has_absmax(const mz_store *st)
+{
+    return st->absmax_first;
+}
+
 sqlite3 *mz_store_handle(mz_store *st)
 {
     return st->db;

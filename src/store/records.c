@@ -3,6 +3,7 @@
  * Durability: WAL journal, synchronous=FULL, one transaction per mz_store_commit. Every blob is
  * written with its CRC-32 (zlib's) and checked against it whenever mzoo reads it back. */
 #define _POSIX_C_SOURCE 200809L
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,19 @@ int mz_store_status_parse(const char *s)
 uint32_t mz_store_crc_floats(const float *v, int64_t n)
 {
     return mz_crc32(0, v, (size_t)n * 4);
+}
+
+/* The largest |v[i]|, +Inf when any is NaN or Inf. Branch-free, so that it vectorises. */
+static double absmax_floats(const float *v, int64_t n)
+{
+    float m = 0.0f;
+    int nonfinite = 0;
+    for (int64_t i = 0; i < n; i++) {
+        float a = fabsf(v[i]);
+        nonfinite |= !(a <= FLT_MAX);
+        m = a > m ? a : m;
+    }
+    return nonfinite ? INFINITY : (double)m;
 }
 
 mz_status mz_store_blob_floats(mz_store *st, sqlite3_stmt *q, int col, int crc_col, float *dst,
@@ -283,8 +297,8 @@ static mz_status prepare_writers(mz_store *st, mz_error *err)
     } w[] = {
         {&st->ins_epoch,
          "INSERT INTO epochs(model_id, epoch, train_loss, train_acc, val_loss, val_acc, "
-         "test_loss, test_acc, sparsity, metrics, weights, weights_crc32) "
-         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"},
+         "test_loss, test_acc, sparsity, metrics, weights, weights_crc32, weights_absmax) "
+         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"},
         {&st->put_resume, "INSERT OR REPLACE INTO resume(model_id, epoch, opt_step, opt_state, "
                           "opt_crc32) VALUES (?,?,?,?,?)"},
         {&st->del_resume, "DELETE FROM resume WHERE model_id = ?"},
@@ -602,6 +616,7 @@ static mz_status insert_epoch(mz_store *st, const mz_epoch_record *r, mz_error *
         if (rc != SQLITE_OK)
             return mz_store_db_fail(st, err, rc, "bind weights");
         sqlite3_bind_int64(q, 12, mz_store_crc_floats(r->weights, r->n_weights));
+        sqlite3_bind_double(q, 13, absmax_floats(r->weights, r->n_weights));
     }
     return step_done(st, q, "insert epoch", err);
 }

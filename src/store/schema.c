@@ -1,7 +1,7 @@
 /* The tables of a zoo file, per schema version, and the migration between versions.
  *
  * Version 1: grid zoos only (every hyperparameter column NOT NULL, every epoch with weights).
- * Version 2 (current) adds what twins and imported zoos need and the checksums:
+ * Version 2 adds what twins and imported zoos need and the checksums:
  *   models  + source_id, source_epoch (a twin's model and checkpoint epoch in its source zoo),
  *             hparams (JSON object of hyperparameters beyond the columns); the hyperparameter
  *             columns may be NULL (an imported zoo may not know them);
@@ -9,6 +9,13 @@
  *             weights_crc32 (zlib crc32 of the blob); weights may be NULL (an imported epoch
  *             whose checkpoint is missing);
  *   resume  + opt_crc32.
+ * Version 3 (current) adds
+ *   epochs  + weights_absmax: the largest |w| of the blob, +Inf when it holds a NaN or an Inf,
+ *             NULL when unknown (no blob, or a row written before the upgrade). A selection that
+ *             drops non-finite or large weights keeps a row whose absmax passes without reading
+ *             its blob. A file created at version 3 has the column before the blob; an upgraded
+ *             file has it behind the blob, where reading it costs as much as the blob itself, so
+ *             readers use it only when it comes first (mz_store_has_absmax).
  * The weights blob is the last column of epochs: SQLite reads a column behind a blob only by
  * walking the blob's overflow pages, so the small columns come first (queries over metrics never
  * touch the weights).
@@ -21,7 +28,7 @@
 #include "store/store-impl.h"
 #include "core/banned.h"
 
-static const char schema_v2[] =
+static const char schema_v3[] =
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
     "CREATE TABLE models("
     " id INTEGER PRIMARY KEY, variant TEXT NOT NULL,"
@@ -34,7 +41,7 @@ static const char schema_v2[] =
     "CREATE TABLE epochs("
     " model_id INTEGER NOT NULL REFERENCES models(id), epoch INTEGER NOT NULL,"
     " train_loss REAL, train_acc REAL, val_loss REAL, val_acc REAL, test_loss REAL, test_acc REAL,"
-    " sparsity REAL, weights_crc32 INTEGER, metrics TEXT, weights BLOB,"
+    " sparsity REAL, weights_crc32 INTEGER, metrics TEXT, weights_absmax REAL, weights BLOB,"
     " PRIMARY KEY (model_id, epoch));"
     "CREATE TABLE layout("
     " variant TEXT NOT NULL, idx INTEGER NOT NULL, name TEXT NOT NULL, shape TEXT NOT NULL,"
@@ -50,6 +57,7 @@ static const char migrate_v1_v2[] = "ALTER TABLE models ADD COLUMN source_id INT
                                     "ALTER TABLE epochs ADD COLUMN metrics TEXT;"
                                     "ALTER TABLE epochs ADD COLUMN weights_crc32 INTEGER;"
                                     "ALTER TABLE resume ADD COLUMN opt_crc32 INTEGER;";
+static const char migrate_v2_v3[] = "ALTER TABLE epochs ADD COLUMN weights_absmax REAL;";
 
 /* Columns each version's tables must have (a file may have more: a newer writer's additions). */
 static const char *const columns_v1[][16] = {
@@ -66,6 +74,7 @@ static const char *const columns_v2[][5] = {
     {"epochs", "sparsity", "metrics", "weights_crc32", NULL},
     {"resume", "opt_crc32", NULL},
 };
+static const char *const columns_v3[] = {"epochs", "weights_absmax", NULL};
 
 int mz_schema_is_empty(mz_store *st)
 {
@@ -79,9 +88,11 @@ mz_status mz_schema_create(mz_store *st, mz_error *err)
              (int)MZ_APPLICATION_ID, MZ_SCHEMA_VERSION);
     mz_status s = mz_store_exec(st, sql, err);
     if (s == MZ_OK)
-        s = mz_store_exec(st, schema_v2, err);
-    if (s == MZ_OK)
+        s = mz_store_exec(st, schema_v3, err);
+    if (s == MZ_OK) {
         st->version = MZ_SCHEMA_VERSION;
+        st->absmax_first = 1;
+    }
     return s;
 }
 
@@ -119,6 +130,29 @@ static mz_status check_columns(mz_store *st, const char *const *tc, mz_error *er
     return MZ_OK;
 }
 
+/* The column's position in table (pragma table_info's cid), or -1. */
+static int column_index(mz_store *st, const char *table, const char *column)
+{
+    sqlite3_stmt *q = NULL;
+    int cid = -1;
+    if (sqlite3_prepare_v2(st->db, "SELECT cid FROM pragma_table_info(?) WHERE name = ?", -1, &q,
+                           NULL) == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, table, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, column, -1, SQLITE_STATIC);
+        if (sqlite3_step(q) == SQLITE_ROW)
+            cid = sqlite3_column_int(q, 0);
+    }
+    sqlite3_finalize(q);
+    return cid;
+}
+
+/* Whether epochs.weights_absmax exists and comes before the blob (see the top of the file). */
+static void probe_absmax(mz_store *st)
+{
+    int a = column_index(st, "epochs", "weights_absmax");
+    st->absmax_first = a >= 0 && a < column_index(st, "epochs", "weights");
+}
+
 mz_status mz_schema_check(mz_store *st, mz_error *err)
 {
     /* the file must read at all before its tables are asked about */
@@ -131,6 +165,10 @@ mz_status mz_schema_check(mz_store *st, mz_error *err)
     for (size_t t = 0;
          s == MZ_OK && st->version >= 2 && t < sizeof columns_v2 / sizeof columns_v2[0]; t++)
         s = check_columns(st, columns_v2[t], err);
+    if (s == MZ_OK && st->version >= 3)
+        s = check_columns(st, columns_v3, err);
+    if (s == MZ_OK)
+        probe_absmax(st);
     return s;
 }
 
@@ -140,8 +178,10 @@ mz_status mz_schema_migrate(mz_store *st, mz_error *err)
         return MZ_OK;
     char sql[256];
     mz_status s = mz_store_exec(st, "BEGIN IMMEDIATE", err);
-    if (s == MZ_OK)
+    if (s == MZ_OK && st->version < 2)
         s = mz_store_exec(st, migrate_v1_v2, err);
+    if (s == MZ_OK && st->version < 3)
+        s = mz_store_exec(st, migrate_v2_v3, err);
     snprintf(sql, sizeof sql,
              "PRAGMA user_version=%d; UPDATE meta SET value = '%d' WHERE key = 'schema_version';"
              "INSERT OR IGNORE INTO meta(key, value) VALUES ('kind', 'grid');",
@@ -156,5 +196,6 @@ mz_status mz_schema_migrate(mz_store *st, mz_error *err)
         return s;
     }
     st->version = MZ_SCHEMA_VERSION;
+    probe_absmax(st);
     return MZ_OK;
 }

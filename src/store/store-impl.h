@@ -22,6 +22,7 @@ struct mz_store {
     int lock_fd; /* flock'd descriptor of the zoo file (WRITE mode), else -1 */
     mz_store_mode mode;
     int version; /* user_version of the file (0 while it is new and empty) */
+    int absmax_first; /* epochs.weights_absmax exists and comes before the blob */
     int wrote;   /* this handle has written: fold the WAL at close */
     int attached; /* mz_store_attach succeeded: commits may follow */
     char path[1024];

@@ -137,6 +137,15 @@ check '[ $rc -eq 1 ] && grep -q "model 1 epoch 1: weights are damaged" "$T/verif
 rc=$?
 check '[ $rc -ne 0 ] && grep -q "damaged" "$T/err"' "dataset refuses a damaged checkpoint: $(cat "$T/err")"
 
+# a wrong weights_absmax (which lets selections skip reading a blob) is reported by verify
+cp "$T/zoo.db" "$T/am.db"
+sqlite3 "$T/am.db" "UPDATE epochs SET weights_absmax = 0.5 WHERE model_id = 1 AND epoch = 1"
+"$BIN" verify "$T/am.db" >"$T/verify.out" 2>&1
+rc=$?
+check '[ $rc -eq 1 ] && grep -q "model 1 epoch 1: weights_absmax is 0.5" "$T/verify.out"' "verify names a wrong weights_absmax: $(cat "$T/verify.out")"
+"$BIN" verify "$T/zoo.db" >"$T/verify.out" 2>&1
+check '[ $? -eq 0 ]' "verify passes the intact zoo's absmax: $(cat "$T/verify.out")"
+
 # --- crafted layout rows: a count of 2^62+200 (offsets after it shifted by 2^62), a shape whose
 #     product overflows; and an epochs_done of INT_MAX ---
 cp "$T/zoo.db" "$T/lay.db"

@@ -46,7 +46,7 @@ uint32_t mz_store_crc_floats(const float *v, int64_t n)
 }
 
 /* The largest |v[i]|, +Inf when any is NaN or Inf. Branch-free, so that it vectorises. */
-static double absmax_floats(const float *v, int64_t n)
+double mz_store_absmax_floats(const float *v, int64_t n)
 {
     float m = 0.0f;
     int nonfinite = 0;
@@ -616,7 +616,7 @@ static mz_status insert_epoch(mz_store *st, const mz_epoch_record *r, mz_error *
         if (rc != SQLITE_OK)
             return mz_store_db_fail(st, err, rc, "bind weights");
         sqlite3_bind_int64(q, 12, mz_store_crc_floats(r->weights, r->n_weights));
-        sqlite3_bind_double(q, 13, absmax_floats(r->weights, r->n_weights));
+        sqlite3_bind_double(q, 13, mz_store_absmax_floats(r->weights, r->n_weights));
     }
     return step_done(st, q, "insert epoch", err);
 }

@@ -59,6 +59,8 @@ int mz_schema_is_empty(mz_store *st);
 int mz_store_status_parse(const char *s);
 /* zlib crc32 of the n floats as they are stored (little-endian bytes). */
 uint32_t mz_store_crc_floats(const float *v, int64_t n);
+/* The largest |v[i]|, +Inf when any is NaN or Inf (epochs.weights_absmax). */
+double mz_store_absmax_floats(const float *v, int64_t n);
 /* Copies the float32 blob of column col into dst[n] after checking its size and, when the row
  * has one (crc_col >= 0 and not NULL), its checksum. what/model_id/epoch name it in errors. */
 mz_status mz_store_blob_floats(mz_store *st, sqlite3_stmt *q, int col, int crc_col, float *dst,

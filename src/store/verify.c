@@ -106,16 +106,14 @@ static int64_t size_of(const variant_size *v, int n, const char *name)
 static mz_status checkpoints(mz_store *st, const variant_size *vs, int nv, mz_verify_fn fn,
                              void *ctx, mz_verify_report *r, mz_error *err)
 {
-    int v2 = st->version >= 2;
     sqlite3_stmt *q = NULL;
-    int rc = sqlite3_prepare_v2(st->db,
-                                v2 ? "SELECT e.model_id, e.epoch, m.variant, e.weights, "
-                                     "e.weights_crc32 FROM epochs e LEFT JOIN models m ON m.id = "
-                                     "e.model_id ORDER BY e.model_id, e.epoch"
-                                   : "SELECT e.model_id, e.epoch, m.variant, e.weights, NULL "
-                                     "FROM epochs e LEFT JOIN models m ON m.id = e.model_id "
-                                     "ORDER BY e.model_id, e.epoch",
-                                -1, &q, NULL);
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT e.model_id, e.epoch, m.variant, e.weights, %s, %s FROM epochs e LEFT JOIN "
+             "models m ON m.id = e.model_id ORDER BY e.model_id, e.epoch",
+             st->version >= 2 ? "e.weights_crc32" : "NULL",
+             st->version >= 3 ? "e.weights_absmax" : "NULL");
+    int rc = sqlite3_prepare_v2(st->db, sql, -1, &q, NULL);
     if (rc != SQLITE_OK)
         return mz_store_db_fail(st, err, rc, "read epochs");
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
@@ -128,6 +126,9 @@ static mz_status checkpoints(mz_store *st, const variant_size *vs, int nv, mz_ve
         }
         if (sqlite3_column_type(q, 3) == SQLITE_NULL) {
             r->no_checkpoint++;
+            if (sqlite3_column_type(q, 5) != SQLITE_NULL)
+                problem(fn, ctx, r, "model %lld epoch %d: weights_absmax without weights", mid,
+                        epoch);
             continue;
         }
         r->checkpoints++;
@@ -139,11 +140,20 @@ static mz_status checkpoints(mz_store *st, const variant_size *vs, int nv, mz_ve
                     epoch, (long long)bytes, variant, (long long)want * 4);
             continue;
         }
+        const float *w = sqlite3_column_blob(q, 3);
+        /* a wrong absmax would let the loader's filters keep NaN or large weights unread */
+        if (sqlite3_column_type(q, 5) != SQLITE_NULL) {
+            double am = mz_store_absmax_floats(w, bytes / 4), rec = sqlite3_column_double(q, 5);
+            if (!(am == rec))
+                problem(fn, ctx, r,
+                        "model %lld epoch %d: weights_absmax is %.9g, the weights' largest |w| "
+                        "is %.9g",
+                        mid, epoch, rec, am);
+        }
         if (sqlite3_column_type(q, 4) == SQLITE_NULL) {
             r->unchecked++;
             continue;
         }
-        const float *w = sqlite3_column_blob(q, 3);
         uint32_t got = mz_store_crc_floats(w, bytes / 4),
                  rec = (uint32_t)sqlite3_column_int64(q, 4);
         if (got != rec)

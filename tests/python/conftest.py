@@ -234,7 +234,7 @@ def imported_zoo(zoo_dir, grid_zoo):
     db.execute("UPDATE meta SET value = 'imported' WHERE key = 'kind'")
     db.execute("UPDATE models SET activation = NULL, lr = NULL, seed = NULL WHERE id = 1")
     db.execute("""UPDATE models SET hparams = '{"width": 8, "source": "elsewhere"}' WHERE id = 0""")
-    db.execute("UPDATE epochs SET weights = NULL, weights_crc32 = NULL "
+    db.execute("UPDATE epochs SET weights = NULL, weights_crc32 = NULL, weights_absmax = NULL "
                "WHERE model_id = 0 AND epoch = 1")
     db.commit()
     db.close()

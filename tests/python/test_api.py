@@ -44,7 +44,7 @@ def test_open_refuses_what_is_not_a_zoo(tmp_path, grid_zoo):
 
 def test_metadata_models_metrics(grid_zoo):
     with mzoo.open(grid_zoo) as zoo:
-        assert zoo.kind == "grid" and zoo.schema_version == 2
+        assert zoo.kind == "grid" and zoo.schema_version == 3
         assert zoo.recipe["architecture"] == "cnn-s" and zoo.recipe["epochs"] == 1
         assert zoo.meta["dataset"] == "fashion-mnist"
         m = zoo.models

@@ -38,17 +38,6 @@ static const char sparsify_usage[] =
     "  --dry-run               list the twins to make and exit\n"
     "  -q, --quiet             no progress output\n";
 
-static int parse_int(const char *s, int lo, int hi, int *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        return -1;
-    *out = (int)v;
-    return 0;
-}
-
 static int parse_targets(const char *s, mz_sparsify_opts *o)
 {
     o->n_targets = 0;
@@ -126,12 +115,12 @@ int mz_cmd_sparsify(int argc, char **argv)
             const char *v = argv[++i];
             if (!strcmp(v, "last"))
                 o.from_epoch = -1;
-            else if (parse_int(v, 0, 1000000, &o.from_epoch)) {
+            else if (mz_cli_parse_int(v, 0, 1000000, &o.from_epoch)) {
                 mz_cli_error("--from-epoch: expected an epoch number or last, got '%s'", v);
                 return 2;
             }
         } else if (!strcmp(a, "--epochs") && has_next) {
-            if (parse_int(argv[++i], 0, 100000, &o.epochs)) {
+            if (mz_cli_parse_int(argv[++i], 0, 100000, &o.epochs)) {
                 mz_cli_error("--epochs: expected a number of epochs >= 0, got '%s'", argv[i]);
                 return 2;
             }
@@ -152,24 +141,24 @@ int mz_cmd_sparsify(int argc, char **argv)
         } else if (!strcmp(a, "--data") && has_next) {
             o.data_dir = argv[++i];
         } else if ((!strcmp(a, "-j") || !strcmp(a, "--threads")) && has_next) {
-            if (parse_int(argv[++i], 1, 4096, &o.train.threads)) {
+            if (mz_cli_parse_int(argv[++i], 1, 4096, &o.train.threads)) {
                 mz_cli_error("-j: expected a number of threads >= 1, got '%s'", argv[i]);
                 return 2;
             }
         } else if (!strncmp(a, "-j", 2) && a[2]) {
-            if (parse_int(a + 2, 1, 4096, &o.train.threads)) {
+            if (mz_cli_parse_int(a + 2, 1, 4096, &o.train.threads)) {
                 mz_cli_error("-j: expected a number of threads >= 1, got '%s'", a + 2);
                 return 2;
             }
         } else if (!strcmp(a, "--backend") && has_next) {
             o.train.backend = argv[++i];
         } else if (!strcmp(a, "--group") && has_next) {
-            if (parse_int(argv[++i], 1, 16, &o.train.max_group)) {
+            if (mz_cli_parse_int(argv[++i], 1, 16, &o.train.max_group)) {
                 mz_cli_error("--group: expected 1..16, got '%s'", argv[i]);
                 return 2;
             }
         } else if (!strcmp(a, "--kill-after-commits") && has_next) { /* for the crash tests */
-            if (parse_int(argv[++i], 1, 1 << 30, &kill_after)) {
+            if (mz_cli_parse_int(argv[++i], 1, 1 << 30, &kill_after)) {
                 mz_cli_error("--kill-after-commits: expected a count >= 1");
                 return 2;
             }

@@ -32,17 +32,6 @@ static const char train_usage[] =
     "automatic)\n"
     "  -q, --quiet           no progress output\n";
 
-static int parse_int(const char *s, int lo, int hi, int *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        return -1;
-    *out = (int)v;
-    return 0;
-}
-
 int mz_cmd_train(int argc, char **argv)
 {
     const char *spec_path = NULL, *out = NULL, *data = NULL, *backend = NULL, *preset = NULL;
@@ -56,12 +45,12 @@ int mz_cmd_train(int argc, char **argv)
         } else if ((!strcmp(a, "-o") || !strcmp(a, "--output")) && has_next) {
             out = argv[++i];
         } else if ((!strcmp(a, "-j") || !strcmp(a, "--threads")) && has_next) {
-            if (parse_int(argv[++i], 1, 4096, &threads)) {
+            if (mz_cli_parse_int(argv[++i], 1, 4096, &threads)) {
                 mz_cli_error("-j: expected a number of threads >= 1, got '%s'", argv[i]);
                 return 2;
             }
         } else if (!strncmp(a, "-j", 2) && a[2]) { /* -jN, as make */
-            if (parse_int(a + 2, 1, 4096, &threads)) {
+            if (mz_cli_parse_int(a + 2, 1, 4096, &threads)) {
                 mz_cli_error("-j: expected a number of threads >= 1, got '%s'", a + 2);
                 return 2;
             }
@@ -85,12 +74,12 @@ int mz_cmd_train(int argc, char **argv)
         } else if (!strcmp(a, "--backend") && has_next) {
             backend = argv[++i];
         } else if (!strcmp(a, "--group") && has_next) {
-            if (parse_int(argv[++i], 1, 16, &group)) {
+            if (mz_cli_parse_int(argv[++i], 1, 16, &group)) {
                 mz_cli_error("--group: expected 1..16, got '%s'", argv[i]);
                 return 2;
             }
         } else if (!strcmp(a, "--kill-after-commits") && has_next) { /* for the crash tests */
-            if (parse_int(argv[++i], 1, 1 << 30, &kill_after)) {
+            if (mz_cli_parse_int(argv[++i], 1, 1 << 30, &kill_after)) {
                 mz_cli_error("--kill-after-commits: expected a count >= 1");
                 return 2;
             }

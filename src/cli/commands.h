@@ -23,6 +23,9 @@ void mz_cli_error(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)))
 #endif
     ;
+/* A decimal integer in [lo, hi], the whole of s: 0 and *out set, else -1 (for option values). */
+int mz_cli_parse_int(const char *s, int lo, int hi, int *out);
+
 /* ---- running a training (run.c) ---- */
 #include <stdint.h>
 

@@ -1,5 +1,6 @@
 /* mzoo: the command-line client of libmzoo. One file per subcommand; this table dispatches. */
 #define _POSIX_C_SOURCE 200809L /* execv */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +58,17 @@ void mz_cli_error(const char *fmt, ...)
     vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
     fprintf(stderr, "mzoo: %s\n", mz_escape(msg, sizeof msg, raw));
+}
+
+int mz_cli_parse_int(const char *s, int lo, int hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return -1;
+    *out = (int)v;
+    return 0;
 }
 
 void mz_cli_print_escaped(FILE *f, const char *s)

@@ -1,6 +1,5 @@
 /* mzoo train SPEC.json -o ZOO.db [-j N] [--dry-run] [--data DIR] [--backend NAME] */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -9,7 +9,11 @@
  *    model blowing up to Inf/NaN: after the train steps and an eval, every active
  *    lane's losses, hits, parameters, optimizer state, eval loss sums and hits are identical
  *    (memcmp) to the reference backend's;
- *  - lane independence: the same models in other lanes next to other neighbours give the same bits.
+ *  - lane independence: the same models in other lanes next to other neighbours give the same bits;
+ *  - mixed pops: every activation next to every other (and Adam next to SGD) in one pop, each
+ *    model with the bits it has in a pop of its activation alone and in the reference backend;
+ *    a model without dropout trained in the architecture with dropout layers (as the trainer
+ *    groups the two layout variants) with the bits of its own architecture.
  */
 #include <stdint.h>
 #include <string.h>
@@ -265,6 +269,13 @@ typedef struct scenario {
     int steps;
 } scenario;
 
+/* act = MIXED: model m has activation m % MZ_ACT_COUNT. */
+#define MIXED MZ_ACT_COUNT
+static mz_activation act_of(int act, int m)
+{
+    return act == MIXED ? (mz_activation)(m % MZ_ACT_COUNT) : (mz_activation)act;
+}
+
 /* Runs a pop: model model_of[l] in lane l (-1: lane unused). Steps: full batches of B, the last
  * one partial; model 2 (if present) deactivated after the first step; lanes of models 3 and 5
  * resume from a nonzero optimizer state at t = 4. */
@@ -276,7 +287,7 @@ static void run_pop(const mz_pop_backend *be, const scenario *sc, mz_activation 
     CHECK_OK(mz_arch_init(&a, sc->arch, sc->c, sc->hw, sc->hw, sc->dropout, &err), &err);
     const int B = 10;
     mz_pop pop;
-    CHECK_OK(mz_pop_init(&pop, be, &a, act, B, d->lut, &err), &err);
+    CHECK_OK(mz_pop_init(&pop, be, &a, act_of(act, 0), B, d->lut, &err), &err);
     int64_t np = a.n_params;
     float *params = malloc(sizeof(float) * (size_t)np),
           *st = malloc(sizeof(float) * 2 * (size_t)np);
@@ -302,6 +313,8 @@ static void run_pop(const mz_pop_backend *be, const scenario *sc, mz_activation 
             opt = st;
             lc.t = 4;
         }
+        if (act == MIXED)
+            mz_pop_set_activation(&pop, l, act_of(act, m));
         mz_pop_set_lane(&pop, l, &lc, params, opt);
     }
     uint32_t idx[MZ_LANES * 10];
@@ -405,6 +418,82 @@ static void test_scenario(const scenario *sc, const int *acts, int n_acts)
     free_data(&d);
 }
 
+/* Mixed activations: simd == ref, each model as in a pop of its activation alone, lanes moved. */
+static void test_mixed(const scenario *sc)
+{
+    dataset d;
+    make_data(&d, sc->c, sc->hw, sc->hw, 60, 4242 + (uint64_t)sc->c);
+    mz_arch a;
+    mz_error err;
+    CHECK_OK(mz_arch_init(&a, sc->arch, sc->c, sc->hw, sc->hw, sc->dropout, &err), &err);
+    int64_t np = a.n_params;
+    int lay1[MZ_LANES], lay2[MZ_LANES];
+    for (int l = 0; l < MZ_LANES; l++) {
+        lay1[l] = l < sc->n_models ? l : -1;
+        lay2[l] = -1;
+    }
+    for (int m = 0; m < sc->n_models && m < 8; m++)
+        lay2[15 - 2 * m] = m, lay2[14 - 2 * m] = 21 + m; /* other activations as neighbours */
+    pop_result ref, simd, simd2;
+    run_pop(mz_pop_backend_ref(), sc, MIXED, &d, lay1, &ref);
+    run_pop(mz_pop_backend_simd(), sc, MIXED, &d, lay1, &simd);
+    int ok = 1;
+    for (int m = 0; m < sc->n_models; m++)
+        ok &= compare_model("mixed simd vs ref", sc, MIXED, m, &simd, m, &ref, m, np, m != 2);
+    CHECK_MSG(ok, "%s c%d dropout %g mixed activations: simd == ref", sc->arch, sc->c, sc->dropout);
+    for (int act = 0; act < MZ_ACT_COUNT; act++) {
+        pop_result alone;
+        run_pop(mz_pop_backend_simd(), sc, act, &d, lay1, &alone);
+        ok = 1;
+        for (int m = act; m < sc->n_models; m += MZ_ACT_COUNT)
+            ok &= compare_model("mixed vs alone", sc, act, m, &simd, m, &alone, m, np, m != 2);
+        CHECK_MSG(ok, "%s c%d dropout %g act %d: mixed pop == pop of one activation", sc->arch,
+                  sc->c, sc->dropout, act);
+        free_result(&alone);
+    }
+    run_pop(mz_pop_backend_simd(), sc, MIXED, &d, lay2, &simd2);
+    ok = 1;
+    for (int m = 0; m < sc->n_models && m < 8; m++)
+        ok &= compare_model("mixed, lane moved", sc, MIXED, m, &simd2, 15 - 2 * m, &simd, m, np,
+                            m != 2);
+    CHECK_MSG(ok, "%s c%d dropout %g mixed activations: lane independence", sc->arch, sc->c,
+              sc->dropout);
+    free_result(&ref);
+    free_result(&simd);
+    free_result(&simd2);
+    free_data(&d);
+}
+
+/* Models without dropout (m % 3 == 0 get dropout 0 in model_cfg) in the architecture with dropout
+ * layers: the bits of their own architecture, for both backends. */
+static void test_dropout_variants(void)
+{
+    const scenario plain = {"cnn-s", 1, 28, 0.0, 16, 4}, with = {"cnn-s", 1, 28, 0.5, 16, 4};
+    dataset d;
+    make_data(&d, 1, 28, 28, 60, 4243);
+    mz_arch a;
+    mz_error err;
+    CHECK_OK(mz_arch_init(&a, "cnn-s", 1, 28, 28, 0.0, &err), &err);
+    int lay[MZ_LANES];
+    for (int l = 0; l < MZ_LANES; l++)
+        lay[l] = l;
+    const mz_pop_backend *be[2] = {mz_pop_backend_ref(), mz_pop_backend_simd()};
+    for (int k = 0; k < 2; k++) {
+        pop_result A, D;
+        run_pop(be[k], &plain, MIXED, &d, lay, &A);
+        run_pop(be[k], &with, MIXED, &d, lay, &D);
+        int ok = 1;
+        for (int m = 0; m < MZ_LANES; m += 3)
+            ok &= compare_model("dropout-0 model in the dropout architecture", &plain, MIXED, m, &D,
+                                m, &A, m, a.n_params, m != 2);
+        CHECK_MSG(ok, "%s: models without dropout train alike in both layout variants",
+                  be[k]->name);
+        free_result(&A);
+        free_result(&D);
+    }
+    free_data(&d);
+}
+
 int main(void)
 {
     CHECK(mz_pop_backend_simd() != NULL);
@@ -423,5 +512,10 @@ int main(void)
     test_scenario(&s_c3d, some, 3);
     const int l_acts[] = {MZ_ACT_GELU, MZ_ACT_SIGMOID};
     test_scenario(&l_c3, l_acts, 2);
+    test_mixed(&s_c1);
+    test_mixed(&s_c3d);
+    const scenario l_c3m = {"cnn-l", 3, 32, 0.4, 7, 2};
+    test_mixed(&l_c3m);
+    test_dropout_variants();
     return check_summary("test_pop");
 }

@@ -13,6 +13,10 @@
  * with the lane's kl_weight, as the reference's test loss does; mz_pop_dropped counts each lane's
  * dropped weights (sparsity = dropped / arch->n_ard_weights).
  *
+ * Lanes may differ in activation too (mz_pop_set_activation): every activation present is then
+ * computed for all lanes and each lane keeps its own, which costs the sum of those activations
+ * but fills lanes that models of one activation alone would leave idle.
+ *
  * Backends: "ref" (plain, loops over lanes calling the reference kernels; always built, the oracle)
  * and "simd" (models in the 16 float lanes of a vector register). mz_pop_backend_default() picks the
  * fastest available unless the environment variable MZOO_BACKEND names another.
@@ -64,7 +68,8 @@ typedef struct mz_pop_backend {
 struct mz_pop {
     const mz_pop_backend *backend;
     const mz_arch *arch;      /* borrowed; must outlive the pop */
-    mz_activation act;
+    mz_activation act;                 /* the activation given to mz_pop_init */
+    mz_activation lane_act[MZ_LANES];  /* each lane's (mz_pop_set_activation; default act) */
     int max_batch;
     const float *lut;         /* [in_c][256] normalisation table, borrowed */
     mz_lane_cfg lane[MZ_LANES];
@@ -87,6 +92,8 @@ void mz_pop_release(mz_pop *p);
 void mz_pop_set_lane(mz_pop *p, int lane, const mz_lane_cfg *cfg, const float *params,
                      const float *opt_state);
 void mz_pop_get_lane(const mz_pop *p, int lane, float *params, float *opt_state);
+/* The lane's activation, when it is not the pop's (mz_pop_init's act); set before a step. */
+void mz_pop_set_activation(mz_pop *p, int lane, mz_activation act);
 
 /* One training step. images = uint8 [N][C*H*W] (the split), labels [N]; idx = [MZ_LANES][B]
  * sample indices per lane (inactive lanes' rows are ignored); step = batch number within the

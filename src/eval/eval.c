@@ -452,7 +452,7 @@ static void finish(job *j, const mz_split *sp, double loss_sum, int64_t hits)
     j->w = NULL;
 }
 
-/* Up to MZ_LANES checkpoints of one architecture and activation, in the lanes of one pop. */
+/* Up to MZ_LANES checkpoints of one architecture, in the lanes of one pop (activations mixed). */
 static mz_status run_pop(mz_evaluator *ev, job *jobs, int k, const mz_split *sp, mz_error *err)
 {
     const mz_pop_backend *be =
@@ -470,6 +470,7 @@ static mz_status run_pop(mz_evaluator *ev, job *jobs, int k, const mz_split *sp,
         memset(&lc, 0, sizeof lc);
         lc.active = 1;
         lc.dropout = jobs[l].dropout;
+        mz_pop_set_activation(&pop, l, (mz_activation)jobs[l].act);
         mz_pop_set_lane(&pop, l, &lc, jobs[l].w, NULL);
     }
     double ls[MZ_LANES] = {0};
@@ -530,7 +531,7 @@ static mz_status run_resnet(mz_evaluator *ev, job *j, const mz_split *sp, mz_err
     return s;
 }
 
-/* Checkpoints waiting for a full pop, one group per (variant, activation). */
+/* Checkpoints waiting for a full pop, one group per layout variant. */
 #define MAX_GROUPS 16
 typedef struct pending {
     int n_groups;
@@ -568,8 +569,8 @@ static mz_status submit(mz_evaluator *ev, pending *p, const job *j, const mz_spl
         return s;
     }
     int g = 0;
-    /* an emptied group keeps its key (vi, act) in slot 0 until refilled */
-    while (g < p->n_groups && !(p->jobs[g][0].vi == j->vi && p->jobs[g][0].act == j->act))
+    /* an emptied group keeps its key (the architecture) in slot 0 until refilled */
+    while (g < p->n_groups && p->jobs[g][0].vi != j->vi)
         g++;
     if (g == p->n_groups) {
         if (p->n_groups == MAX_GROUPS) {

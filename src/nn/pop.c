@@ -13,6 +13,8 @@ mz_status mz_pop_init(mz_pop *p, const mz_pop_backend *backend, const mz_arch *a
     p->backend = backend;
     p->arch = arch;
     p->act = act;
+    for (int l = 0; l < MZ_LANES; l++)
+        p->lane_act[l] = act;
     p->max_batch = max_batch;
     p->lut = lut;
     mz_status st = backend->create(p, err);
@@ -39,6 +41,11 @@ void mz_pop_set_lane(mz_pop *p, int lane, const mz_lane_cfg *cfg, const float *p
 void mz_pop_get_lane(const mz_pop *p, int lane, float *params, float *opt_state)
 {
     p->backend->get_lane(p, lane, params, opt_state);
+}
+
+void mz_pop_set_activation(mz_pop *p, int lane, mz_activation act)
+{
+    p->lane_act[lane] = act;
 }
 
 void mz_pop_train_step(mz_pop *p, const uint8_t *images, const int32_t *labels, const uint32_t *idx,
@@ -160,7 +167,7 @@ static void ref_train_step(mz_pop *p, const uint8_t *images, const int32_t *labe
             mz_image_to_float(images + (int64_t)i * chw, a->in_c, hw, p->lut, s->x + b * chw);
             s->y[b] = labels[i];
         }
-        mz_fwd_cfg fc = {p->act, lc->dropout, 1, lc->seed, epoch, step};
+        mz_fwd_cfg fc = {p->lane_act[l], lc->dropout, 1, lc->seed, epoch, step};
         if (a->ard) {
             mz_ard_cfg ac = {fc, lc->kl_weight, NULL};
             mz_ard_forward(a, &ac, s->params[l], s->x, B, s->ws, s->logits);
@@ -206,7 +213,7 @@ static void ref_eval(mz_pop *p, const uint8_t *images, const int32_t *labels, in
         for (int l = 0; l < MZ_LANES; l++) {
             if (!p->lane[l].active)
                 continue;
-            mz_fwd_cfg fc = {p->act, p->lane[l].dropout, 0, p->lane[l].seed, 0, 0};
+            mz_fwd_cfg fc = {p->lane_act[l], p->lane[l].dropout, 0, p->lane[l].seed, 0, 0};
             mz_ard_cfg ac = {fc, 0.0f, NULL};
             if (a->ard)
                 mz_ard_forward(a, &ac, s->params[l], s->x, nb, s->ws, s->logits);

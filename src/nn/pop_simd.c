@@ -650,6 +650,58 @@ NOINLINE static void act_backward(mz_activation act, const v16f *x, const v16f *
     }
 }
 
+/* Pops whose lanes mix activations: every activation present is computed for all lanes and each
+ * lane keeps its own activation's result (vsel), so a lane's bits are those of its activation
+ * alone. The cost is the sum of the activations present, paid once for all 16 lanes. */
+NOINLINE static void act_forward_mixed(int n_acts, const mz_activation *acts, const v16i *lanes,
+                                       const v16f *x, v16f *y, v16f *aux, int64_t n)
+{
+    for (int64_t e = 0; e < n; e++) {
+        y[e] = x[e];
+        aux[e] = vf(0.0f);
+    }
+    for (int k = 0; k < n_acts; k++) {
+        v16i m = lanes[k];
+        switch (acts[k]) {
+#define X(A)                                                                                       \
+    case A:                                                                                        \
+        for (int64_t e = 0; e < n; e++) {                                                          \
+            v16f t = vf(0.0f);                                                                     \
+            v16f r = act_fwd1(A, x[e], &t);                                                        \
+            y[e] = vsel(m, r, y[e]);                                                               \
+            aux[e] = vsel(m, t, aux[e]);                                                           \
+        }                                                                                          \
+        break;
+            ACT_CASES(X)
+#undef X
+        default:
+            break;
+        }
+    }
+}
+
+NOINLINE static void act_backward_mixed(int n_acts, const mz_activation *acts, const v16i *lanes,
+                                        const v16f *x, const v16f *y, const v16f *aux,
+                                        const v16f *dy, v16f *dx, int64_t n)
+{
+    for (int64_t e = 0; e < n; e++)
+        dx[e] = dy[e] * vf(1.0f);
+    for (int k = 0; k < n_acts; k++) {
+        v16i m = lanes[k];
+        switch (acts[k]) {
+#define X(A)                                                                                       \
+    case A:                                                                                        \
+        for (int64_t e = 0; e < n; e++)                                                            \
+            dx[e] = vsel(m, dy[e] * act_bwd1(A, x[e], y[e], aux[e]), dx[e]);                       \
+        break;
+            ACT_CASES(X)
+#undef X
+        default:
+            break;
+        }
+    }
+}
+
 /* ---- backend state ---- */
 
 typedef struct simd_state {
@@ -679,7 +731,28 @@ typedef struct lane_vec {
     v16f drop_p, drop_scale;
     v16u key0, key1; /* model seeds (dropout and noise streams) */
     v16f klw;        /* ARD: kl_weight */
+    /* the activations of the active lanes (a pop may mix them) and each one's lanes */
+    int n_acts;
+    mz_activation acts[MZ_ACT_COUNT];
+    v16i act_lanes[MZ_ACT_COUNT];
 } lane_vec;
+
+static void act_forward_lanes(const lane_vec *lv, const v16f *x, v16f *y, v16f *aux, int64_t n)
+{
+    if (lv->n_acts == 1)
+        act_forward(lv->acts[0], x, y, aux, n);
+    else
+        act_forward_mixed(lv->n_acts, lv->acts, lv->act_lanes, x, y, aux, n);
+}
+
+static void act_backward_lanes(const lane_vec *lv, const v16f *x, const v16f *y, const v16f *aux,
+                               const v16f *dy, v16f *dx, int64_t n)
+{
+    if (lv->n_acts == 1)
+        act_backward(lv->acts[0], x, y, aux, dy, dx, n);
+    else
+        act_backward_mixed(lv->n_acts, lv->acts, lv->act_lanes, x, y, aux, dy, dx, n);
+}
 
 static void *block(simd_state *s, int64_t n_vectors)
 {
@@ -1029,7 +1102,7 @@ NOINLINE static void forward_sample(simd_state *s, const mz_pop *p, const lane_v
             pool_forward(l, in, out, s->arg[i]);
             break;
         case MZ_LAYER_ACT:
-            act_forward(p->act, in, out, s->aux[i], n);
+            act_forward_lanes(lv, in, out, s->aux[i], n);
             break;
         case MZ_LAYER_DROPOUT:
             if (train) {
@@ -1114,7 +1187,7 @@ NOINLINE static void backward_sample(simd_state *s, const mz_pop *p, const lane_
             break;
         case MZ_LAYER_ACT:
             if (dx)
-                act_backward(p->act, in, out, s->aux[i], g_out, dx, n);
+                act_backward_lanes(lv, in, out, s->aux[i], g_out, dx, n);
             break;
         case MZ_LAYER_DROPOUT:
             if (dx) {
@@ -1220,7 +1293,17 @@ static void lane_vectors(const mz_pop *p, int train, lane_vec *lv)
         lv->key0[l] = (uint32_t)(uint64_t)lc->seed;
         lv->key1[l] = (uint32_t)((uint64_t)lc->seed >> 32);
         lv->klw[l] = lc->kl_weight;
+        if (!lc->active)
+            continue;
+        int k = 0;
+        while (k < lv->n_acts && lv->acts[k] != p->lane_act[l])
+            k++;
+        if (k == lv->n_acts)
+            lv->acts[lv->n_acts++] = p->lane_act[l];
+        lv->act_lanes[k][l] = -1;
     }
+    if (lv->n_acts == 0) /* no active lane: any activation will do */
+        lv->acts[lv->n_acts++] = p->act;
 }
 
 static void simd_train_step(mz_pop *p, const uint8_t *images, const int32_t *labels,

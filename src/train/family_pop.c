@@ -1,7 +1,11 @@
 /* CNN-s / CNN-l zoos: models trained as populations (mzoo/pop.h), up to MZ_LANES per unit.
  *
- * A unit holds models of one layout variant and activation that start at the same epoch, in id
- * order. Per model the protocol of train.h: epoch 0 evaluates the initial weights; epoch e >= 1
+ * A unit holds models that start at the same epoch and share an architecture up to dropout: the
+ * two layout variants of an architecture (with and without dropout layers) train together in the
+ * architecture with them (a lane whose dropout is 0 passes its activations through them
+ * unchanged, as its own architecture would), and activations mix within a unit (mz_pop.h). Models
+ * are ordered by architecture, activation and id before they are cut into units, so a unit holds
+ * as few activations as the grid allows. Per model the protocol of train.h: epoch 0 evaluates the initial weights; epoch e >= 1
  * shuffles the training split with Philox(seed, SHUFFLE, e), trains in batches (train loss and
  * accuracy are running averages of the training-mode batches), then evaluates val and test. A
  * model whose loss or weights become NaN/Inf is marked diverged; its lane is switched off and the
@@ -98,7 +102,42 @@ static void pop_release(mz_run *r)
     r->fs = NULL;
 }
 
-/* Sort key of an unfinished model: units share variant, activation and start epoch. */
+/* Whether the models of architecture v can train in architecture w: the same layers but for
+ * dropout layers that only w has (the parameters, their offsets and every other layer alike). */
+static int runs_in(const mz_arch *v, const mz_arch *w)
+{
+    if (v->n_params != w->n_params || v->ard != w->ard)
+        return 0;
+    int i = 0, j = 0, w_drop = 0;
+    for (;;) {
+        while (i < v->n_layers && v->layers[i].kind == MZ_LAYER_DROPOUT)
+            return 0; /* v has dropout itself: it is its own architecture */
+        while (j < w->n_layers && w->layers[j].kind == MZ_LAYER_DROPOUT) {
+            j++;
+            w_drop++;
+        }
+        if (i == v->n_layers || j == w->n_layers)
+            return i == v->n_layers && j == w->n_layers && w_drop > 0;
+        const mz_layer *a = &v->layers[i++], *b = &w->layers[j++];
+        if (a->kind != b->kind || a->in_size != b->in_size || a->out_size != b->out_size ||
+            a->k != b->k || a->w_off != b->w_off || a->b_off != b->b_off || a->s_off != b->s_off ||
+            a->sb_off != b->sb_off || a->out_c != b->out_c || a->in_c != b->in_c)
+            return 0;
+    }
+}
+
+/* The variant whose architecture the models of variant v train in (v itself or its dropout
+ * twin). */
+static int pop_variant(const pop_family *f, int v)
+{
+    for (int w = 0; w < f->n_variants; w++)
+        if (w != v && runs_in(&f->arch[v], &f->arch[w]))
+            return w;
+    return v;
+}
+
+/* Sort key of an unfinished model: units share the architecture they train in and the start
+ * epoch; the activation orders models within them. */
 typedef struct model_key {
     int variant, act, start;
     int64_t id;
@@ -134,7 +173,8 @@ mz_status mz_pop_family_plan(mz_run *r, const int *start, mz_unit **units, int *
     int64_t k = 0;
     for (int64_t i = 0; i < spec->n_models; i++)
         if (start[i] >= 0)
-            keys[k++] = (model_key){f->variant_of[i], (int)spec->models[i].activation, start[i], i};
+            keys[k++] = (model_key){pop_variant(f, f->variant_of[i]),
+                                    (int)spec->models[i].activation, start[i], i};
     qsort(keys, (size_t)todo, sizeof *keys, cmp_keys);
     int max_group = r->opts->max_group;
     int gmax = max_group > 0 && max_group <= MZ_LANES ? max_group : MZ_LANES;
@@ -146,7 +186,7 @@ mz_status mz_pop_family_plan(mz_run *r, const int *start, mz_unit **units, int *
     int n = 0;
     for (int64_t i = 0; i < todo; i++) {
         const model_key *m = &keys[i];
-        int key = m->variant * MZ_ACT_COUNT + m->act;
+        int key = m->variant;
         mz_unit *cur = n ? &u[n - 1] : NULL;
         if (!cur || cur->n == gmax || cur->key != key || cur->start_epoch != m->start) {
             cur = &u[n++];
@@ -277,12 +317,13 @@ static mz_status load_lanes(mz_run *r, pop_worker *w, const mz_unit *u, const mz
         mz_optim_cfg_from_model(&lc.opt, m);
         lc.dropout = (float)m->dropout;
         lc.seed = m->seed;
+        mz_pop_set_activation(pop, l, m->activation);
         if (u->start_epoch == 0) {
             const pop_family *f = r->fs;
             if (f->initial) {
                 mz_pop_set_lane(pop, l, &lc, f->initial[m->id], NULL);
-            } else {
-                mz_arch_init_params(a, m->init, m->seed, w->init);
+            } else { /* by the model's own architecture */
+                mz_arch_init_params(&f->arch[f->variant_of[m->id]], m->init, m->seed, w->init);
                 mz_pop_set_lane(pop, l, &lc, w->init, NULL);
             }
             continue;
@@ -369,9 +410,9 @@ void mz_pop_family_run_unit(mz_run *r, void *vw, const mz_unit *u, mz_sink *sink
     const pop_family *f = r->fs;
     const mz_spec *spec = r->spec;
     const mz_dataset *ds = r->ds;
-    MZ_ASSERT(u->key >= 0 && u->key / MZ_ACT_COUNT < f->n_variants);
-    const mz_arch *a = &f->arch[u->key / MZ_ACT_COUNT];
-    mz_activation act = (mz_activation)(u->key % MZ_ACT_COUNT);
+    MZ_ASSERT(u->key >= 0 && u->key < f->n_variants);
+    const mz_arch *a = &f->arch[u->key];
+    mz_activation act = spec->models[u->model[0]].activation;
     int64_t np = a->n_params, per = 3 * np; /* weights + room for either optimizer's state */
     mz_pop pop;
     mz_error e = {0};

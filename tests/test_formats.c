@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "check.h"
 #include "mzoo/formats.h"
 
@@ -703,6 +705,31 @@ static void test_zip(void)
     CHECK(mz_npy_load(p, 47, &d, &data, &err) == MZ_ELIMIT && data == NULL);
 }
 
+/* JSON with shortest round-trip reals: 0.7 not 0.69999999999999996, reals stay reals, integers
+ * and strings untouched, and every real reads back to the same double. */
+static void test_json_shortest(void)
+{
+    json_t *o = json_pack("{s:[f,f,f,f,f,f],s:I,s:s}", "r", 0.7, 0.15, 3.0, -2.5e-300, 1e22,
+                          0.1 + 0.2, "n", (json_int_t)12345678901LL, "s",
+                          "0.69999999999999996 stays");
+    CHECK(o != NULL);
+    char *t = o ? mz_json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    CHECK(t && !strcmp(t, "{\"n\":12345678901,\"r\":[0.7,0.15,3.0,-2.5e-300,1e+22,"
+                          "0.30000000000000004],\"s\":\"0.69999999999999996 stays\"}"));
+    json_t *back = t ? json_loads(t, 0, NULL) : NULL;
+    CHECK(back && json_equal(o, back));
+    char path[300];
+    snprintf(path, sizeof path, "%s/s.json", dir);
+    CHECK(o && mz_json_dump_file(o, path, JSON_INDENT(1)) == 0);
+    json_t *f = json_load_file(path, 0, NULL);
+    CHECK(f && json_equal(o, f));
+    CHECK(mz_json_dump_file(o, "/nonexistent-dir/x.json", 0) == -1);
+    json_decref(f);
+    json_decref(back);
+    json_decref(o);
+    free(t);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir)) {
@@ -716,6 +743,7 @@ int main(void)
     test_safetensors_crafted();
     test_read_file();
     test_zip();
+    test_json_shortest();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)

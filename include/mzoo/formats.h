@@ -330,6 +330,15 @@ typedef struct mz_pt_wtensor {
  * file. */
 mz_status mz_pt_write(const char *path, const mz_pt_wtensor *t, int n, mz_error *err);
 
+/* ---- JSON text (jansson) ---- */
+struct json_t;
+/* json_dumps with every real in its shortest form that reads back to the same double (0.7, not
+ * jansson's 0.69999999999999996), kept a real ("3.0", not "3"). flags: jansson's, but for the
+ * precision. Returns text to free(), or NULL (out of memory, or a value jansson cannot dump). */
+char *mz_json_dumps(const struct json_t *root, size_t flags);
+/* mz_json_dumps written to path with a final newline; 0, or -1 with errno set. */
+int mz_json_dump_file(const struct json_t *root, const char *path, size_t flags);
+
 #ifdef __cplusplus
 }
 #endif

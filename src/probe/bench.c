@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "mzoo/formats.h"
 #include "mzoo/probe.h"
 #include "core/banned.h"
 
@@ -722,7 +723,7 @@ mz_status mz_bench_write_json(const mz_bench_result *r, const char *source, cons
     }
     json_object_set_new(root, "results", rows);
     json_object_set_new(root, "skipped", skipped);
-    int rc = json_dump_file(root, path, JSON_INDENT(1) | JSON_REAL_PRECISION(17));
+    int rc = mz_json_dump_file(root, path, JSON_INDENT(1));
     json_decref(root);
     if (rc != 0)
         return mz_fail(err, MZ_EIO, "%s: cannot write the benchmark results", path);

@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "mzoo/formats.h"
 #include "report/report-impl.h"
 #include "core/banned.h"
 
@@ -1389,7 +1390,7 @@ static mz_status render(page *p)
         return s;
     progress(p, "writing the page");
     json_object_set_new(p->data, "n_plots", json_integer(p->n_plots));
-    char *js = json_dumps(p->data, JSON_COMPACT | JSON_ESCAPE_SLASH | JSON_REAL_PRECISION(17));
+    char *js = mz_json_dumps(p->data, JSON_COMPACT | JSON_ESCAPE_SLASH);
     if (!js)
         return MZ_ENOMEM;
     rp_buf_puts(b, "<script type=\"application/json\" id=\"mzoo-data\">");

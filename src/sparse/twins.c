@@ -479,7 +479,7 @@ static char *twin_recipe(const source *s, const mz_sparsify_opts *o, const char 
     json_object_set_new(so, "checkpoints", json_string(digest));
     json_object_set_new(so, "n_checkpoints", json_integer(s->n_picks));
     json_object_set_new(r, "source", so);
-    char *text = json_dumps(r, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
+    char *text = mz_json_dumps(r, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(r);
     return text;
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "mzoo/data.h"
+#include "mzoo/formats.h"
 #include "mzoo/spec.h"
 #include "core/hparams-impl.h"
 #include "core/banned.h"
@@ -511,51 +512,6 @@ static json_t *grid_json(const grid *g)
     return o;
 }
 
-/* Rewrites every real number of compact JSON text (outside strings) in its shortest form that
- * reads back to the same double (jansson prints 17 digits: 0.00029999999999999997 becomes 0.0003),
- * keeping a '.' or an exponent so that it stays a real. Returns a new string, or NULL. */
-static char *shortest_reals(const char *in)
-{
-    size_t n = strlen(in);
-    char *out = malloc(2 * n + 32), *o = out;
-    if (!out)
-        return NULL;
-    int in_str = 0;
-    for (const char *p = in; *p;) {
-        if (in_str) {
-            if (*p == '\\' && p[1])
-                *o++ = *p++;
-            else if (*p == '"')
-                in_str = 0;
-            *o++ = *p++;
-        } else if (*p == '"') {
-            in_str = 1;
-            *o++ = *p++;
-        } else if (*p == '-' || (*p >= '0' && *p <= '9')) {
-            size_t len = strspn(p, "+-0123456789.eE");
-            int real = memchr(p, '.', len) || memchr(p, 'e', len) || memchr(p, 'E', len);
-            char tok[64];
-            if (!real || len >= sizeof tok) {
-                memcpy(o, p, len), o += len;
-            } else {
-                memcpy(tok, p, len);
-                tok[len] = 0;
-                char buf[40];
-                mz_format_double(buf, sizeof buf, strtod(tok, NULL));
-                if (!strpbrk(buf, ".eEni")) /* "3" -> "3.0"; inf/nan never occur here */
-                    snprintf(buf + strlen(buf), sizeof buf - strlen(buf), ".0");
-                size_t bl = strlen(buf);
-                memcpy(o, buf, bl), o += bl;
-            }
-            p += len;
-        } else {
-            *o++ = *p++;
-        }
-    }
-    *o = 0;
-    return out;
-}
-
 /* Every key but "data", defaults filled in, each grid value a list (seeds: a list, a range for a
  * consecutive run, or the random form), reals as reals, sorted keys, no whitespace. train_subset
  * appears only when given, so the recipe is itself a spec whose recipe is the recipe. */
@@ -571,11 +527,9 @@ static char *make_recipe(const mz_spec *spec, const grid *g)
         !(spec->train_subset > 0 && put(o, "train_subset", json_integer(spec->train_subset))) &&
         !put(o, "scheduler", json_string(mz_scheduler_name(spec->scheduler))) &&
         !put(o, "grid", grid_json(g)))
-        text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+        text = mz_json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(o);
-    char *shortest = text ? shortest_reals(text) : NULL;
-    free(text);
-    return shortest;
+    return text;
 }
 
 /* ---- top level ---- */

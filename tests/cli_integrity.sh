@@ -137,6 +137,39 @@ check '[ $rc -eq 1 ] && grep -q "model 1 epoch 1: weights are damaged" "$T/verif
 rc=$?
 check '[ $rc -ne 0 ] && grep -q "damaged" "$T/err"' "dataset refuses a damaged checkpoint: $(cat "$T/err")"
 
+# info --json and --metrics: machine-readable, exact doubles, per-epoch statistics
+"$BIN" info "$T/zoo.db" --json >"$T/info.json" 2>"$T/err"
+rc=$?
+"$BIN" info "$T/zoo.db" --metrics "$T/metrics.csv" 2>>"$T/err"
+rc2=$?
+check '[ $rc -eq 0 ] && [ $rc2 -eq 0 ]' "info --json / --metrics failed: $(cat "$T/err")"
+"$PY" - "$T/zoo.db" "$T/info.json" "$T/metrics.csv" >"$T/pyout" 2>&1 <<'PY'
+import csv, json, sqlite3, statistics, sys
+db = sqlite3.connect(sys.argv[1])
+info = json.load(open(sys.argv[2]))
+assert info["models_by_status"] == {"done": 2}, info["models_by_status"]
+last = [r[0] for r in db.execute("SELECT e.test_acc FROM models m JOIN epochs e ON "
+                                 "e.model_id = m.id AND e.epoch = m.epochs_done")]
+assert info["last_epoch_test_acc"]["median"] == statistics.median(last), info["last_epoch_test_acc"]
+assert [e["epoch"] for e in info["epochs"]] == [0, 1], info["epochs"]
+for e in info["epochs"]:
+    v = sorted(r[0] for r in db.execute("SELECT val_loss FROM epochs WHERE epoch = ?", (e["epoch"],)))
+    assert e["val_loss"]["n"] == 2 and e["val_loss"]["min"] == v[0] and e["val_loss"]["max"] == v[1]
+rows = list(csv.DictReader(open(sys.argv[3])))
+ref = db.execute("SELECT e.model_id, e.epoch, e.train_loss, e.test_acc, m.lr, m.seed FROM epochs e "
+                 "JOIN models m ON m.id = e.model_id ORDER BY 1, 2").fetchall()
+assert len(rows) == len(ref) == 4, (len(rows), len(ref))
+for r, x in zip(rows, ref):
+    assert (int(r["model_id"]), int(r["epoch"])) == x[:2], r
+    assert float(r["train_loss"]) == x[2] and float(r["test_acc"]) == x[3], (r, x)
+    assert float(r["lr"]) == x[4] and int(r["seed"]) == x[5] and r["activation"] == "tanh", r
+print("ok")
+PY
+check '[ "$(tail -1 "$T/pyout")" = ok ]' "info --json / --metrics content: $(cat "$T/pyout")"
+"$BIN" info "$T/zoo.db" --bogus >/dev/null 2>"$T/err"
+rc=$?
+check '[ $rc -eq 2 ] && grep -q "unknown option" "$T/err"' "info rejects an unknown option: $(cat "$T/err")"
+
 # a wrong weights_absmax (which lets selections skip reading a blob) is reported by verify
 cp "$T/zoo.db" "$T/am.db"
 sqlite3 "$T/am.db" "UPDATE epochs SET weights_absmax = 0.5 WHERE model_id = 1 AND epoch = 1"
@@ -144,7 +177,8 @@ sqlite3 "$T/am.db" "UPDATE epochs SET weights_absmax = 0.5 WHERE model_id = 1 AN
 rc=$?
 check '[ $rc -eq 1 ] && grep -q "model 1 epoch 1: weights_absmax is 0.5" "$T/verify.out"' "verify names a wrong weights_absmax: $(cat "$T/verify.out")"
 "$BIN" verify "$T/zoo.db" >"$T/verify.out" 2>&1
-check '[ $? -eq 0 ]' "verify passes the intact zoo's absmax: $(cat "$T/verify.out")"
+rc=$?
+check '[ $rc -eq 0 ]' "verify passes the intact zoo's absmax: $(cat "$T/verify.out")"
 
 # --- crafted layout rows: a count of 2^62+200 (offsets after it shifted by 2^62), a shape whose
 #     product overflows; and an epochs_done of INT_MAX ---

@@ -200,7 +200,8 @@ mz_status mz_store_summary_get(mz_store *st, mz_store_summary *out, mz_error *er
 
 /* Runs one read-only SQL statement written by mzoo itself (never user text: see
  * mz_store_select) and calls row() for each row with the column values as text (NULL for SQL
- * NULL). Return non-zero from row() to stop. */
+ * NULL; reals in their shortest form that reads back to the same double). Return non-zero from
+ * row() to stop. */
 typedef int (*mz_store_row_fn)(void *ctx, int ncol, const char *const *values,
                                const char *const *names);
 mz_status mz_store_query(mz_store *st, const char *sql, mz_store_row_fn row, void *ctx,

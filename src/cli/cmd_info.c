@@ -1,10 +1,15 @@
 /* mzoo info ZOO.db: models by status, test accuracy quantiles at each model's last epoch, and the
- * median test accuracy per value of every hyperparameter that varies. */
+ * median test accuracy per value of every hyperparameter that varies; --json: the same and
+ * per-epoch population statistics as JSON; --metrics FILE: one CSV row per model and epoch. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
+#include "mzoo/formats.h"
 #include "mzoo/store.h"
 #include "cli/commands.h"
 #include "core/banned.h"
@@ -45,6 +50,12 @@ static int collect(void *ctx, int ncol, const char *const *val, const char *cons
     x->test_acc = val[N_HP + 1] ? strtod(val[N_HP + 1], NULL) : NAN;
     return 0;
 }
+
+/* Each model's hyperparameters and the test accuracy of its last committed epoch. */
+static const char last_epoch_sql[] =
+    "SELECT m.activation, m.init, m.optimizer, m.lr, m.weight_decay, m.dropout, m.momentum, "
+    "m.nesterov, e.epoch, e.test_acc FROM models m JOIN epochs e ON e.model_id = m.id AND "
+    "e.epoch = m.epochs_done ORDER BY m.id";
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -145,6 +156,262 @@ static mz_status twin_summary(mz_store *st, mz_error *err)
                           print_epoch_row, NULL, err);
 }
 
+/* ---- --json ---- */
+
+static const char *const metric_names[] = {"train_loss", "train_acc", "val_loss", "val_acc",
+                                           "test_loss",  "test_acc",  "sparsity"};
+#define N_METRICS (sizeof metric_names / sizeof metric_names[0])
+
+/* (epoch, value) rows, ordered by epoch then value. */
+typedef struct ev_rows {
+    int *epoch;
+    double *v;
+    size_t n, cap;
+    int oom;
+} ev_rows;
+
+static int collect_ev(void *ctx, int ncol, const char *const *val, const char *const *names)
+{
+    (void)ncol, (void)names;
+    ev_rows *r = ctx;
+    if (!val[0] || !val[1])
+        return 0;
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? 2 * r->cap : 1024;
+        int *e = realloc(r->epoch, cap * sizeof *e);
+        if (e)
+            r->epoch = e;
+        double *v = e ? realloc(r->v, cap * sizeof *v) : NULL;
+        if (!v) {
+            r->oom = 1;
+            return 1;
+        }
+        r->v = v;
+        r->cap = cap;
+    }
+    r->epoch[r->n] = (int)strtol(val[0], NULL, 10);
+    r->v[r->n++] = strtod(val[1], NULL);
+    return 0;
+}
+
+/* {"n", "mean", "min", "q05", "q25", "median", "q75", "q95", "max"} of sorted v[n]. */
+static json_t *stats_json(const double *v, size_t n)
+{
+    double sum = 0;
+    for (size_t i = 0; i < n; i++)
+        sum += v[i];
+    return json_pack("{s:I,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f}", "n", (json_int_t)n, "mean",
+                     sum / (double)n, "min", v[0], "q05", quantile(v, n, 0.05), "q25",
+                     quantile(v, n, 0.25), "median", quantile(v, n, 0.5), "q75",
+                     quantile(v, n, 0.75), "q95", quantile(v, n, 0.95), "max", v[n - 1]);
+}
+
+/* Per epoch, the statistics of every metric over the models that have it (NULLs, i.e. NaN or
+ * missing values, left out): [{"epoch": e, "test_acc": {...}, ...}, ...]. */
+static mz_status epochs_json(mz_store *st, json_t *out, mz_error *err)
+{
+    json_t *by_epoch = json_object(); /* "e" -> {...}, then flattened in epoch order */
+    int max_epoch = -1;
+    mz_status s = MZ_OK;
+    for (size_t k = 0; k < N_METRICS && s == MZ_OK; k++) {
+        if (!strcmp(metric_names[k], "sparsity") && mz_store_schema_version(st) < 2)
+            continue;
+        char sql[200];
+        snprintf(sql, sizeof sql,
+                 "SELECT epoch, %s FROM epochs WHERE %s IS NOT NULL ORDER BY epoch, %s",
+                 metric_names[k], metric_names[k], metric_names[k]);
+        ev_rows r = {0};
+        s = mz_store_query(st, sql, collect_ev, &r, err);
+        if (s == MZ_OK && r.oom)
+            s = mz_fail(err, MZ_ENOMEM, "out of memory");
+        for (size_t i = 0; s == MZ_OK && i < r.n;) {
+            size_t j = i;
+            while (j < r.n && r.epoch[j] == r.epoch[i])
+                j++;
+            char key[16];
+            snprintf(key, sizeof key, "%d", r.epoch[i]);
+            json_t *e = json_object_get(by_epoch, key);
+            if (!e) {
+                e = json_pack("{s:i}", "epoch", r.epoch[i]);
+                json_object_set_new(by_epoch, key, e);
+            }
+            json_object_set_new(e, metric_names[k], stats_json(r.v + i, j - i));
+            if (r.epoch[i] > max_epoch)
+                max_epoch = r.epoch[i];
+            i = j;
+        }
+        free(r.epoch);
+        free(r.v);
+    }
+    json_t *arr = json_array();
+    for (int e = 0; e <= max_epoch; e++) {
+        char key[16];
+        snprintf(key, sizeof key, "%d", e);
+        json_t *x = json_object_get(by_epoch, key);
+        if (x)
+            json_array_append(arr, x);
+    }
+    json_decref(by_epoch);
+    json_object_set_new(out, "epochs", arr);
+    return s;
+}
+
+static int status_json(void *ctx, int ncol, const char *const *val, const char *const *names)
+{
+    (void)ncol, (void)names;
+    json_object_set_new(ctx, val[0] ? val[0] : "?",
+                        json_integer(val[1] ? strtoll(val[1], NULL, 10) : 0));
+    return 0;
+}
+
+/* Everything the text summary says, as one JSON object on stdout. */
+static mz_status info_json(mz_store *st, const char *path, const rows *r, mz_error *err)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "zoo", json_string(path));
+    json_object_set_new(o, "schema_version", json_integer(mz_store_schema_version(st)));
+    const char *keys[] = {"generator", "kind",   "dataset",            "variant",
+                          "architecture", "epochs", "batch_size", "method",
+                          "source_checkpoints", "created_at", "epoch_unit"};
+    json_t *meta = json_object();
+    char buf[256];
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (mz_store_meta(st, keys[i], buf, sizeof buf, NULL) == MZ_OK)
+            json_object_set_new(meta, keys[i], json_string(buf));
+    json_object_set_new(o, "meta", meta);
+    char *recipe = NULL;
+    if (mz_store_recipe(st, &recipe, NULL) == MZ_OK) {
+        json_t *rj = json_loads(recipe, 0, NULL);
+        json_object_set_new(o, "recipe", rj ? rj : json_string(recipe));
+        free(recipe);
+    }
+    json_t *status = json_object();
+    json_object_set_new(o, "models_by_status", status);
+    mz_status s = mz_store_query(
+        st, "SELECT status, count(*) FROM models GROUP BY status ORDER BY status", status_json,
+        status, err);
+    double *acc = malloc(sizeof(double) * (r->n ? r->n : 1));
+    if (s == MZ_OK && !acc)
+        s = mz_fail(err, MZ_ENOMEM, "out of memory");
+    size_t na = 0;
+    for (size_t i = 0; acc && i < r->n; i++)
+        if (!isnan(r->v[i].test_acc))
+            acc[na++] = r->v[i].test_acc;
+    if (s == MZ_OK && na) {
+        qsort(acc, na, sizeof(double), cmp_double);
+        json_object_set_new(o, "last_epoch_test_acc", stats_json(acc, na));
+    }
+    json_t *by_hp = json_object();
+    for (int h = 0; s == MZ_OK && h < N_HP && na; h++) {
+        json_t *vals = json_object();
+        for (size_t i = 0; i < r->n; i++) {
+            const char *v = r->v[i].hp[h];
+            if (json_object_get(vals, v) || isnan(r->v[i].test_acc))
+                continue;
+            size_t m = 0;
+            for (size_t j = 0; j < r->n; j++)
+                if (!strcmp(r->v[j].hp[h], v) && !isnan(r->v[j].test_acc))
+                    acc[m++] = r->v[j].test_acc;
+            qsort(acc, m, sizeof(double), cmp_double);
+            json_object_set_new(vals, v, json_pack("{s:f,s:I}", "median_test_acc",
+                                                   quantile(acc, m, 0.5), "models",
+                                                   (json_int_t)m));
+        }
+        if (json_object_size(vals) >= 2)
+            json_object_set_new(by_hp, hp_names[h], vals);
+        else
+            json_decref(vals);
+    }
+    json_object_set_new(o, "last_epoch_test_acc_by", by_hp);
+    free(acc);
+    if (s == MZ_OK)
+        s = epochs_json(st, o, err);
+    if (s == MZ_OK) {
+        char *text = mz_json_dumps(o, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+        if (!text)
+            s = mz_fail(err, MZ_ENOMEM, "out of memory");
+        else
+            printf("%s\n", text);
+        free(text);
+    }
+    json_decref(o);
+    return s;
+}
+
+/* ---- --metrics ---- */
+
+/* A CSV field: quoted (quotes doubled) when it holds a comma, quote or line break. */
+static void csv_field(FILE *f, const char *v)
+{
+    if (!v)
+        return;
+    if (!strpbrk(v, ",\"\r\n")) {
+        fputs(v, f);
+        return;
+    }
+    fputc('"', f);
+    for (const char *p = v; *p; p++) {
+        if (*p == '"')
+            fputc('"', f);
+        fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+typedef struct csv_out {
+    FILE *f;
+    int header_done;
+} csv_out;
+
+static int csv_row(void *ctx, int ncol, const char *const *val, const char *const *names)
+{
+    csv_out *o = ctx;
+    if (!o->header_done) {
+        for (int i = 0; i < ncol; i++)
+            fprintf(o->f, "%s%s", i ? "," : "", names[i]);
+        fputc('\n', o->f);
+        o->header_done = 1;
+    }
+    for (int i = 0; i < ncol; i++) {
+        if (i)
+            fputc(',', o->f);
+        csv_field(o->f, val[i]);
+    }
+    fputc('\n', o->f);
+    return ferror(o->f) != 0;
+}
+
+/* One row per model and epoch, with the model's hyperparameters; empty fields for NULL. */
+static mz_status info_metrics(mz_store *st, const char *out, mz_error *err)
+{
+    int v2 = mz_store_schema_version(st) >= 2;
+    const char *cols =
+        v2 ? "m.id AS model_id, e.epoch, m.variant, m.activation, m.init, m.optimizer, m.lr, "
+             "m.weight_decay, m.dropout, m.momentum, m.nesterov, m.seed, m.status, m.hparams, "
+             "m.source_id, m.source_epoch, e.train_loss, e.train_acc, e.val_loss, e.val_acc, "
+             "e.test_loss, e.test_acc, e.sparsity"
+           : "m.id AS model_id, e.epoch, m.variant, m.activation, m.init, m.optimizer, m.lr, "
+             "m.weight_decay, m.dropout, m.momentum, m.nesterov, m.seed, m.status, e.train_loss, "
+             "e.train_acc, e.val_loss, e.val_acc, e.test_loss, e.test_acc";
+    char sql[2048];
+    snprintf(sql, sizeof sql,
+             "SELECT %s FROM models m JOIN epochs e ON e.model_id = m.id ORDER BY m.id, e.epoch",
+             cols);
+    FILE *f = strcmp(out, "-") ? fopen(out, "w") : stdout;
+    if (!f)
+        return mz_fail(err, MZ_EIO, "%s: cannot write (%s)", out, strerror(errno));
+    csv_out co = {f, 0};
+    mz_status s = mz_store_query(st, sql, csv_row, &co, err);
+    int bad = ferror(f);
+    if (f != stdout)
+        bad |= fclose(f) != 0;
+    else
+        bad |= fflush(f) != 0;
+    if (s == MZ_OK && bad)
+        s = mz_fail(err, MZ_EIO, "%s: write failed", out);
+    return s;
+}
+
 static int has_row(void *ctx, int ncol, const char *const *val, const char *const *names)
 {
     (void)ncol, (void)val, (void)names;
@@ -160,20 +427,75 @@ static int print_status(void *ctx, int ncol, const char *const *val, const char 
     return 0;
 }
 
+static const char info_usage[] =
+    "usage: mzoo info ZOO.db [--json] [--metrics FILE.csv]\n"
+    "Summarises a zoo file: its recipe, models by status, test accuracy quantiles at each model's\n"
+    "last epoch and per-hyperparameter medians (twin zoos: sparsity and accuracy drop).\n\n"
+    "options:\n"
+    "  --json              the summary as JSON on stdout, with per-epoch population statistics\n"
+    "                      (n, mean, min, quantiles, max of every metric at every epoch)\n"
+    "  --metrics FILE.csv  one CSV row per model and epoch with the model's hyperparameters and\n"
+    "                      the epoch's metrics (- for stdout); empty fields for missing values\n";
+
 int mz_cmd_info(int argc, char **argv)
 {
-    if (argc != 2 || argv[1][0] == '-') {
-        fputs("usage: mzoo info ZOO.db\nSummarises a zoo file: its recipe, models by status, test "
-              "accuracy quantiles at each model's last epoch and per-hyperparameter medians.\n",
-              argc == 2 && !strcmp(argv[1], "--help") ? stdout : stderr);
-        return argc == 2 && !strcmp(argv[1], "--help") ? 0 : 2;
+    const char *path = NULL, *metrics = NULL;
+    int as_json = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            fputs(info_usage, stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--json")) {
+            as_json = 1;
+        } else if (!strcmp(argv[i], "--metrics") && i + 1 < argc) {
+            metrics = argv[++i];
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            mz_cli_error("info: unknown option '%s' (try --help)", argv[i]);
+            return 2;
+        } else if (!path) {
+            path = argv[i];
+        } else {
+            mz_cli_error("info: one zoo file at a time ('%s' and '%s')", path, argv[i]);
+            return 2;
+        }
     }
-    const char *path = argv[1];
+    if (!path) {
+        fputs(info_usage, stderr);
+        return 2;
+    }
+    if (as_json && metrics && !strcmp(metrics, "-")) {
+        mz_cli_error("info: --json and --metrics - both write to stdout; give --metrics a file");
+        return 2;
+    }
     mz_error err = {0};
     mz_store *st = NULL;
     if (mz_store_open(&st, path, MZ_STORE_READ, &err) != MZ_OK) {
         mz_cli_error("%s", err.msg);
         return 1;
+    }
+    if (metrics && info_metrics(st, metrics, &err) != MZ_OK) {
+        mz_cli_error("%s", err.msg);
+        mz_store_close(st);
+        return 1;
+    }
+    if (metrics && !as_json) {
+        mz_store_close(st);
+        return 0;
+    }
+    if (as_json) {
+        rows r = {0};
+        mz_status s = mz_store_query(st, last_epoch_sql, collect, &r, &err);
+        if (s == MZ_OK && r.oom)
+            s = mz_fail(&err, MZ_ENOMEM, "out of memory");
+        if (s == MZ_OK)
+            s = info_json(st, path, &r, &err);
+        free(r.v);
+        mz_store_close(st);
+        if (s != MZ_OK) {
+            mz_cli_error("%s", err.msg);
+            return 1;
+        }
+        return 0;
     }
     char buf[256], esc[1024];
     printf("zoo ");
@@ -198,12 +520,7 @@ int mz_cmd_info(int argc, char **argv)
                        print_status, NULL, &err);
     rows r = {0};
     if (s == MZ_OK)
-        s = mz_store_query(
-            st,
-            "SELECT m.activation, m.init, m.optimizer, m.lr, m.weight_decay, m.dropout, "
-            "m.momentum, m.nesterov, e.epoch, e.test_acc FROM models m JOIN epochs e "
-            "ON e.model_id = m.id AND e.epoch = m.epochs_done ORDER BY m.id",
-            collect, &r, &err);
+        s = mz_store_query(st, last_epoch_sql, collect, &r, &err);
     if (s != MZ_OK || r.oom) {
         mz_cli_error("%s", r.oom ? "out of memory" : err.msg);
         free(r.v);

@@ -470,15 +470,24 @@ mz_status mz_store_query(mz_store *st, const char *sql, mz_store_row_fn row, voi
     const char **names = vals + ncol;
     for (int c = 0; c < ncol; c++)
         names[c] = sqlite3_column_name(q, c);
+    char(*reals)[32] = malloc((size_t)(ncol ? ncol : 1) * sizeof *reals);
+    if (!reals) {
+        free(vals);
+        sqlite3_finalize(q);
+        return mz_fail(err, MZ_ENOMEM, "out of memory");
+    }
     mz_status s = MZ_OK;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         for (int c = 0; c < ncol; c++)
-            vals[c] = (const char *)sqlite3_column_text(q, c);
+            vals[c] = sqlite3_column_type(q, c) == SQLITE_FLOAT /* SQLite's text has 15 digits */
+                          ? mz_format_double(reals[c], sizeof reals[c], sqlite3_column_double(q, c))
+                          : (const char *)sqlite3_column_text(q, c);
         if (row(ctx, ncol, vals, names))
             break;
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         s = mz_store_db_fail(st, err, rc, "query");
+    free(reals);
     free(vals);
     sqlite3_finalize(q);
     return s;
@@ -489,9 +498,9 @@ mz_status mz_store_query(mz_store *st, const char *sql, mz_store_row_fn row, voi
 /* Columns never offered as properties. */
 static int internal_column(char table, const char *name)
 {
-    static const char *const skip_epochs[] = {"model_id", "epoch",     "weights",  "weights_crc32", "weights_absmax",
-                                              "metrics",  "opt_state", "opt_step", "created_at",
-                                              "seconds",  "wall_time", NULL};
+    static const char *const skip_epochs[] = {
+        "model_id", "epoch",    "weights",    "weights_crc32", "weights_absmax", "metrics",
+        "opt_state", "opt_step", "created_at", "seconds",       "wall_time",      NULL};
     static const char *const skip_models[] = {"id",      "variant", "status", "epochs_done",
                                               "message", "spec",    "config", "updated_at",
                                               "hparams", NULL};

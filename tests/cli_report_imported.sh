@@ -47,6 +47,8 @@ check '[ $rc -eq 0 ]' "fixtures: $(cat "$T/fx.out")"
 "$BIN" import "$T/c/ctc" -o "$T/g.db" -q >/dev/null 2>&1
 check '[ "$(sqlite3 "$T/g.db" "SELECT value FROM meta WHERE key = '"'epoch_unit'"'")" = step ]' \
     "the import says its epochs are steps"
+"$BIN" info "$T/g.db" >"$T/g.info" 2>&1
+check 'grep -q "at each model.s last step (.* models, steps " "$T/g.info"' "info counts steps: $(grep 'last' "$T/g.info")"
 "$BIN" report "$T/g.db" -o "$T/g.html" -q >"$T/g.out" 2>&1
 rc=$?
 check '[ $rc -eq 0 ]' "report of the Small CNN Zoo: $(cat "$T/g.out")"

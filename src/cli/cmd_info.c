@@ -540,8 +540,13 @@ int mz_cmd_info(int argc, char **argv)
     }
     if (na) {
         qsort(acc, na, sizeof(double), cmp_double);
-        printf("test accuracy at each model's last epoch (%zu models, epochs %d..%d):\n", na, minep,
-               maxep);
+        /* a Small CNN Zoo import counts training steps, not epochs (meta epoch_unit) */
+        char unit[16] = "epoch";
+        mz_store_meta(st, "epoch_unit", unit, sizeof unit, NULL);
+        if (strcmp(unit, "step") != 0)
+            snprintf(unit, sizeof unit, "epoch");
+        printf("test accuracy at each model's last %s (%zu models, %ss %d..%d):\n", unit, na, unit,
+               minep, maxep);
         printf("  min %.4f  q05 %.4f  q25 %.4f  median %.4f  q75 %.4f  q95 %.4f  max %.4f\n",
                acc[0], quantile(acc, na, 0.05), quantile(acc, na, 0.25), quantile(acc, na, 0.5),
                quantile(acc, na, 0.75), quantile(acc, na, 0.95), acc[na - 1]);

@@ -58,6 +58,16 @@ void mz_cli_on_progress(void *vctx, const mz_train_progress *p)
     mz_cli_progress *c = vctx;
     if (c->kill_after && p->commits >= c->kill_after)
         _exit(137); /* crash simulation for the resume tests: right after a commit */
+    if (p->final && p->epochs_total == 0 && p->epochs_done == 0) {
+        /* a finished zoo run again: say so rather than print an empty progress line */
+        c->nothing_to_do = 1;
+        if (!c->quiet)
+            fprintf(stderr,
+                    "mzoo: nothing to do: all %lld models are finished; the zoo file is "
+                    "unchanged\n",
+                    (long long)p->models_total);
+        return;
+    }
     if (c->quiet)
         return;
     double interval = c->tty ? 0.2 : 30.0;

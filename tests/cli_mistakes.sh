@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Mistakes a user makes on day one are errors that say what exists, never silent:
+#  - `bench --properties` with a property the zoo lacks (a typo) exits 2 listing the properties,
+#    and prints no table; the defaults still skip what a zoo lacks;
+#  - `--epochs` naming epochs no model has, `--layers` naming a layer the layout lacks: exit 2
+#    with what exists (dataset and bench);
+#  - `dataset -o DIR` over an earlier export replaces it whole (no stale file of the first stays),
+#    refuses a directory holding other files (and leaves it as it was), leaves nothing beside DIR;
+#  - a CNN-l spec on a 28 px variant is refused at parse time (--dry-run too, and train before
+#    reading any data), naming the "variant" to set.
+set -u
+BIN=${MZ_BIN:?}
+SYNTH=${MZ_SYNTH:?}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+check() { if eval "$1"; then ok; else bad "$2"; fi; }
+
+"$SYNTH" -o "$T/zoo.db" --models 8 --epochs 3 >/dev/null || { echo "FAIL: synth zoo"; exit 1; }
+
+# --- bench: unknown properties ---
+"$BIN" bench "$T/zoo.db" --properties test_acc,accuracy --models ridge -q >"$T/out" 2>"$T/err"
+rc=$?
+check '[ $rc -eq 2 ] && grep -q "unknown property '"'"'accuracy'"'"' (expected test_acc, val_acc" "$T/err" && [ ! -s "$T/out" ]' \
+    "bench --properties accuracy: exit $rc (want 2), $(cat "$T/err" "$T/out")"
+"$BIN" bench "$T/zoo.db" --properties test_acc --models ridge -q >"$T/out" 2>"$T/err"
+rc=$?
+check '[ $rc -eq 0 ] && grep -q "^test_acc .*ridge" "$T/out"' "bench --properties test_acc: exit $rc, $(cat "$T/err")"
+
+# --- epochs and layers that do not exist ---
+for cmd in "dataset -o $T/never" "bench --models ridge"; do
+    "$BIN" $cmd "$T/zoo.db" --epochs 1,7-9 -q >/dev/null 2>"$T/err"
+    rc=$?
+    check '[ $rc -eq 2 ] && grep -q "epochs 7-9 are in no model of the zoo (its checkpoints are of epochs 0 to 3)" "$T/err"' \
+        "$cmd --epochs 1,7-9: exit $rc (want 2), $(cat "$T/err")"
+    "$BIN" $cmd "$T/zoo.db" --layers conv1,conv9 -q >/dev/null 2>"$T/err"
+    rc=$?
+    check '[ $rc -eq 2 ] && grep -q "unknown layer '"'"'conv9'"'"' (expected all or a list of conv1, conv2, conv3, fc1, fc2)" "$T/err"' \
+        "$cmd --layers conv9: exit $rc (want 2), $(cat "$T/err")"
+done
+check '[ ! -e "$T/never" ]' "a refused dataset export created its directory"
+
+# --- dataset -o over an earlier export ---
+"$BIN" dataset "$T/zoo.db" -o "$T/ds" --format npz,npy -q 2>"$T/err"
+check '[ $? -eq 0 ] && [ -e "$T/ds/x_train.npy" ] && [ -e "$T/ds/dataset.npz" ]' "first export: $(cat "$T/err")"
+"$BIN" dataset "$T/zoo.db" -o "$T/ds/" --format safetensors --max-models 3 -q 2>"$T/err"
+rc=$?
+check '[ $rc -eq 0 ] && [ -e "$T/ds/dataset.safetensors" ] && [ ! -e "$T/ds/x_train.npy" ] && [ ! -e "$T/ds/dataset.npz" ]' \
+    "a second export over the first left its files: exit $rc, $(ls "$T/ds") $(cat "$T/err")"
+check 'grep -q "\"samples\": 12" "$T/ds/dataset.json"' "the second export's manifest: $(grep '"samples"' "$T/ds/dataset.json")"
+touch "$T/ds/notes.txt"
+before=$(ls "$T/ds" | tr '\n' ' ')
+"$BIN" dataset "$T/zoo.db" -o "$T/ds" -q 2>"$T/err"
+rc=$?
+check '[ $rc -ne 0 ] && grep -q "holds '"'"'notes.txt'"'"', which mzoo dataset does not write" "$T/err"' \
+    "an export into a directory with another file: exit $rc, $(cat "$T/err")"
+check '[ "$(ls "$T/ds" | tr "\n" " ")" = "$before" ]' "the refused directory changed: $(ls "$T/ds")"
+check '[ -z "$(ls -d "$T"/ds.* 2>/dev/null)" ]' "files left beside the directory: $(ls "$T")"
+mkdir "$T/empty"
+"$BIN" dataset "$T/zoo.db" -o "$T/empty" -q 2>"$T/err"
+check '[ $? -eq 0 ] && [ -e "$T/empty/dataset.npz" ]' "an export into an empty directory: $(cat "$T/err")"
+
+# --- a CNN-l spec on a 28 px variant ---
+cat > "$T/cnnl.json" <<'JSON'
+{"dataset": "cifar10", "architecture": "cnn-l", "epochs": 1, "batch_size": 10,
+ "data": "/nonexistent", "grid": {"seed": 1}}
+JSON
+for mode in --dry-run "-o $T/cnnl.db"; do
+    "$BIN" train "$T/cnnl.json" $mode -q >/dev/null 2>"$T/err"
+    rc=$?
+    check '[ $rc -ne 0 ] && grep -q "cnnl.json: variant: cnn-l needs 32x32 images, and cifar10'"'"'s default variant gives 28x28; set \"variant\": \"32px\"" "$T/err"' \
+        "train $mode with cnn-l on 28 px: exit $rc, $(cat "$T/err")"
+done
+check '[ ! -e "$T/cnnl.db" ]' "a refused spec created its zoo file"
+sed 's/"architecture"/"variant": "32px", "architecture"/' "$T/cnnl.json" > "$T/cnnl32.json"
+"$BIN" train "$T/cnnl32.json" --dry-run >"$T/out" 2>"$T/err"
+check '[ $? -eq 0 ] && grep -q "1 models (cifar10, cnn-l" "$T/out"' "cnn-l with variant 32px: $(cat "$T/err")"
+
+echo "cli_mistakes: $pass passed, $fail failed"
+[ $fail -eq 0 ]

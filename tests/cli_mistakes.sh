@@ -2,8 +2,8 @@
 # Mistakes a user makes on day one are errors that say what exists, never silent:
 #  - `bench --properties` with a property the zoo lacks (a typo) exits 2 listing the properties,
 #    and prints no table; the defaults still skip what a zoo lacks;
-#  - `--epochs` naming epochs no model has, `--layers` naming a layer the layout lacks: exit 2
-#    with what exists (dataset and bench);
+#  - `--epochs` naming epochs no model has, `--layers` naming a layer the layout lacks, `--where`
+#    naming a column the tables lack: exit 2 with what exists (dataset and bench);
 #  - `dataset -o DIR` over an earlier export replaces it whole (no stale file of the first stays),
 #    refuses a directory holding other files (and leaves it as it was), leaves nothing beside DIR;
 #  - a CNN-l spec on a 28 px variant is refused at parse time (--dry-run too, and train before
@@ -40,6 +40,10 @@ for cmd in "dataset -o $T/never" "bench --models ridge"; do
     check '[ $rc -eq 2 ] && grep -q "unknown layer '"'"'conv9'"'"' (expected all or a list of conv1, conv2, conv3, fc1, fc2)" "$T/err"' \
         "$cmd --layers conv9: exit $rc (want 2), $(cat "$T/err")"
 done
+"$BIN" dataset "$T/zoo.db" -o "$T/never" --where "acc > 0.5" -q 2>"$T/err"
+rc=$?
+check '[ $rc -eq 2 ] && grep -q "no such column: acc .*they are models (m): id, variant, activation.*epochs (e): model_id, epoch, train_loss" "$T/err"' \
+    "--where with an unknown column lists the columns: exit $rc, $(cat "$T/err")"
 check '[ ! -e "$T/never" ]' "a refused dataset export created its directory"
 
 # --- dataset -o over an earlier export ---

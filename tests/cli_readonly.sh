@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Zoo files on read-only and shared storage, end to end (docs/FORMAT.md, "Read-only and shared
 # storage"):
-#  - a run that stops on Ctrl-C leaves one file in rollback-journal mode, like a finished run;
+#  - a run that stops on Ctrl-C says so at once (and how to quit now) and leaves one file in
+#    rollback-journal mode, like a finished run;
 #  - a finished zoo, chmod 0444 in a chmod 0555 directory and read by another user (as root:
 #    setpriv to nobody), and on a read-only bind mount (as root: unshare -m; skipped where mounts
 #    are not permitted), opens with every mzoo reader (info, verify, dataset, bench, report,
-#    export), with the sqlite3 command (file:...?mode=ro), and with docs/FORMAT.md's Python
-#    example run as written; nothing is created beside it;
+#    export), with the sqlite3 command (file:...?mode=ro), with docs/FORMAT.md's Python example
+#    run as written and with the Python package; nothing is created beside it;
 #  - a WAL-mode copy without its -wal/-shm opens with mzoo on the read-only mount;
 #  - a WAL-mode copy whose -wal holds commits, without -shm, on the read-only mount: mzoo names
 #    the -shm file it needs, never "not a complete zoo file";
@@ -16,6 +17,7 @@ BIN=${MZ_BIN:?}
 SYNTH=${MZ_SYNTH:?}
 SRC=${MZ_SOURCE_DIR:?}
 PY=/usr/bin/python3
+LIB=$(cd "$(dirname "$BIN")" && pwd)/libmzoo.so.0
 T=$(mktemp -d)
 chmod 755 "$T"
 trap 'chmod -R u+w "$T" 2>/dev/null; rm -rf "$T"' EXIT
@@ -44,6 +46,8 @@ wait $pid
 rc=$?
 check '[ $rc -ne 0 ] && [ "$(mode "$T/stop.db")" = delete ] && no_companions "$T/stop.db"' \
     "a run stopped by Ctrl-C (exit $rc) leaves one file in rollback-journal mode: $(mode "$T/stop.db"); $(ls "$T"); $(cat "$T/err")"
+check 'grep -q "^mzoo: stopping after the epochs in flight (committed epochs are kept); press Ctrl-C again to quit now$" "$T/err"' \
+    "the first Ctrl-C says what happens and how to quit at once: $(cat "$T/err")"
 
 # --- the zoo the reads below share: finished, rollback-journal mode ---
 "$SYNTH" -o "$T/zoo.db" --models 6 --epochs 3 >/dev/null
@@ -86,6 +90,12 @@ reads() {
     (cd "$d" && $RUN "$PY" "$T/format_example.py") >"$out/err" 2>&1
     rc=$?
     check '[ $rc -eq 0 ]' "$what: docs/FORMAT.md's Python example: $(cat "$out/err")"
+    $RUN env PYTHONPATH="$SRC/python" MZOO_LIBRARY="$LIB" PYTHONDONTWRITEBYTECODE=1 "$PY" -c "
+import mzoo
+z = mzoo.open('$z')
+assert len(z.metrics()) == $epochs, len(z.metrics())" >"$out/err" 2>&1
+    rc=$?
+    check '[ $rc -eq 0 ]' "$what: the Python package (mzoo.open): $(cat "$out/err")"
     check 'no_companions "$z"' "$what: the reads left files beside the zoo: $(ls -a "$d")"
     $RUN "$BIN" train "$T/spec.json" -o "$z" -q >"$out/err" 2>&1
     rc=$?
@@ -150,7 +160,8 @@ check '[ \$rc -ne 0 ] && grep -q "killed.db-shm" "$T/out2/killed.out" && ! grep 
 echo "\$pass \$fail" > '$T/counts'
 SH
     declare -f ok bad check no_companions reads > "$T/funcs.sh"
-    printf 'BIN=%q SYNTH=%q PY=%q T=%q epochs=%q pass=0 fail=0\n' "$BIN" "$SYNTH" "$PY" "$T" "$epochs" >> "$T/funcs.sh"
+    printf 'BIN=%q SYNTH=%q PY=%q T=%q SRC=%q LIB=%q epochs=%q pass=0 fail=0\n' "$BIN" "$SYNTH" "$PY" "$T" \
+        "$SRC" "$LIB" "$epochs" >> "$T/funcs.sh"
     chmod 777 "$T/out2"
     unshare -m bash "$T/inmount.sh"
     rc=$?

@@ -9,6 +9,7 @@
 #include "core/banned.h"
 
 static volatile int stop_flag;
+static volatile int stderr_tty; /* the progress line may be open (no newline yet) */
 
 static void on_signal(int sig)
 {
@@ -17,6 +18,13 @@ static void on_signal(int sig)
     if (__atomic_load_n(&stop_flag, __ATOMIC_RELAXED))
         _exit(130);
     __atomic_store_n(&stop_flag, 1, __ATOMIC_RELAXED);
+    /* say so at once, on a line of its own (write() is safe in a handler; stdio is not) */
+    static const char msg[] = "mzoo: stopping after the epochs in flight (committed epochs are "
+                              "kept); press Ctrl-C again to quit now\n";
+    if (stderr_tty && write(2, "\n", 1) < 0)
+        return;
+    if (write(2, msg, sizeof msg - 1) < 0)
+        return;
 }
 
 volatile int *mz_cli_stop_flag(void)
@@ -33,6 +41,7 @@ void mz_cli_run_start(mz_cli_progress *pc, int quiet, int64_t kill_after)
     sigaction(SIGTERM, &sa, NULL);
     memset(pc, 0, sizeof *pc);
     pc->tty = isatty(2);
+    stderr_tty = pc->tty && !quiet;
     pc->quiet = quiet;
     pc->last_print = -1e9;
     pc->kill_after = kill_after;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Mistakes a user makes on day one are errors that say what exists, never silent:
 #  - `bench --properties` with a property the zoo lacks (a typo) exits 2 listing the properties,
-#    and prints no table; the defaults still skip what a zoo lacks;
+#    and prints no table; the defaults still skip what a zoo lacks; a ridge lambda chosen at an
+#    edge of its grid is marked, with a note suggesting --max-abs;
 #  - `--epochs` naming epochs no model has, `--layers` naming a layer the layout lacks, `--where`
 #    naming a column the tables lack: exit 2 with what exists (dataset and bench);
 #  - `dataset -o DIR` over an earlier export replaces it whole (no stale file of the first stays),
@@ -28,6 +29,11 @@ check '[ $rc -eq 2 ] && grep -q "unknown property '"'"'accuracy'"'"' (expected t
 "$BIN" bench "$T/zoo.db" --properties test_acc --models ridge -q >"$T/out" 2>"$T/err"
 rc=$?
 check '[ $rc -eq 0 ] && grep -q "^test_acc .*ridge" "$T/out"' "bench --properties test_acc: exit $rc, $(cat "$T/err")"
+
+# ridge's lambda at an edge of its grid is marked, with a note on the likely cause
+"$BIN" bench "$T/zoo.db" --models ridge --epochs 2-3 -q >"$T/out" 2>"$T/err"
+check 'grep -q "lambda=1000 (grid edge)" "$T/out" && grep -q "^note: [0-9]* ridge rows* chose lambda at an edge of its grid (1e-05 to 1000).*--max-abs 5" "$T/out"' \
+    "a lambda at the grid's edge must be marked: $(cat "$T/out" "$T/err")"
 
 # --- epochs and layers that do not exist ---
 for cmd in "dataset -o $T/never" "bench --models ridge"; do

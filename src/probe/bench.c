@@ -675,14 +675,19 @@ void mz_bench_print_table(const mz_bench_result *r, FILE *f)
             (long long)r->dim_w, (long long)r->dim_stats);
     fprintf(f, "%-14s %-6s %-8s %-5s %8s %8s %8s %9s  %s\n", "property", "metric", "model", "feat",
             "train", "val", "test", "tau(test)", "selected");
+    int edges = 0;
     for (int i = 0; i < r->n_rows; i++) {
         const mz_bench_row *row = &r->rows[i];
-        char s[3][32], tau[32], note[64] = "";
+        char s[3][32], tau[32], note[80] = "";
         for (int p = 0; p < 3; p++)
             fmt_score(s[p], sizeof s[p], row->score[p]);
         fmt_score(tau, sizeof tau, row->tau[2]);
-        if (row->model == MZ_PROBE_RIDGE)
-            snprintf(note, sizeof note, "lambda=%g", row->lambda);
+        if (row->model == MZ_PROBE_RIDGE) {
+            int edge = row->lambda == mz_ridge_lambdas[0] ||
+                       row->lambda == mz_ridge_lambdas[MZ_RIDGE_N_LAMBDAS - 1];
+            edges += edge;
+            snprintf(note, sizeof note, "lambda=%g%s", row->lambda, edge ? " (grid edge)" : "");
+        }
         else if (row->model == MZ_PROBE_XGB)
             snprintf(note, sizeof note, "rounds=%d", row->best_iteration + 1);
         if (row->categorical)
@@ -693,6 +698,13 @@ void mz_bench_print_table(const mz_bench_result *r, FILE *f)
                 mz_probe_features_name(row->features), s[0], s[1], s[2],
                 row->categorical ? "" : tau, note);
     }
+    if (edges)
+        fprintf(f,
+                "\nnote: %d ridge row%s chose lambda at an edge of its grid (%g to %g), where the "
+                "best value may lie beyond it; a few models whose weights are huge (diverged) "
+                "often cause this: try --max-abs 5, the reference notebook's threshold\n",
+                edges, edges == 1 ? "" : "s", mz_ridge_lambdas[MZ_RIDGE_N_LAMBDAS - 1],
+                mz_ridge_lambdas[0]);
     for (int i = 0; i < r->n_skipped; i++)
         fprintf(f, "%s%s: skipped, %s\n", i == 0 ? "\n" : "", r->skipped[i].property,
                 r->skipped[i].reason);

@@ -8,7 +8,8 @@
 #  - `dataset -o DIR` over an earlier export replaces it whole (no stale file of the first stays),
 #    refuses a directory holding other files (and leaves it as it was), leaves nothing beside DIR;
 #  - a CNN-l spec on a 28 px variant is refused at parse time (--dry-run too, and train before
-#    reading any data), naming the "variant" to set.
+#    reading any data), naming the "variant" to set;
+#  - --dry-run says what a zoo will cost: its file's size and its compute.
 set -u
 BIN=${MZ_BIN:?}
 SYNTH=${MZ_SYNTH:?}
@@ -87,6 +88,18 @@ check '[ ! -e "$T/cnnl.db" ]' "a refused spec created its zoo file"
 sed 's/"architecture"/"variant": "32px", "architecture"/' "$T/cnnl.json" > "$T/cnnl32.json"
 "$BIN" train "$T/cnnl32.json" --dry-run >"$T/out" 2>"$T/err"
 check '[ $? -eq 0 ] && grep -q "1 models (cifar10, cnn-l" "$T/out"' "cnn-l with variant 32px: $(cat "$T/err")"
+
+# --- the cost of a zoo before it is trained ---
+"$BIN" train --dry-run --preset cifar10-resnet18 >"$T/out" 2>"$T/err"
+check '[ $? -eq 0 ] && sed -n 2p "$T/out" | grep -q "^estimate: zoo file about 2.28 TB (51000 checkpoints of 11183582 floats); compute about 7.8.e+18 FLOP (per model and epoch 40000 training and 20000 evaluation images of 32x32), .* core-hours at 100 GFLOP/s per core (9[0-9][0-9] core-days)"' \
+    "dry run of cifar10-resnet18 gives its size and compute: $(head -2 "$T/out") $(cat "$T/err")"
+cat > "$T/small.json" <<'JSON'
+{"dataset": "fashion-mnist", "architecture": "cnn-s", "epochs": 3, "batch_size": 10,
+ "train_subset": 2000, "grid": {"seed": [1, 2]}}
+JSON
+"$BIN" train --dry-run "$T/small.json" >"$T/out" 2>"$T/err"
+check '[ $? -eq 0 ] && sed -n 2p "$T/out" | grep -q "zoo file about 78.8 KB (8 checkpoints of 2464 floats); compute about .* FLOP (per model and epoch 2000 training and 20000 evaluation images of 28x28)"' \
+    "dry run of a small spec: $(head -2 "$T/out") $(cat "$T/err")"
 
 echo "cli_mistakes: $pass passed, $fail failed"
 [ $fail -eq 0 ]

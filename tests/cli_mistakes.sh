@@ -61,6 +61,8 @@ rc=$?
 check '[ $rc -eq 0 ] && [ -e "$T/ds/dataset.safetensors" ] && [ ! -e "$T/ds/x_train.npy" ] && [ ! -e "$T/ds/dataset.npz" ]' \
     "a second export over the first left its files: exit $rc, $(ls "$T/ds") $(cat "$T/err")"
 check 'grep -q "\"samples\": 12" "$T/ds/dataset.json"' "the second export's manifest: $(grep '"samples"' "$T/ds/dataset.json")"
+check 'grep -q "^ *0.7,$" "$T/ds/dataset.json" && ! grep -q "6999999" "$T/ds/dataset.json"' \
+    "the manifest writes 0.7 as 0.7: $(grep -A3 fractions "$T/ds/dataset.json")"
 touch "$T/ds/notes.txt"
 before=$(ls "$T/ds" | tr '\n' ' ')
 "$BIN" dataset "$T/zoo.db" -o "$T/ds" -q 2>"$T/err"

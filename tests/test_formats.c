@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "formats/json-impl.h"
 #include "mzoo/formats.h"
 
 static char dir[] = "/tmp/mz_test_formats_XXXXXX";
@@ -703,6 +704,26 @@ static void test_zip(void)
     CHECK(mz_npy_load(p, 47, &d, &data, &err) == MZ_ELIMIT && data == NULL);
 }
 
+/* JSON reals are written with the fewest digits, 15 to 17, that read back exactly. */
+static void test_json_reals(void)
+{
+    json_t *o = json_pack("{s:[f,f,f],s:f,s:i}", "fractions", 0.7, 0.15, 0.15, "max_abs", 5.0,
+                          "n", 3);
+    char *text = json_dumps(o, JSON_COMPACT | mz_json_real_flags(o));
+    CHECK_MSG(text && !strcmp(text, "{\"fractions\":[0.7,0.15,0.15],\"max_abs\":5.0,\"n\":3}"),
+              "%s", text ? text : "(null)");
+    free(text);
+    json_object_set_new(o, "third", json_real(0.1 + 0.2)); /* 0.30000000000000004: 17 digits */
+    text = json_dumps(o, JSON_COMPACT | mz_json_real_flags(o));
+    json_t *back = text ? json_loads(text, 0, NULL) : NULL;
+    CHECK(back && json_real_value(json_object_get(back, "third")) == 0.1 + 0.2 &&
+          json_real_value(json_array_get(json_object_get(back, "fractions"), 0)) == 0.7);
+    CHECK(text && strstr(text, "0.30000000000000004"));
+    json_decref(back);
+    free(text);
+    json_decref(o);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir)) {
@@ -710,6 +731,7 @@ int main(void)
         return 1;
     }
     test_checked_arithmetic();
+    test_json_reals();
     test_dtypes();
     test_npy();
     test_sinks_and_readers();

@@ -25,6 +25,7 @@
 
 #include "mzoo/loader.h"
 #include "loader/arrays-impl.h"
+#include "formats/json-impl.h"
 #include "loader/loader-impl.h"
 #include "core/banned.h"
 
@@ -261,7 +262,7 @@ static mz_status write_props_json(const char *path, const mz_sample_info *sample
         json_object_set_new(root, mz_part_name((mz_part)p), part);
     }
     int rc =
-        json_dump_file(root, path, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+        json_dump_file(root, path, JSON_COMPACT | JSON_PRESERVE_ORDER | mz_json_real_flags(root));
     json_decref(root);
     if (rc != 0)
         return mz_fail(err, MZ_EIO, "%s: cannot write", path);
@@ -350,7 +351,8 @@ static mz_status write_manifest(const char *path, mz_loader *L, unsigned formats
     json_object_set_new(files, "index_dict", json_string("index_dict.json"));
     json_object_set_new(root, "formats", fmts);
     json_object_set_new(root, "files", files);
-    int rc = json_dump_file(root, path, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+    int rc = json_dump_file(root, path,
+                            JSON_INDENT(1) | JSON_PRESERVE_ORDER | mz_json_real_flags(root));
     json_decref(root);
     if (rc != 0)
         return mz_fail(err, MZ_EIO, "%s: cannot write", path);

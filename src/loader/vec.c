@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "mzoo/loader.h"
+#include "formats/json-impl.h"
 #include "mzoo/nn.h"
 #include "loader/arrays-impl.h"
 #include "core/banned.h"
@@ -360,7 +361,8 @@ mz_status mz_vec_layout_write_json(const mz_vec_layout *L, const char *path, mz_
     json_object_set_new(root, "dim", json_integer(L->dim));
     json_object_set_new(root, "module_index", midx);
     json_object_set_new(root, "keys", keys);
-    int rc = json_dump_file(root, path, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+    int rc = json_dump_file(root, path,
+                            JSON_INDENT(1) | JSON_PRESERVE_ORDER | mz_json_real_flags(root));
     json_decref(root);
     if (rc != 0)
         return mz_fail(err, MZ_EIO, "%s: cannot write (%s)", path, strerror(errno));

@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "mzoo/probe.h"
+#include "formats/json-impl.h"
 #include "core/banned.h"
 
 const char *const mz_bench_default_properties[] = {
@@ -761,7 +762,7 @@ mz_status mz_bench_write_json(const mz_bench_result *r, const char *source, cons
     }
     json_object_set_new(root, "results", rows);
     json_object_set_new(root, "skipped", skipped);
-    int rc = json_dump_file(root, path, JSON_INDENT(1) | JSON_REAL_PRECISION(17));
+    int rc = json_dump_file(root, path, JSON_INDENT(1) | mz_json_real_flags(root));
     json_decref(root);
     if (rc != 0)
         return mz_fail(err, MZ_EIO, "%s: cannot write the benchmark results", path);

@@ -103,5 +103,13 @@ JSON
 check '[ $? -eq 0 ] && sed -n 2p "$T/out" | grep -q "zoo file about 78.8 KB (8 checkpoints of 2464 floats); compute about .* FLOP (per model and epoch 2000 training and 20000 evaluation images of 28x28)"' \
     "dry run of a small spec: $(head -2 "$T/out") $(cat "$T/err")"
 
+# --- info --metrics: every (model, epoch) row with its hyperparameters, for plotting without SQL ---
+"$BIN" info "$T/zoo.db" --metrics "$T/m.csv" >"$T/out" 2>"$T/err"
+rc=$?
+rows=$(sqlite3 "$T/zoo.db" "SELECT count(*) FROM epochs")
+check '[ $rc -eq 0 ] && grep -q "^zoo " "$T/out" && [ "$(head -1 "$T/m.csv")" = "model_id,epoch,variant,train_loss,train_acc,val_loss,val_acc,test_loss,test_acc,activation,init,optimizer,lr,weight_decay,dropout,momentum,nesterov,seed" ] && [ $(($(wc -l < "$T/m.csv") - 1)) -eq "$rows" ] && [ ! -e "$T/m.csv.tmp" ]' \
+    "info --metrics: exit $rc, $(head -2 "$T/m.csv") $(cat "$T/err")"
+check '[ "$("$BIN" info "$T/zoo.db" --metrics - | sed -n 2p | cut -d, -f1-3)" = "0,0,cnn-s/c1/nodropout" ]' "info --metrics - writes the CSV alone to stdout"
+
 echo "cli_mistakes: $pass passed, $fail failed"
 [ $fail -eq 0 ]

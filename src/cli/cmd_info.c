@@ -1,5 +1,6 @@
 /* mzoo info ZOO.db: models by status, test accuracy quantiles at each model's last epoch, and the
- * median test accuracy per value of every hyperparameter that varies. */
+ * median test accuracy per value of every hyperparameter that varies; --metrics FILE: every
+ * (model, epoch) row with its metrics and hyperparameters as CSV. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,20 +161,137 @@ static int print_status(void *ctx, int ncol, const char *const *val, const char 
     return 0;
 }
 
+/* ---- --metrics FILE: one CSV row per (model, epoch) ---- */
+
+typedef struct csv_out {
+    FILE *f;
+    int n_cols;
+} csv_out;
+
+/* A text field, quoted when it holds a comma, a quote or a line break (RFC 4180). */
+static void csv_text(FILE *f, const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static int csv_row(void *ctx, int64_t model_id, int epoch, const char *variant, int keep,
+                   const mz_store_value *vals)
+{
+    (void)keep;
+    csv_out *o = ctx;
+    fprintf(o->f, "%lld,%d,", (long long)model_id, epoch);
+    csv_text(o->f, variant);
+    for (int i = 0; i < o->n_cols; i++) {
+        fputc(',', o->f);
+        char num[40];
+        if (vals[i].null)
+            continue;
+        if (vals[i].text)
+            csv_text(o->f, vals[i].text);
+        else
+            fputs(mz_format_double(num, sizeof num, vals[i].num), o->f);
+    }
+    fputc('\n', o->f);
+    return ferror(o->f) != 0;
+}
+
+/* Every (model, epoch) row of the zoo with its metrics and the model's hyperparameters, as CSV
+ * into path ("-": standard output), written to path.tmp and renamed. */
+static mz_status write_metrics(mz_store *st, const char *path, mz_error *err)
+{
+    mz_store_column cols[96];
+    int n = 0;
+    mz_status s = mz_store_columns(st, cols, 96, &n, err);
+    if (s != MZ_OK)
+        return s;
+    int to_stdout = !strcmp(path, "-");
+    char tmp[4200];
+    if (!to_stdout && (size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp)
+        return mz_fail(err, MZ_ELIMIT, "--metrics: path too long");
+    FILE *f = to_stdout ? stdout : fopen(tmp, "w");
+    if (!f)
+        return mz_fail(err, MZ_EIO, "%s: cannot create", tmp);
+    fputs("model_id,epoch,variant", f);
+    for (int i = 0; i < n; i++) {
+        fputc(',', f);
+        csv_text(f, cols[i].name);
+    }
+    fputc('\n', f);
+    csv_out o = {f, n};
+    mz_store_selection sel = {NULL, 0, cols, n, 0};
+    s = mz_store_select(st, &sel, csv_row, &o, err);
+    if (s == MZ_OK && (ferror(f) || fflush(f) != 0))
+        s = mz_fail(err, MZ_EIO, "%s: write failed", to_stdout ? "standard output" : tmp);
+    if (!to_stdout) {
+        if (fclose(f) != 0 && s == MZ_OK)
+            s = mz_fail(err, MZ_EIO, "%s: write failed", tmp);
+        if (s == MZ_OK && rename(tmp, path) != 0)
+            s = mz_fail(err, MZ_EIO, "%s: cannot rename %s to it", path, tmp);
+        if (s != MZ_OK)
+            remove(tmp);
+    }
+    return s;
+}
+
+static const char info_usage[] =
+    "usage: mzoo info ZOO.db [--metrics FILE.csv]\n"
+    "Summarises a zoo file: its recipe, models by status, test accuracy quantiles at each model's\n"
+    "last epoch and per-hyperparameter medians.\n\n"
+    "options:\n"
+    "  --metrics FILE  also write one CSV row per model and epoch: model_id, epoch, variant, the\n"
+    "                  epoch's metrics and the model's hyperparameters (FILE - : standard output,\n"
+    "                  and no summary)\n";
+
 int mz_cmd_info(int argc, char **argv)
 {
-    if (argc != 2 || argv[1][0] == '-') {
-        fputs("usage: mzoo info ZOO.db\nSummarises a zoo file: its recipe, models by status, test "
-              "accuracy quantiles at each model's last epoch and per-hyperparameter medians.\n",
-              argc == 2 && !strcmp(argv[1], "--help") ? stdout : stderr);
-        return argc == 2 && !strcmp(argv[1], "--help") ? 0 : 2;
+    const char *path = NULL, *metrics = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            fputs(info_usage, stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--metrics") && i + 1 < argc) {
+            metrics = argv[++i];
+        } else if (argv[i][0] == '-') {
+            mz_cli_error("info: unknown or incomplete option '%s'", argv[i]);
+            fputs(info_usage, stderr);
+            return 2;
+        } else if (!path) {
+            path = argv[i];
+        } else {
+            mz_cli_error("info: unexpected argument '%s'", argv[i]);
+            fputs(info_usage, stderr);
+            return 2;
+        }
     }
-    const char *path = argv[1];
+    if (!path) {
+        mz_cli_error("info: missing ZOO.db");
+        fputs(info_usage, stderr);
+        return 2;
+    }
     mz_error err = {0};
     mz_store *st = NULL;
     if (mz_store_open(&st, path, MZ_STORE_READ, &err) != MZ_OK) {
         mz_cli_error("%s", err.msg);
         return 1;
+    }
+    if (metrics) {
+        mz_status ms = write_metrics(st, metrics, &err);
+        if (ms != MZ_OK || !strcmp(metrics, "-")) {
+            if (ms != MZ_OK)
+                mz_cli_error("%s", err.msg);
+            mz_store_close(st);
+            return ms == MZ_OK ? 0 : 1;
+        }
     }
     char buf[256], esc[1024];
     printf("zoo ");

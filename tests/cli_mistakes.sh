@@ -111,5 +111,24 @@ check '[ $rc -eq 0 ] && grep -q "^zoo " "$T/out" && [ "$(head -1 "$T/m.csv")" = 
     "info --metrics: exit $rc, $(head -2 "$T/m.csv") $(cat "$T/err")"
 check '[ "$("$BIN" info "$T/zoo.db" --metrics - | sed -n 2p | cut -d, -f1-3)" = "0,0,cnn-s/c1/nodropout" ]' "info --metrics - writes the CSV alone to stdout"
 
+# --- info --json: the summary for programs, strict JSON (no NaN from the diverged models) ---
+"$BIN" info "$T/zoo.db" --json >"$T/info.json" 2>"$T/err"
+rc=$?
+/usr/bin/python3 - "$T/info.json" "$rows" >"$T/py" 2>&1 <<'PY'
+import json, sys
+def no_constants(c):
+    raise ValueError("not JSON: " + c)
+d = json.load(open(sys.argv[1]), parse_constant=no_constants)
+assert list(d) == ["zoo", "meta", "recipe", "models_by_status", "last_epoch_test_acc",
+                   "median_test_acc_by", "epochs"], list(d)
+assert sum(d["models_by_status"].values()) == 8, d["models_by_status"]
+assert sum(e["rows"] for e in d["epochs"]) == int(sys.argv[2]), d["epochs"]
+assert [e["epoch"] for e in d["epochs"]] == [0, 1, 2, 3]
+q = d["last_epoch_test_acc"]
+assert q["n"] >= 1 and q["min"] <= q["median"] <= q["max"], q
+assert json.loads(d["recipe"]) is not None and d["meta"]["generator"].startswith("mzoo")
+PY
+check '[ $rc -eq 0 ] && [ ! -s "$T/err" ] && [ ! -s "$T/py" ]' "info --json: exit $rc, $(cat "$T/err" "$T/py")"
+
 echo "cli_mistakes: $pass passed, $fail failed"
 [ $fail -eq 0 ]

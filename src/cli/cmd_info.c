@@ -243,11 +243,227 @@ static mz_status write_metrics(mz_store *st, const char *path, mz_error *err)
     return s;
 }
 
+/* ---- --json: the summary for programs ---- */
+
+static void json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(f, "\\%c", *p);
+        else if (*p < 0x20)
+            fprintf(f, "\\u%04x", *p);
+        else
+            fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+static void json_num(FILE *f, double v)
+{
+    char buf[40];
+    if (isfinite(v))
+        fputs(mz_format_double(buf, sizeof buf, v), f);
+    else
+        fputs("null", f); /* NaN and infinities (diverged models) have no JSON number */
+}
+
+/* {"n": .., "min": .., "q05": .., ..., "max": ..} of v[0..n-1] (sorted here). */
+static void json_quantiles(FILE *f, double *v, size_t n)
+{
+    static const double q[] = {0.05, 0.25, 0.5, 0.75, 0.95};
+    static const char *const qn[] = {"q05", "q25", "median", "q75", "q95"};
+    qsort(v, n, sizeof *v, cmp_double);
+    fprintf(f, "{\"n\": %zu", n);
+    if (n) {
+        fputs(", \"min\": ", f);
+        json_num(f, v[0]);
+        for (int k = 0; k < 5; k++) {
+            fprintf(f, ", \"%s\": ", qn[k]);
+            json_num(f, quantile(v, n, q[k]));
+        }
+        fputs(", \"max\": ", f);
+        json_num(f, v[n - 1]);
+    }
+    fputc('}', f);
+}
+
+typedef struct epoch_vals {
+    int *epoch;
+    double *v[4]; /* test_acc, val_acc, train_acc, test_loss */
+    size_t n, cap;
+    int oom;
+} epoch_vals;
+
+static int collect_epoch(void *ctx, int ncol, const char *const *val, const char *const *names)
+{
+    (void)ncol, (void)names;
+    epoch_vals *e = ctx;
+    if (e->n == e->cap) {
+        size_t cap = e->cap ? 2 * e->cap : 1024;
+        int *ep = realloc(e->epoch, cap * sizeof *ep);
+        if (!ep) {
+            e->oom = 1;
+            return 1;
+        }
+        e->epoch = ep;
+        for (int k = 0; k < 4; k++) {
+            double *d = realloc(e->v[k], cap * sizeof *d);
+            if (!d) {
+                e->oom = 1;
+                return 1;
+            }
+            e->v[k] = d;
+        }
+        e->cap = cap;
+    }
+    e->epoch[e->n] = val[0] ? (int)strtol(val[0], NULL, 10) : -1;
+    for (int k = 0; k < 4; k++)
+        e->v[k][e->n] = val[1 + k] ? strtod(val[1 + k], NULL) : NAN;
+    e->n++;
+    return 0;
+}
+
+/* The finite values of v[from..to-1] into out; their count. */
+static size_t finite(const double *v, size_t from, size_t to, double *out)
+{
+    size_t m = 0;
+    for (size_t i = from; i < to; i++)
+        if (isfinite(v[i]))
+            out[m++] = v[i];
+    return m;
+}
+
+static int json_status(void *ctx, int ncol, const char *const *val, const char *const *names)
+{
+    (void)ncol, (void)names;
+    int *first = ctx;
+    fprintf(stdout, "%s", *first ? "" : ", ");
+    *first = 0;
+    json_str(stdout, val[0] ? val[0] : "?");
+    fprintf(stdout, ": %s", val[1] ? val[1] : "0");
+    return 0;
+}
+
+/* The summary as one JSON object on stdout: the file, its meta rows and recipe (as text), models
+ * by status, test accuracy quantiles at each model's last epoch and per hyperparameter value, and
+ * per epoch the population's statistics over the models that reached it. */
+static mz_status info_json(mz_store *st, const char *path, mz_error *err)
+{
+    FILE *f = stdout;
+    fputs("{\"zoo\": ", f);
+    json_str(f, path);
+    const char *keys[] = {"generator", "kind",       "dataset", "architecture",
+                          "epochs",    "batch_size", "method",  "source_checkpoints",
+                          "created_at"};
+    char buf[256];
+    fputs(", \"meta\": {", f);
+    int first = 1;
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (mz_store_meta(st, keys[i], buf, sizeof buf, NULL) == MZ_OK) {
+            fprintf(f, "%s\"%s\": ", first ? "" : ", ", keys[i]);
+            json_str(f, buf);
+            first = 0;
+        }
+    fputs("}, \"recipe\": ", f);
+    char *recipe = NULL;
+    if (mz_store_recipe(st, &recipe, NULL) == MZ_OK)
+        json_str(f, recipe);
+    else
+        fputs("null", f);
+    free(recipe);
+    fputs(", \"models_by_status\": {", f);
+    first = 1;
+    mz_status s = mz_store_query(
+        st, "SELECT status, count(*) FROM models GROUP BY status ORDER BY status", json_status,
+        &first, err);
+    fputc('}', f);
+    rows r = {0};
+    if (s == MZ_OK)
+        s = mz_store_query(
+            st,
+            "SELECT m.activation, m.init, m.optimizer, m.lr, m.weight_decay, m.dropout, "
+            "m.momentum, m.nesterov, e.epoch, e.test_acc FROM models m JOIN epochs e "
+            "ON e.model_id = m.id AND e.epoch = m.epochs_done ORDER BY m.id",
+            collect, &r, err);
+    epoch_vals ev = {0};
+    if (s == MZ_OK)
+        s = mz_store_query(st,
+                           "SELECT epoch, test_acc, val_acc, train_acc, test_loss FROM epochs "
+                           "ORDER BY epoch",
+                           collect_epoch, &ev, err);
+    size_t cap = r.n > ev.n ? r.n : ev.n;
+    double *tmp = malloc((cap ? cap : 1) * sizeof *tmp);
+    if (s == MZ_OK && (r.oom || ev.oom || !tmp))
+        s = mz_fail(err, MZ_ENOMEM, "out of memory");
+    if (s == MZ_OK) {
+        size_t m = 0;
+        for (size_t i = 0; i < r.n; i++)
+            if (isfinite(r.v[i].test_acc))
+                tmp[m++] = r.v[i].test_acc;
+        fputs(", \"last_epoch_test_acc\": ", f);
+        json_quantiles(f, tmp, m);
+        fputs(", \"median_test_acc_by\": {", f);
+        int firsth = 1;
+        for (int h = 0; h < N_HP; h++) {
+            char vals[64][32];
+            int nv = 0;
+            for (size_t i = 0; i < r.n && nv < 64; i++) {
+                int seen = 0;
+                for (int k = 0; k < nv && !seen; k++)
+                    seen = !strcmp(vals[k], r.v[i].hp[h]);
+                if (!seen)
+                    snprintf(vals[nv++], sizeof vals[0], "%s", r.v[i].hp[h]);
+            }
+            if (nv < 2)
+                continue;
+            fprintf(f, "%s\"%s\": {", firsth ? "" : ", ", hp_names[h]);
+            firsth = 0;
+            for (int k = 0; k < nv; k++) {
+                m = 0;
+                for (size_t i = 0; i < r.n; i++)
+                    if (!strcmp(r.v[i].hp[h], vals[k]) && isfinite(r.v[i].test_acc))
+                        tmp[m++] = r.v[i].test_acc;
+                qsort(tmp, m, sizeof *tmp, cmp_double);
+                fprintf(f, "%s", k ? ", " : "");
+                json_str(f, vals[k]);
+                fputs(": {\"models\": ", f);
+                fprintf(f, "%zu, \"median\": ", m);
+                json_num(f, m ? quantile(tmp, m, 0.5) : NAN);
+                fputc('}', f);
+            }
+            fputc('}', f);
+        }
+        fputs("}, \"epochs\": [", f);
+        static const char *const vn[4] = {"test_acc", "val_acc", "train_acc", "test_loss"};
+        for (size_t a = 0, b; a < ev.n; a = b) {
+            for (b = a; b < ev.n && ev.epoch[b] == ev.epoch[a]; b++)
+                ;
+            fprintf(f, "%s{\"epoch\": %d, \"rows\": %zu", a ? ", " : "", ev.epoch[a], b - a);
+            for (int k = 0; k < 4; k++) {
+                fprintf(f, ", \"%s\": ", vn[k]);
+                json_quantiles(f, tmp, finite(ev.v[k], a, b, tmp));
+            }
+            fputc('}', f);
+        }
+        fputs("]}\n", f);
+    }
+    free(tmp);
+    free(r.v);
+    free(ev.epoch);
+    for (int k = 0; k < 4; k++)
+        free(ev.v[k]);
+    return s;
+}
+
 static const char info_usage[] =
-    "usage: mzoo info ZOO.db [--metrics FILE.csv]\n"
+    "usage: mzoo info ZOO.db [--json] [--metrics FILE.csv]\n"
     "Summarises a zoo file: its recipe, models by status, test accuracy quantiles at each model's\n"
     "last epoch and per-hyperparameter medians.\n\n"
     "options:\n"
+    "  --json          the summary as one JSON object (meta, recipe, models by status, test\n"
+    "                  accuracy quantiles at the last epoch and by hyperparameter value, and per\n"
+    "                  epoch the quantiles of test_acc, val_acc, train_acc and test_loss)\n"
     "  --metrics FILE  also write one CSV row per model and epoch: model_id, epoch, variant, the\n"
     "                  epoch's metrics and the model's hyperparameters (FILE - : standard output,\n"
     "                  and no summary)\n";
@@ -255,12 +471,15 @@ static const char info_usage[] =
 int mz_cmd_info(int argc, char **argv)
 {
     const char *path = NULL, *metrics = NULL;
+    int json = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             fputs(info_usage, stdout);
             return 0;
         } else if (!strcmp(argv[i], "--metrics") && i + 1 < argc) {
             metrics = argv[++i];
+        } else if (!strcmp(argv[i], "--json")) {
+            json = 1;
         } else if (argv[i][0] == '-') {
             mz_cli_error("info: unknown or incomplete option '%s'", argv[i]);
             fputs(info_usage, stderr);
@@ -292,6 +511,18 @@ int mz_cmd_info(int argc, char **argv)
             mz_store_close(st);
             return ms == MZ_OK ? 0 : 1;
         }
+    }
+    if (json) {
+        if (metrics && !strcmp(metrics, "-")) {
+            mz_cli_error("info: --json and --metrics - both write to standard output");
+            mz_store_close(st);
+            return 2;
+        }
+        mz_status js = info_json(st, path, &err);
+        mz_store_close(st);
+        if (js != MZ_OK)
+            mz_cli_error("%s", err.msg);
+        return js == MZ_OK ? 0 : 1;
     }
     char buf[256], esc[1024];
     printf("zoo ");

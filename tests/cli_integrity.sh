@@ -54,10 +54,13 @@ rc=$?
 check '[ $rc -ne 0 ] && grep -q "grid.seed" "$T/err"' "a different spec is refused naming the key: $(cat "$T/err")"
 check '[ "$(hash "$T/zoo.db")" = "$h" ] && no_companions "$T/zoo.db"' "a refused run changed the zoo file or left companions"
 
-# --- a finished zoo run again: nothing to do, nothing written ---
-"$BIN" train "$T/spec.json" -o "$T/zoo.db" -q 2>"$T/err"
+# --- a finished zoo run again: nothing to do (said so, without an empty progress line), nothing
+# written ---
+"$BIN" train "$T/spec.json" -o "$T/zoo.db" 2>"$T/err"
 rc=$?
 check '[ $rc -eq 0 ] && [ "$(hash "$T/zoo.db")" = "$h" ] && no_companions "$T/zoo.db"' "rerunning a finished zoo changed it: $(cat "$T/err")"
+check 'grep -q "nothing to do: all 2 models are finished; the zoo file is unchanged" "$T/err" && ! grep -q "ETA\|written to" "$T/err"' \
+    "rerunning a finished zoo must say there is nothing to do: $(cat "$T/err")"
 
 # --- reads change nothing in the directory ---
 "$BIN" info "$T/zoo.db" >/dev/null 2>&1

@@ -47,6 +47,10 @@ check '[ $rc -eq 137 ]' "the simulated crash exits 137 (got $rc)"
 "$BIN" sparsify "$T/src.db" -o "$T/c.db" --epochs 2 -q 2>"$T/err"
 rc=$?
 check '[ $rc -eq 0 ]' "the rerun after a crash: $(cat "$T/err")"
+"$BIN" sparsify "$T/src.db" -o "$T/c.db" --epochs 2 2>"$T/err"
+rc=$?
+check '[ $rc -eq 0 ] && grep -q "nothing to do: all 4 models are finished" "$T/err" && ! grep -q "ETA" "$T/err"' \
+    "a finished twin zoo run again says there is nothing to do: $(cat "$T/err")"
 content "$T/a.db" > "$T/a.txt"
 check '[ $(wc -l < "$T/a.txt") -eq 12 ]' "4 twins x epochs 0..2"
 check 'cmp -s "$T/a.txt" <(content "$T/b.db")' "-j 1 --group 1 differs from -j 2"

@@ -737,6 +737,37 @@ static void test_registry_errors(void)
 }
 
 /* A full-size synthetic MNIST (plain files): image i carries i in its first three bytes. */
+/* The registry's variants: defaults first, unknown names refused, sides for the spec check. */
+static void test_variant_table(void)
+{
+    mz_dataset_shape sh;
+    CHECK(mz_dataset_shape_of("cifar10", NULL, &sh) == MZ_OK && sh.side == 28 && sh.channels == 3 &&
+          sh.n_train == 42000 && sh.n_val == 8000 && sh.n_test == 10000);
+    CHECK(mz_dataset_shape_of("CIFAR10", "resnet", &sh) == MZ_OK && sh.side == 32 &&
+          sh.n_train == 40000);
+    CHECK(mz_dataset_shape_of("tiny-imagenet", NULL, &sh) == MZ_OK && sh.side == 64 &&
+          sh.n_classes == 200 && sh.n_val == 0);
+    CHECK(mz_dataset_shape_of("cifar10", "64px", &sh) == MZ_ENOTFOUND && sh.side == 0);
+    CHECK(mz_dataset_shape_of("nope", NULL, &sh) == MZ_ENOTFOUND);
+    CHECK_EQ_INT(mz_dataset_variant_side("stl10", "32px"), 32);
+    CHECK_EQ_INT(mz_dataset_variant_side("stl10", "resnet"), 0);
+    CHECK(mz_dataset_variant_with_side("usps", 32) == NULL);
+    CHECK(mz_dataset_variant_with_side("mnist", 32) && !strcmp(mz_dataset_variant_with_side("mnist", 32), "32px"));
+    CHECK(mz_dataset_variants("eurosat") && !strcmp(mz_dataset_variants("eurosat"), "28px (28x28), 32px (32x32)"));
+    CHECK(mz_dataset_variants("nope") == NULL);
+    /* every dataset the registry loads has its variants listed */
+    const char *names = mz_dataset_names();
+    for (const char *p = names; *p;) {
+        size_t n = strcspn(p, ",");
+        char name[32];
+        snprintf(name, sizeof name, "%.*s", (int)n, p);
+        CHECK_MSG(mz_dataset_shape_of(name, NULL, &sh) == MZ_OK, "no variants listed for %s", name);
+        p += n;
+        while (*p == ',' || *p == ' ')
+            p++;
+    }
+}
+
 static void test_synthetic_mnist(void)
 {
     const uint32_t NTR = 60000, NTE = 10000, P = 784;
@@ -919,6 +950,19 @@ static void test_real_fashion_mnist(void)
             bad += memcmp(out, b[p]->x + i * 1024, sizeof out) != 0 || a[p]->y[i] != b[p]->y[i];
         }
     CHECK_MSG(bad == 0, "%d resized images differ", bad);
+    /* what the registry says of a variant before reading it (spec checks, dry-run estimates) is
+     * what the loader gives */
+    const mz_dataset *got[] = {&d28, &d32};
+    const char *vname[] = {NULL, "32px"};
+    for (int v = 0; v < 2; v++) {
+        mz_dataset_shape sh;
+        CHECK(mz_dataset_shape_of("fashion-mnist", vname[v], &sh) == MZ_OK);
+        CHECK_MSG(sh.channels == got[v]->c && sh.side == got[v]->h && sh.side == got[v]->w &&
+                      sh.n_classes == got[v]->n_classes && sh.n_train == got[v]->train.n &&
+                      sh.n_val == got[v]->val.n && sh.n_test == got[v]->test.n,
+                  "mz_dataset_shape_of(fashion-mnist, %s) disagrees with the loader",
+                  vname[v] ? vname[v] : "default");
+    }
     mz_dataset_release(&d28);
     mz_dataset_release(&d32);
 }
@@ -939,6 +983,7 @@ int main(void)
     test_read_file_maybe_gz();
     test_split();
     test_registry_errors();
+    test_variant_table();
     test_synthetic_mnist();
     test_real_fashion_mnist();
     rmdir(tmpdir);

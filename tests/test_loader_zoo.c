@@ -462,7 +462,81 @@ static void test_dataset_dir(void)
         skipped_lr |= !strcmp(r.skipped[i].property, "lr");
     CHECK(has_ta && skipped_lr);
     mz_bench_result_release(&r);
+    /* a property named that the data lacks is an error listing those there are */
+    const char *typo[] = {"test_acc", "accuracy"};
+    bo.properties = typo;
+    bo.n_properties = 2;
+    CHECK(mz_bench_run(&w, &bo, &r, &err) == MZ_EINVAL);
+    CHECK_MSG(strstr(err.msg, "'accuracy'") && strstr(err.msg, "test_acc, val_acc"), "%s", err.msg);
+    CHECK(mz_bench_check_properties(w.props, w.n_props, &bo, &err) == MZ_EINVAL);
+    bo.n_properties = 1;
+    CHECK_OK(mz_bench_check_properties(w.props, w.n_props, &bo, &err), &err);
     mz_wset_release(&w);
+}
+
+/* 1 if path exists. */
+static int exists(const char *dir, const char *name)
+{
+    char p[600];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return access(p, F_OK) == 0;
+}
+
+/* Entries of tmpdir whose names start with prefix. */
+static int count_prefixed(const char *prefix)
+{
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "ls -a '%s' | grep -c '^%s' > '%s/count.txt'", tmpdir, prefix, tmpdir);
+    if (system(cmd) < 0)
+        return -1;
+    snprintf(cmd, sizeof cmd, "%s/count.txt", tmpdir);
+    FILE *f = fopen(cmd, "r");
+    int n = -1;
+    if (f && fscanf(f, "%d", &n) != 1)
+        n = -1;
+    if (f)
+        fclose(f);
+    return n;
+}
+
+/* A second export over the first replaces it whole (no file of the first stays); a directory
+ * holding a file an export does not write is refused and left as it is; an empty directory is
+ * used; nothing is left beside the directory; an epoch the zoo lacks is an error. */
+static void test_dataset_rewrite(void)
+{
+    mz_loader_options o;
+    mz_loader_options_default(&o);
+    mz_loader *L = open_loader(&o);
+    if (!L)
+        return;
+    char dir[300], stray[400];
+    snprintf(dir, sizeof dir, "%s/re", tmpdir);
+    mz_error err = {0};
+    CHECK_OK(mz_dataset_write(L, dir, MZ_FMT_NPZ | MZ_FMT_NPY, "zoo.db", &err), &err);
+    CHECK(exists(dir, "x_train.npy") && exists(dir, "dataset.npz"));
+    CHECK_EQ_INT(count_prefixed("re"), 1); /* the check below can see names */
+    CHECK_OK(mz_dataset_write(L, dir, MZ_FMT_SAFETENSORS, "zoo.db", &err), &err);
+    CHECK_MSG(!exists(dir, "x_train.npy") && !exists(dir, "dataset.npz") &&
+                  exists(dir, "dataset.safetensors") && exists(dir, "dataset.json"),
+              "a second export into %s left the first's files", dir);
+    CHECK_EQ_INT(count_prefixed("re\\."), 0); /* no re.partial-* or re.old-* */
+    snprintf(stray, sizeof stray, "%s/notes.txt", dir);
+    FILE *f = fopen(stray, "w");
+    if (f)
+        fclose(f);
+    CHECK(mz_dataset_write(L, dir, MZ_FMT_NPZ, "zoo.db", &err) == MZ_EINVAL);
+    CHECK_MSG(strstr(err.msg, "notes.txt") != NULL, "%s", err.msg);
+    CHECK(exists(dir, "notes.txt") && exists(dir, "dataset.safetensors") &&
+          !exists(dir, "dataset.npz"));
+    CHECK_EQ_INT(count_prefixed("re\\."), 0);
+    snprintf(dir, sizeof dir, "%s/empty", tmpdir);
+    CHECK(mkdir(dir, 0777) == 0);
+    CHECK_OK(mz_dataset_write(L, dir, MZ_FMT_NPZ, "zoo.db", &err), &err);
+    CHECK(exists(dir, "dataset.npz"));
+    mz_loader_close(L);
+    o.epochs = "1,40-41";
+    CHECK(mz_loader_open(&L, zoo_path, &o, &err) == MZ_EINVAL);
+    CHECK_MSG(strstr(err.msg, "epochs 40-41 are in no model") != NULL, "%s", err.msg);
 }
 
 /* Runs a shell command; returns its exit status. */
@@ -598,6 +672,7 @@ int main(void)
     test_default_selection();
     test_filters();
     test_dataset_dir();
+    test_dataset_rewrite();
     test_cli();
     test_absmax_column();
     char cmd[400];

@@ -113,6 +113,12 @@ static void test_driver(void)
     o.n_properties = 7;
     mz_bench_result r, r2;
     mz_error err = {0};
+    /* a property named that the data lacks is an error naming it and listing what there is */
+    CHECK(mz_bench_run(&w, &o, &r, &err) == MZ_EINVAL);
+    CHECK_MSG(strstr(err.msg, "unknown property 'missing'") &&
+                  strstr(err.msg, "(expected test_acc, lr, val_acc, epoch, activation, init)"),
+              "%s", err.msg);
+    o.n_properties = 6;
     CHECK_OK(mz_bench_run(&w, &o, &r, &err), &err);
     CHECK_EQ_INT(r.n_samples[0], 160);
     CHECK_EQ_INT(r.n_samples[1], 40);
@@ -122,7 +128,6 @@ static void test_driver(void)
     /* skipped with reasons */
     CHECK(skip_reason(&r, "lr") && strstr(skip_reason(&r, "lr"), "constant"));
     CHECK(skip_reason(&r, "val_acc") && !strcmp(skip_reason(&r, "val_acc"), "no values"));
-    CHECK(skip_reason(&r, "missing") && !strcmp(skip_reason(&r, "missing"), "not in the data"));
     CHECK(skip_reason(&r, "init") && strstr(skip_reason(&r, "init"), "uniform"));
     CHECK(!find_row(&r, "lr", MZ_PROBE_RIDGE, MZ_FEAT_W));
     /* test_acc is exactly linear in s(W)'s first feature and in W */
@@ -207,6 +212,24 @@ static void test_driver(void)
     mz_wset_release(&w);
 }
 
+/* The default properties skip, with a reason, those the data lacks (an imported zoo has no
+ * val_acc, a set no ggap): only a property the user names must exist. */
+static void test_default_properties(void)
+{
+    mz_wset w;
+    make_set(&w);
+    mz_bench_options o;
+    mz_bench_options_default(&o);
+    o.models[MZ_PROBE_LINEAR] = o.models[MZ_PROBE_XGB] = 0;
+    mz_bench_result r;
+    mz_error err = {0};
+    CHECK_OK(mz_bench_run(&w, &o, &r, &err), &err);
+    CHECK(skip_reason(&r, "ggap") && !strcmp(skip_reason(&r, "ggap"), "not in the data"));
+    CHECK(find_row(&r, "test_acc", MZ_PROBE_RIDGE, MZ_FEAT_W) != NULL);
+    mz_bench_result_release(&r);
+    mz_wset_release(&w);
+}
+
 static void test_multi_targets(void)
 {
     enum { n = 50, d = 8, nt = 3 };
@@ -240,5 +263,6 @@ int main(void)
 {
     test_multi_targets();
     test_driver();
+    test_default_properties();
     return check_summary("test_probe_bench");
 }

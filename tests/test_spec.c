@@ -353,7 +353,7 @@ static void test_recipe(void)
         "{\"dataset\":\"mnist\",\"architecture\":\"cnn-s\",\"epochs\":2,\"batch_size\":10,"
         "\"grid\":{\"activation\":\"relu\",\"lr\":1,\"seed\":[1,2,3]}}",
         "{\"dataset\":\"fashion-mnist\",\"architecture\":\"cnn-l\",\"epochs\":2,\"batch_size\":10,"
-        "\"grid\":{\"activation\":\"relu\",\"lr\":1,\"seed\":[1,2,3]}}",
+        "\"variant\":\"32px\",\"grid\":{\"activation\":\"relu\",\"lr\":1,\"seed\":[1,2,3]}}",
         "{\"dataset\":\"fashion-mnist\",\"architecture\":\"cnn-s\",\"epochs\":2,\"batch_size\":10,"
         "\"variant\":\"28px\",\"grid\":{\"activation\":\"relu\",\"lr\":1,\"seed\":[1,2,3]}}",
         "{\"dataset\":\"fashion-mnist\",\"architecture\":\"cnn-s\",\"epochs\":2,\"batch_size\":10,"
@@ -475,6 +475,32 @@ static void test_errors(void)
                 NULL);
     expect_fail("{\"architecture\": \"cnn-s\", \"epochs\": 2, \"batch_size\": 10, \"grid\": {}}",
                 "zoo.json: dataset: missing", NULL, NULL);
+    /* the variant's image size against the architecture, before any data is read */
+    expect_fail("{\"dataset\": \"cifar10\", \"architecture\": \"cnn-l\", \"epochs\": 2, "
+                "\"batch_size\": 10, \"grid\": {}}",
+                "zoo.json: variant: cnn-l needs 32x32 images", "default variant gives 28x28",
+                "set \"variant\": \"32px\"");
+    expect_fail("{\"dataset\": \"stl10\", \"variant\": \"28px\", \"architecture\": \"cnn-l\", "
+                "\"epochs\": 2, \"batch_size\": 10, \"grid\": {}}",
+                "zoo.json: variant: cnn-l needs 32x32", "variant \"28px\" gives 28x28",
+                "\"variant\": \"32px\"");
+    expect_fail("{\"dataset\": \"mnist\", \"variant\": \"32px\", \"architecture\": \"cnn-s\", "
+                "\"epochs\": 2, \"batch_size\": 10, \"grid\": {}}",
+                "zoo.json: variant: cnn-s needs 28x28", "\"variant\": \"28px\"", NULL);
+    expect_fail("{\"dataset\": \"usps\", \"architecture\": \"cnn-l\", \"epochs\": 2, "
+                "\"batch_size\": 10, \"grid\": {}}",
+                "zoo.json: architecture: cnn-l needs 32x32 images, and no variant of usps",
+                "28px (28x28)", NULL);
+    expect_fail("{\"dataset\": \"mnist\", \"variant\": \"64px\", \"architecture\": \"cnn-s\", "
+                "\"epochs\": 2, \"batch_size\": 10, \"grid\": {}}",
+                "zoo.json: variant: unknown variant \"64px\" of mnist",
+                "28px (28x28), 32px (32x32)", NULL);
+    {
+        mz_spec ok;
+        CHECK(parse(&ok, "{\"dataset\": \"cifar10\", \"variant\": \"32px\", \"architecture\": "
+                         "\"cnn-l\", \"epochs\": 2, \"batch_size\": 10, \"grid\": {}}"));
+        mz_spec_release(&ok);
+    }
     expect_fail("{\"dataset\": \"mnist\", \"architecture\": \"cnn-s\", \"epochs\": 2, "
                 "\"batch_size\": 10}",
                 "zoo.json: grid: missing", NULL, NULL);

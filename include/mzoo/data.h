@@ -50,6 +50,25 @@ mz_status mz_dataset_subset_train(mz_dataset *ds, int64_t n, mz_error *err);
  * names are separated by ", "). Static storage. */
 const char *mz_dataset_names(void);
 
+/* What variant `variant` of dataset `name` gives (NULL or "": its default variant), known
+ * before any file is read: the images' channels and side, the classes and the reference's split
+ * sizes (before a spec's train_subset). MZ_ENOTFOUND (out zeroed) for an unknown dataset or
+ * variant. */
+typedef struct mz_dataset_shape {
+    int channels, side, n_classes;
+    int64_t n_train, n_val, n_test;
+} mz_dataset_shape;
+mz_status mz_dataset_shape_of(const char *name, const char *variant, mz_dataset_shape *out);
+/* The side in pixels of the images variant `variant` of dataset `name` gives (NULL or "": the
+ * dataset's default variant), so that a spec can be checked against an architecture before any
+ * data is read; 0 if the dataset or the variant is unknown. */
+int mz_dataset_variant_side(const char *name, const char *variant);
+/* The first variant of `name` whose images are side x side pixels, or NULL. Static storage. */
+const char *mz_dataset_variant_with_side(const char *name, int side);
+/* The variants of `name`, default first, each with its side ("28px (28x28), 32px (32x32)"), or
+ * NULL for an unknown dataset. Static storage. */
+const char *mz_dataset_variants(const char *name);
+
 /* How to get the data of dataset `name` (the hint ending its "not found" message), or NULL for
  * an unknown name. Static storage. */
 const char *mz_dataset_help(const char *name);

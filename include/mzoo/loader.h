@@ -190,9 +190,12 @@ enum {
     MZ_FMT_NPY = 2, /* x_train.npy, ... one .npy per array */
     MZ_FMT_SAFETENSORS = 4, /* dataset.safetensors with the same tensor names */
 };
-/* Writes the dataset directory `dir` (created if missing): the arrays in the chosen formats,
- * properties.csv, properties.json, index_dict.json and dataset.json (the manifest). Streams the
- * samples; memory O(dim). `zoo_name` is recorded in the manifest. */
+/* Writes the dataset directory `dir`: the arrays in the chosen formats, properties.csv,
+ * properties.json, index_dict.json and dataset.json (the manifest). Streams the samples; memory
+ * O(dim). `zoo_name` is recorded in the manifest. The files are written into a new directory
+ * beside `dir` ("<dir>.partial-*") that is renamed to `dir` once complete, so `dir` holds one
+ * whole export: it may be missing, empty, or an earlier export (which is replaced, every file of
+ * it); a directory holding any other file is refused (MZ_EINVAL) and left as it is. */
 mz_status mz_dataset_write(mz_loader *L, const char *dir, unsigned formats, const char *zoo_name,
                            mz_error *err);
 /* Reads a dataset directory written by mz_dataset_write back into memory. */

@@ -218,8 +218,14 @@ typedef struct mz_bench_result {
 } mz_bench_result;
 void mz_bench_result_release(mz_bench_result *r);
 
+/* MZ_EINVAL, naming the first one and listing the properties there are, if opt names a property
+ * (opt->properties) that is not among cols[n_cols] (mz_loader_props, or mz_wset.props); MZ_OK
+ * otherwise. The defaults (opt->properties NULL) are never an error: those missing are skipped. */
+mz_status mz_bench_check_properties(const mz_prop_column *cols, int n_cols,
+                                    const mz_bench_options *opt, mz_error *err);
 /* Runs every (property, features, model) combination on an in-memory weight dataset (mz_wset,
- * from mz_loader_load_all or mz_dataset_read). */
+ * from mz_loader_load_all or mz_dataset_read). A property named in opt->properties that the data
+ * lacks is an error (mz_bench_check_properties). */
 mz_status mz_bench_run(const mz_wset *ds, const mz_bench_options *opt, mz_bench_result *res,
                        mz_error *err);
 /* The readable table (the caller chooses the stream). */

@@ -4,7 +4,8 @@
  *   {
  *     "dataset": "fashion-mnist",         required, one of mz_dataset_names()
  *     "data": "/path/to/dir",              optional; where the dataset files are
- *     "variant": "28px",                   optional; dataset preprocessing variant
+ *     "variant": "28px",                   optional; dataset preprocessing variant, checked
+ *                                          against the architecture (cnn-s 28 px, cnn-l 32 px)
  *     "architecture": "cnn-s",             required: cnn-s | cnn-l | resnet18
  *     "epochs": 50,                        required, >= 1
  *     "batch_size": 10,                    required, >= 1

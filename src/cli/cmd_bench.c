@@ -200,6 +200,14 @@ int mz_cmd_bench(int argc, char **argv)
             rc = err.code == MZ_EINVAL ? 2 : 1;
             goto done;
         }
+        int n_cols = 0;
+        const mz_prop_column *cols = mz_loader_props(L, &n_cols);
+        if (mz_bench_check_properties(cols, n_cols, &bopt, &err) != MZ_OK) {
+            mz_cli_error("%s: %s", input, err.msg);
+            mz_loader_close(L);
+            rc = 2;
+            goto done;
+        }
         if (!quiet)
             mz_cli_print_selection(L, stderr);
         mz_status st = mz_loader_load_all(L, &ds, max_mb * 1024 * 1024, &err);
@@ -213,6 +221,8 @@ int mz_cmd_bench(int argc, char **argv)
     if (mz_bench_run(&ds, &bopt, &res, &err) != MZ_OK) {
         mz_cli_error("%s: %s", input, err.msg);
         mz_wset_release(&ds);
+        if (err.code == MZ_EINVAL)
+            rc = 2;
         goto done;
     }
     mz_wset_release(&ds);

@@ -200,8 +200,9 @@ static json_t *stats_json(const double *v, size_t n)
     double sum = 0;
     for (size_t i = 0; i < n; i++)
         sum += v[i];
-    return json_pack("{s:I,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f}", "n", (json_int_t)n, "mean",
-                     sum / (double)n, "min", v[0], "q05", quantile(v, n, 0.05), "q25",
+    double mean = sum / (double)n; /* huge losses of diverging models can overflow the sum */
+    return json_pack("{s:I,s:o,s:f,s:f,s:f,s:f,s:f,s:f,s:f}", "n", (json_int_t)n, "mean",
+                     isfinite(mean) ? json_real(mean) : json_null(), "min", v[0], "q05", quantile(v, n, 0.05), "q25",
                      quantile(v, n, 0.25), "median", quantile(v, n, 0.5), "q75",
                      quantile(v, n, 0.75), "q95", quantile(v, n, 0.95), "max", v[n - 1]);
 }
@@ -243,6 +244,25 @@ static mz_status epochs_json(mz_store *st, json_t *out, mz_error *err)
         free(r.epoch);
         free(r.v);
     }
+    /* how many models committed each epoch (the rows, whatever their metrics) */
+    ev_rows c = {0};
+    if (s == MZ_OK)
+        s = mz_store_query(st, "SELECT epoch, count(*) FROM epochs GROUP BY epoch ORDER BY epoch",
+                           collect_ev, &c, err);
+    for (size_t i = 0; s == MZ_OK && i < c.n; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "%d", c.epoch[i]);
+        json_t *e = json_object_get(by_epoch, key);
+        if (!e) {
+            e = json_pack("{s:i}", "epoch", c.epoch[i]);
+            json_object_set_new(by_epoch, key, e);
+        }
+        json_object_set_new(e, "models", json_integer((json_int_t)c.v[i]));
+        if (c.epoch[i] > max_epoch)
+            max_epoch = c.epoch[i];
+    }
+    free(c.epoch);
+    free(c.v);
     json_t *arr = json_array();
     for (int e = 0; e <= max_epoch; e++) {
         char key[16];
@@ -397,18 +417,27 @@ static mz_status info_metrics(mz_store *st, const char *out, mz_error *err)
     snprintf(sql, sizeof sql,
              "SELECT %s FROM models m JOIN epochs e ON e.model_id = m.id ORDER BY m.id, e.epoch",
              cols);
-    FILE *f = strcmp(out, "-") ? fopen(out, "w") : stdout;
+    /* a file is written as FILE.tmp and renamed: an existing FILE is replaced whole or kept */
+    char tmp[4096];
+    int to_file = strcmp(out, "-") != 0;
+    if (to_file && snprintf(tmp, sizeof tmp, "%s.tmp", out) >= (int)sizeof tmp)
+        return mz_fail(err, MZ_EINVAL, "%s: path too long", out);
+    FILE *f = to_file ? fopen(tmp, "w") : stdout;
     if (!f)
-        return mz_fail(err, MZ_EIO, "%s: cannot write (%s)", out, strerror(errno));
+        return mz_fail(err, MZ_EIO, "%s: cannot write (%s)", tmp, strerror(errno));
     csv_out co = {f, 0};
     mz_status s = mz_store_query(st, sql, csv_row, &co, err);
     int bad = ferror(f);
-    if (f != stdout)
+    if (to_file)
         bad |= fclose(f) != 0;
     else
         bad |= fflush(f) != 0;
     if (s == MZ_OK && bad)
-        s = mz_fail(err, MZ_EIO, "%s: write failed", out);
+        s = mz_fail(err, MZ_EIO, "%s: write failed", to_file ? tmp : "stdout");
+    if (to_file && s == MZ_OK && rename(tmp, out) != 0)
+        s = mz_fail(err, MZ_EIO, "%s: cannot rename to %s (%s)", tmp, out, strerror(errno));
+    if (to_file && s != MZ_OK)
+        remove(tmp);
     return s;
 }
 

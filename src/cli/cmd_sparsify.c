@@ -236,7 +236,7 @@ int mz_cmd_sparsify(int argc, char **argv)
         mz_cli_error("%s", err.msg);
         return st == MZ_EINTERRUPTED ? 130 : 1;
     }
-    if (!quiet)
+    if (!quiet && !pc.nothing_to_do)
         fprintf(stderr, "mzoo: twins written to %s (summary: mzoo info %s)\n", out, out);
     return 0;
 }

@@ -6,7 +6,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mzoo/data.h"
+#include "mzoo/nn.h"
 #include "mzoo/presets.h"
+#include "mzoo/resnet.h"
 #include "mzoo/spec.h"
 #include "mzoo/train.h"
 #include "cli/commands.h"
@@ -21,7 +24,8 @@ static const char train_usage[] =
     "options:\n"
     "  -o, --output ZOO.db   zoo file to create or resume (required unless --dry-run)\n"
     "  -j, --threads N       worker threads (default: all online CPUs)\n"
-    "  --dry-run             print the models the grid expands to and exit\n"
+    "  --dry-run             print the models the grid expands to, the zoo file's size and\n"
+    "                        the compute (estimates), and exit\n"
     "  --data DIR            dataset directory (overrides the spec's \"data\")\n"
     "  --backend NAME        population backend for CNN-s/CNN-l: simd (default when built) or ref\n"
     "  --shard K/N           train only shard K (0..N-1) of N: the models with id % N == K, into "
@@ -30,6 +34,85 @@ static const char train_usage[] =
     "  --group N             CNN-s/CNN-l models trained together per population (1-16; default "
     "automatic)\n"
     "  -q, --quiet           no progress output\n";
+
+/* Assumed sustained rate for the time estimate: about what one AVX-512 core gives the population
+ * engine on CNN-s/CNN-l (docs/PERFORMANCE.md: 89 to 111 GFLOP/s per thread). */
+#define RATE_GFLOPS_PER_CORE 100.0
+
+static void print_size(double bytes)
+{
+    static const char *const unit[] = {"B", "KB", "MB", "GB", "TB", "PB"};
+    int u = 0;
+    while (bytes >= 1000 && u < 5)
+        bytes /= 1000, u++;
+    printf("%.3g %s", bytes, unit[u]);
+}
+
+/* What the zoo will cost, before anything is read: its file's size (every model's checkpoint at
+ * every epoch, the per-epoch rows' own bytes left out) and the arithmetic of training and
+ * evaluating it (2 x the multiply-adds of the convolutions and linear layers, as bench/README.md
+ * counts them), from the dataset's reference split sizes and the spec's train_subset. */
+static void print_estimate(const mz_spec *spec)
+{
+    mz_dataset_shape sh;
+    if (mz_dataset_shape_of(spec->dataset, spec->variant, &sh) != MZ_OK)
+        return;
+    mz_error err = {0};
+    int64_t floats = 0;
+    double macs = 0, first = 0; /* multiply-adds of a forward pass, of its first layer */
+    if (!strcmp(spec->architecture, "resnet18")) {
+        mz_resnet net;
+        if (mz_resnet_init(&net, sh.channels, sh.side, sh.side, sh.n_classes, &err) != MZ_OK)
+            return;
+        floats = net.n_state;
+        for (int i = 0; i < MZ_RESNET_CONVS; i++) {
+            const mz_resnet_conv *c = &net.convs[i];
+            macs += (double)c->cout * c->out_h * c->out_w * c->cin * c->k * c->k;
+        }
+        macs += 512.0 * sh.n_classes;
+        const mz_resnet_conv *c0 = &net.convs[0];
+        first = (double)c0->cout * c0->out_h * c0->out_w * c0->cin * c0->k * c0->k;
+    } else {
+        mz_arch a;
+        if (mz_arch_init(&a, spec->architecture, sh.channels, sh.side, sh.side, 0, &err) != MZ_OK)
+            return;
+        floats = a.n_params;
+        for (int i = 0; i < a.n_layers; i++) {
+            const mz_layer *l = &a.layers[i];
+            double m = (double)l->out_c * l->out_h * l->out_w * l->in_c * l->k * l->k;
+            if (l->kind == MZ_LAYER_CONV && first == 0)
+                first = m;
+            if (l->kind == MZ_LAYER_CONV)
+                macs += m;
+            else if (l->kind == MZ_LAYER_LINEAR)
+                macs += (double)l->out_c * l->in_c;
+        }
+    }
+    int64_t n_train = spec->train_subset > 0 && spec->train_subset < sh.n_train
+                          ? spec->train_subset
+                          : sh.n_train;
+    /* bench/README.md's counts: backward = weight gradients (a forward's MACs) + input gradients
+     * (the same but for the first layer, whose input needs none) */
+    double fwd = 2 * macs, train = 2 * (macs + macs + macs - first);
+    double models = (double)spec->n_models, epochs = spec->epochs;
+    double per_model = epochs * (double)n_train * train +                      /* training */
+                       (double)(n_train + sh.n_val + sh.n_test) * fwd +       /* epoch 0 */
+                       epochs * (double)(sh.n_val + sh.n_test) * fwd;         /* evaluation */
+    double flop = models * per_model;
+    double bytes = models * (epochs + 1) * (double)floats * 4;
+    double core_hours = flop / (RATE_GFLOPS_PER_CORE * 1e9) / 3600;
+    printf("estimate: zoo file about ");
+    print_size(bytes);
+    printf(" (%lld checkpoints of %lld floats); compute about %.3g FLOP (per model and epoch "
+           "%lld training and %lld evaluation images of %dx%d), about %.3g core-hours at %.0f "
+           "GFLOP/s per core",
+           (long long)(spec->n_models * (spec->epochs + 1)), (long long)floats, flop,
+           (long long)n_train, (long long)(sh.n_val + sh.n_test), sh.side, sh.side, core_hours,
+           RATE_GFLOPS_PER_CORE);
+    if (core_hours > 48)
+        printf(" (%.3g core-days)", core_hours / 24);
+    printf("\n");
+}
 
 int mz_cmd_train(int argc, char **argv)
 {
@@ -131,6 +214,7 @@ int mz_cmd_train(int argc, char **argv)
     if (dry) {
         printf("%lld models (%s, %s, %d epochs, batch %d)\n", (long long)spec.n_models,
                spec.dataset, spec.architecture, spec.epochs, spec.batch_size);
+        print_estimate(&spec);
         for (int64_t i = 0; i < spec.n_models; i++) {
             char line[512];
             mz_model_spec_describe(&spec.models[i], line, sizeof line);
@@ -167,7 +251,7 @@ int mz_cmd_train(int argc, char **argv)
         mz_cli_error("%s", err.msg);
         return st == MZ_EINTERRUPTED ? 130 : 1;
     }
-    if (!quiet)
+    if (!quiet && !pc.nothing_to_do)
         fprintf(stderr, "mzoo: zoo written to %s (summary: mzoo info %s)\n", out, out);
     return 0;
 }

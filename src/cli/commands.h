@@ -35,6 +35,7 @@ typedef struct mz_cli_progress {
     int tty, quiet;
     double last_print;
     int64_t kill_after; /* testing: _exit(137) after this many commits, as a crash would */
+    int nothing_to_do;  /* set by the final report of a run that found every model finished */
 } mz_cli_progress;
 /* Installs the SIGINT/SIGTERM handler (first: stop after the epochs in flight; second: exit at
  * once) and sets up pc. */

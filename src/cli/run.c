@@ -9,6 +9,7 @@
 #include "core/banned.h"
 
 static volatile int stop_flag;
+static volatile int stderr_tty; /* the progress line may be open (no newline yet) */
 
 static void on_signal(int sig)
 {
@@ -17,6 +18,13 @@ static void on_signal(int sig)
     if (__atomic_load_n(&stop_flag, __ATOMIC_RELAXED))
         _exit(130);
     __atomic_store_n(&stop_flag, 1, __ATOMIC_RELAXED);
+    /* say so at once, on a line of its own (write() is safe in a handler; stdio is not) */
+    static const char msg[] = "mzoo: stopping after the epochs in flight (committed epochs are "
+                              "kept); press Ctrl-C again to quit now\n";
+    if (stderr_tty && write(2, "\n", 1) < 0)
+        return;
+    if (write(2, msg, sizeof msg - 1) < 0)
+        return;
 }
 
 volatile int *mz_cli_stop_flag(void)
@@ -33,6 +41,7 @@ void mz_cli_run_start(mz_cli_progress *pc, int quiet, int64_t kill_after)
     sigaction(SIGTERM, &sa, NULL);
     memset(pc, 0, sizeof *pc);
     pc->tty = isatty(2);
+    stderr_tty = pc->tty && !quiet;
     pc->quiet = quiet;
     pc->last_print = -1e9;
     pc->kill_after = kill_after;
@@ -58,6 +67,16 @@ void mz_cli_on_progress(void *vctx, const mz_train_progress *p)
     mz_cli_progress *c = vctx;
     if (c->kill_after && p->commits >= c->kill_after)
         _exit(137); /* crash simulation for the resume tests: right after a commit */
+    if (p->final && p->epochs_total == 0 && p->epochs_done == 0) {
+        /* a finished zoo run again: say so rather than print an empty progress line */
+        c->nothing_to_do = 1;
+        if (!c->quiet)
+            fprintf(stderr,
+                    "mzoo: nothing to do: all %lld models are finished; the zoo file is "
+                    "unchanged\n",
+                    (long long)p->models_total);
+        return;
+    }
     if (c->quiet)
         return;
     double interval = c->tty ? 0.2 : 30.0;

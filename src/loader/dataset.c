@@ -16,8 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -48,8 +50,9 @@ static void array_descs(const mz_loader_counts *c, int64_t dim, mz_array_desc *a
     }
 }
 
-/* The longest file name in a dataset directory: "dataset.safetensors" (19 bytes). */
-#define LONGEST_FILE_NAME 19
+/* The longest file name in a dataset directory: "dataset.safetensors" (19 bytes), in the
+ * directory's temporary sibling ("<dir>.partial-<pid>-<k>": up to 34 more bytes). */
+#define LONGEST_FILE_NAME (19 + 34)
 
 /* A directory whose files' paths would not fit MZ_PATH_MAX is refused before anything is read or
  * created in it (a path is never truncated). */
@@ -64,18 +67,95 @@ static mz_status check_dir_length(const char *dir, mz_error *err)
                    dir, n, MZ_PATH_MAX);
 }
 
-static mz_status make_dir(const char *dir, mz_error *err)
+/* 1 if name is a file mz_dataset_write writes. */
+static int export_file_name(const char *name)
+{
+    static const char *const fixed[] = {"dataset.json",    "dataset.npz",     "dataset.safetensors",
+                                        "properties.csv",  "properties.json", "index_dict.json"};
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        if (!strcmp(name, fixed[i]))
+            return 1;
+    static const char *const arrays[] = {"x_", "model_id_", "epoch_"};
+    for (size_t a = 0; a < 3; a++)
+        for (int p = 0; p < MZ_N_PARTS; p++) {
+            char nm[64];
+            snprintf(nm, sizeof nm, "%s%s.npy", arrays[a], mz_part_name((mz_part)p));
+            if (!strcmp(name, nm))
+                return 1;
+        }
+    return 0;
+}
+
+/* What is at `dir` before an export: nothing (*old = 0), an empty directory (1) or an earlier
+ * export, every file of it one mz_dataset_write writes and its manifest there (2). Anything else
+ * is refused: an export replaces only what an export wrote. */
+static mz_status inspect_dir(const char *dir, int *old, mz_error *err)
 {
     struct stat sb;
-    if (stat(dir, &sb) == 0) {
-        if (!S_ISDIR(sb.st_mode))
-            return mz_fail(err, MZ_EINVAL, "%s: exists and is not a directory", dir);
-        return MZ_OK;
+    *old = 0;
+    if (stat(dir, &sb) != 0)
+        return errno == ENOENT ? MZ_OK
+                               : mz_fail(err, MZ_EIO, "%s: cannot read (%s)", dir, strerror(errno));
+    if (!S_ISDIR(sb.st_mode))
+        return mz_fail(err, MZ_EINVAL, "%s: exists and is not a directory", dir);
+    DIR *d = opendir(dir);
+    if (!d)
+        return mz_fail(err, errno == EACCES ? MZ_EREADONLY : MZ_EIO, "%s: cannot list (%s)", dir,
+                       strerror(errno));
+    int files = 0, manifest = 0;
+    mz_status st = MZ_OK;
+    struct dirent *e;
+    while (st == MZ_OK && (e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        files++;
+        manifest |= !strcmp(e->d_name, "dataset.json");
+        if (!export_file_name(e->d_name))
+            st = mz_fail(err, MZ_EINVAL,
+                         "%s: holds '%s', which mzoo dataset does not write; refusing to replace "
+                         "the directory (choose a new -o DIR, or empty this one)",
+                         dir, e->d_name);
     }
-    if (mkdir(dir, 0777) != 0)
-        return mz_fail(err, errno == EACCES || errno == EROFS ? MZ_EREADONLY : MZ_EIO,
-                       "%s: cannot create directory (%s)", dir, strerror(errno));
-    return MZ_OK;
+    closedir(d);
+    if (st == MZ_OK && files && !manifest)
+        st = mz_fail(err, MZ_EINVAL,
+                     "%s: holds files but no dataset.json, so it is not a finished export of mzoo "
+                     "dataset; refusing to replace it (choose a new -o DIR, or empty this one)",
+                     dir);
+    if (st == MZ_OK)
+        *old = files ? 2 : 1;
+    return st;
+}
+
+/* Removes a directory that only mzoo dataset wrote to (no subdirectories); best effort. */
+static void remove_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *e;
+        char path[MZ_PATH_MAX];
+        while ((e = readdir(d)) != NULL)
+            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+                mz_path_join(path, sizeof path, dir, e->d_name, NULL) == MZ_OK)
+                unlink(path);
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
+/* A new directory beside dir, "<dir>.<tag>-<pid>-<k>", created empty. */
+static mz_status sibling_dir(const char *dir, const char *tag, char *out, size_t cap, mz_error *err)
+{
+    for (int k = 0; k < 1000; k++) {
+        if ((size_t)snprintf(out, cap, "%s.%s-%ld-%d", dir, tag, (long)getpid(), k) >= cap)
+            return mz_fail(err, MZ_ELIMIT, "%.48s...: path too long", dir);
+        if (mkdir(out, 0777) == 0)
+            return MZ_OK;
+        if (errno != EEXIST)
+            return mz_fail(err, errno == EACCES || errno == EROFS ? MZ_EREADONLY : MZ_EIO,
+                           "%s: cannot create directory (%s)", out, strerror(errno));
+    }
+    return mz_fail(err, MZ_EIO, "%s.%s-*: cannot find a free name", dir, tag);
 }
 
 static void csv_field(FILE *f, const char *s)
@@ -277,16 +357,11 @@ static mz_status write_manifest(const char *path, mz_loader *L, unsigned formats
     return MZ_OK;
 }
 
-mz_status mz_dataset_write(mz_loader *L, const char *dir, unsigned formats, const char *zoo_name,
-                           mz_error *err)
+/* The files of an export, into the existing directory dir. */
+static mz_status write_files(mz_loader *L, const char *dir, unsigned formats, const char *zoo_name,
+                             mz_error *err)
 {
-    if (!(formats & (MZ_FMT_NPZ | MZ_FMT_NPY | MZ_FMT_SAFETENSORS)))
-        return mz_fail(err, MZ_EINVAL, "dataset: no array format chosen (npz, npy, safetensors)");
-    mz_status st = check_dir_length(dir, err);
-    if (st == MZ_OK)
-        st = make_dir(dir, err);
-    if (st != MZ_OK)
-        return st;
+    mz_status st = MZ_OK;
     const mz_loader_counts *c = mz_loader_get_counts(L);
     const mz_vec_layout *lay = mz_loader_layout(L);
     const mz_sample_info *samples = mz_loader_samples(L);
@@ -358,6 +433,50 @@ mz_status mz_dataset_write(mz_loader *L, const char *dir, unsigned formats, cons
     if (st == MZ_OK && (st = mz_path_join(path, sizeof path, dir, "dataset.json", err)) == MZ_OK)
         st = write_manifest(path, L, formats, zoo_name, arrays, err);
     return st;
+}
+
+/* The export is written into a new sibling directory and renamed to dir when it is complete, so
+ * dir never mixes two exports: it is the earlier export or the new one, whole (an earlier export
+ * is moved aside just before the rename and removed after it). */
+mz_status mz_dataset_write(mz_loader *L, const char *dir_arg, unsigned formats,
+                           const char *zoo_name, mz_error *err)
+{
+    if (!(formats & (MZ_FMT_NPZ | MZ_FMT_NPY | MZ_FMT_SAFETENSORS)))
+        return mz_fail(err, MZ_EINVAL, "dataset: no array format chosen (npz, npy, safetensors)");
+    mz_status st = check_dir_length(dir_arg, err);
+    if (st != MZ_OK)
+        return st;
+    char dir[MZ_PATH_MAX], tmp[MZ_PATH_MAX], old_dir[MZ_PATH_MAX] = "";
+    snprintf(dir, sizeof dir, "%s", dir_arg);
+    for (size_t n = strlen(dir); n > 1 && dir[n - 1] == '/'; n--)
+        dir[n - 1] = 0; /* "ds/" names the directory ds */
+    int old = 0;
+    if ((st = inspect_dir(dir, &old, err)) != MZ_OK)
+        return st;
+    if ((st = sibling_dir(dir, "partial", tmp, sizeof tmp, err)) != MZ_OK)
+        return st;
+    st = write_files(L, tmp, formats, zoo_name, err);
+    if (st == MZ_OK && old == 2 && (st = sibling_dir(dir, "old", old_dir, sizeof old_dir, err)) ==
+                                       MZ_OK) {
+        if (rename(dir, old_dir) != 0) { /* onto the empty directory just made */
+            st = mz_fail(err, MZ_EIO, "%s: cannot move the earlier export aside (%s)", dir,
+                         strerror(errno));
+            rmdir(old_dir);
+        }
+    }
+    if (st == MZ_OK && rename(tmp, dir) != 0) /* also onto an empty directory */
+        st = mz_fail(err, errno == EACCES || errno == EROFS ? MZ_EREADONLY : MZ_EIO,
+                     "%s: cannot rename the finished export %s to it (%s)", dir, tmp,
+                     strerror(errno));
+    if (st != MZ_OK) {
+        remove_dir(tmp);
+        if (old == 2 && access(dir, F_OK) != 0)
+            rename(old_dir, dir); /* put the earlier export back */
+        return st;
+    }
+    if (old == 2)
+        remove_dir(old_dir);
+    return MZ_OK;
 }
 
 /* ---- reading back ----

@@ -346,6 +346,9 @@ typedef struct pass1 {
     strtab tabs[96];
     char last_variant[64];
     int last_source;
+    int64_t rows;                            /* (model, epoch) rows seen, before any selection */
+    int min_epoch, max_epoch;                /* of those rows */
+    unsigned char hit[MZ_EPOCH_SEL_MAX];     /* items of an epoch list that matched a row */
     mz_status st;
     mz_error *err;
 } pass1;
@@ -389,8 +392,16 @@ static int on_candidate(void *ctx, int64_t mid, int epoch, const char *variant, 
     pass1 *p = ctx;
     mz_loader *L = p->L;
     const mz_loader_options *o = &L->opt;
+    if (p->rows == 0 || epoch < p->min_epoch)
+        p->min_epoch = epoch;
+    if (p->rows == 0 || epoch > p->max_epoch)
+        p->max_epoch = epoch;
+    p->rows++;
     if (!mz_epochs_match(p->es, epoch))
         return 0;
+    for (int i = 0; i < p->es->n; i++)
+        if (epoch >= p->es->lo[i] && epoch <= p->es->hi[i])
+            p->hit[i] = 1;
     L->counts.candidates++;
     if (!keep) {
         L->counts.dropped_where++;
@@ -484,6 +495,20 @@ static mz_status select_samples(mz_loader *L, mz_error *err)
     st = mz_store_select(L->st, &sel, on_candidate, p, err);
     if (st == MZ_OK)
         st = p->st;
+    /* an epoch the zoo does not have is a mistake, not an empty selection */
+    for (int i = 0; st == MZ_OK && p->rows > 0 && i < es.n; i++) {
+        if (p->hit[i])
+            continue;
+        char item[48];
+        if (es.lo[i] == es.hi[i])
+            snprintf(item, sizeof item, "epoch %d is", es.lo[i]);
+        else
+            snprintf(item, sizeof item, "epochs %d-%d are", es.lo[i], es.hi[i]);
+        st = mz_fail(err, MZ_EINVAL,
+                     "%s: --epochs '%s': %s in no model of the zoo (its checkpoints are of "
+                     "epochs %d to %d)",
+                     L->path, o->epochs, item, p->min_epoch, p->max_epoch);
+    }
     grow g = p->g;
     strtab *tabs = p->tabs;
 

@@ -456,6 +456,30 @@ static mz_status build_features(const mz_wset *ds, mz_probe_features fk, feats *
     return MZ_OK;
 }
 
+mz_status mz_bench_check_properties(const mz_prop_column *cols, int n_cols,
+                                    const mz_bench_options *opt, mz_error *err)
+{
+    if (!opt || !opt->properties)
+        return MZ_OK;
+    for (int i = 0; i < opt->n_properties; i++) {
+        int found = 0;
+        for (int c = 0; c < n_cols && !found; c++)
+            found = !strcmp(cols[c].name, opt->properties[i]);
+        if (found)
+            continue;
+        char list[2048];
+        size_t o = 0;
+        list[0] = 0;
+        for (int c = 0; c < n_cols && o + 70 < sizeof list; c++)
+            o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", c ? ", " : "", cols[c].name);
+        if (o + 70 >= sizeof list)
+            snprintf(list + o, sizeof list - o, ", ...");
+        return mz_fail(err, MZ_EINVAL, "--properties: unknown property '%s' (expected %s)",
+                       opt->properties[i], n_cols ? list : "none: the data has no properties");
+    }
+    return MZ_OK;
+}
+
 mz_status mz_bench_run(const mz_wset *ds, const mz_bench_options *opt, mz_bench_result *res,
                        mz_error *err)
 {
@@ -472,6 +496,9 @@ mz_status mz_bench_run(const mz_wset *ds, const mz_bench_options *opt, mz_bench_
         return mz_fail(err, MZ_EINVAL,
                        "bench: the training part has %lld samples (need at least 2)",
                        (long long)res->n_samples[MZ_PART_TRAIN]);
+    mz_status cs = mz_bench_check_properties(ds->props, ds->n_props, opt, err);
+    if (cs != MZ_OK)
+        return cs;
     res->dim_w = ds->dim;
     res->dim_stats = mz_stats_dim(&ds->layout);
     const char *const *names = opt->properties ? opt->properties : mz_bench_default_properties;
@@ -649,14 +676,19 @@ void mz_bench_print_table(const mz_bench_result *r, FILE *f)
             (long long)r->dim_w, (long long)r->dim_stats);
     fprintf(f, "%-14s %-6s %-8s %-5s %8s %8s %8s %9s  %s\n", "property", "metric", "model", "feat",
             "train", "val", "test", "tau(test)", "selected");
+    int edges = 0;
     for (int i = 0; i < r->n_rows; i++) {
         const mz_bench_row *row = &r->rows[i];
-        char s[3][32], tau[32], note[64] = "";
+        char s[3][32], tau[32], note[80] = "";
         for (int p = 0; p < 3; p++)
             fmt_score(s[p], sizeof s[p], row->score[p]);
         fmt_score(tau, sizeof tau, row->tau[2]);
-        if (row->model == MZ_PROBE_RIDGE)
-            snprintf(note, sizeof note, "lambda=%g", row->lambda);
+        if (row->model == MZ_PROBE_RIDGE) {
+            int edge = row->lambda == mz_ridge_lambdas[0] ||
+                       row->lambda == mz_ridge_lambdas[MZ_RIDGE_N_LAMBDAS - 1];
+            edges += edge;
+            snprintf(note, sizeof note, "lambda=%g%s", row->lambda, edge ? " (grid edge)" : "");
+        }
         else if (row->model == MZ_PROBE_XGB)
             snprintf(note, sizeof note, "rounds=%d", row->best_iteration + 1);
         if (row->categorical)
@@ -667,6 +699,13 @@ void mz_bench_print_table(const mz_bench_result *r, FILE *f)
                 mz_probe_features_name(row->features), s[0], s[1], s[2],
                 row->categorical ? "" : tau, note);
     }
+    if (edges)
+        fprintf(f,
+                "\nnote: %d ridge row%s chose lambda at an edge of its grid (%g to %g), where the "
+                "best value may lie beyond it; a few models whose weights are huge (diverged) "
+                "often cause this: try --max-abs 5, the reference notebook's threshold\n",
+                edges, edges == 1 ? "" : "s", mz_ridge_lambdas[MZ_RIDGE_N_LAMBDAS - 1],
+                mz_ridge_lambdas[0]);
     for (int i = 0; i < r->n_skipped; i++)
         fprintf(f, "%s%s: skipped, %s\n", i == 0 ? "\n" : "", r->skipped[i].property,
                 r->skipped[i].reason);

@@ -619,6 +619,29 @@ static mz_status parse_root(mz_spec *spec, const pctx *c, const json_t *root)
                    join(architecture_names, N_ARCHITECTURES, list, sizeof list));
     }
     snprintf(spec->architecture, sizeof spec->architecture, "%s", s);
+    /* the images the variant gives must fit the architecture: said here, not after the data
+     * has been read */
+    int need = !strcmp(s, "cnn-s") ? 28 : !strcmp(s, "cnn-l") ? 32 : 0;
+    int side = mz_dataset_variant_side(spec->dataset, spec->variant);
+    const char *variants = mz_dataset_variants(spec->dataset);
+    if (spec->variant[0] && side == 0 && variants)
+        return bad(c, "variant", "unknown variant \"%.60s\" of %s (expected one of %s)",
+                   spec->variant, spec->dataset, variants);
+    if (need && side && side != need) {
+        const char *fix = mz_dataset_variant_with_side(spec->dataset, need);
+        char which[96];
+        if (spec->variant[0])
+            snprintf(which, sizeof which, "variant \"%s\"", spec->variant);
+        else
+            snprintf(which, sizeof which, "default variant");
+        if (fix)
+            return bad(c, "variant",
+                       "%s needs %dx%d images, and %s's %s gives %dx%d; set \"variant\": \"%s\"",
+                       s, need, need, spec->dataset, which, side, side, fix);
+        return bad(c, "architecture",
+                   "%s needs %dx%d images, and no variant of %s gives them (its variants: %s)", s,
+                   need, need, spec->dataset, variants);
+    }
 
     json_int_t x;
     if ((st = get_int(c, json_object_get(root, "epochs"), "epochs", 1, MAX_EPOCHS,

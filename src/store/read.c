@@ -656,6 +656,34 @@ static int progress_cb(void *ctx)
     return b->steps > b->max;
 }
 
+/* "m: id, variant, ...; e: epoch, ..." into buf: the columns a --where expression can name (the
+ * blobs left out). */
+static void where_columns(mz_store *st, char *buf, size_t cap)
+{
+    size_t o = 0;
+    buf[0] = 0;
+    static const char *const tables[2][2] = {{"models", "m"}, {"epochs", "e"}};
+    for (int t = 0; t < 2 && o < cap; t++) {
+        sqlite3_stmt *q = NULL;
+        if (sqlite3_prepare_v2(st->db, "SELECT name, type FROM pragma_table_info(?)", -1, &q,
+                               NULL) != SQLITE_OK)
+            break;
+        sqlite3_bind_text(q, 1, tables[t][0], -1, SQLITE_STATIC);
+        o += (size_t)snprintf(buf + o, cap - o, "%s%s (%s):", t ? "; " : "", tables[t][0],
+                              tables[t][1]);
+        int k = 0;
+        while (o < cap && sqlite3_step(q) == SQLITE_ROW) {
+            const char *name = (const char *)sqlite3_column_text(q, 0),
+                       *type = (const char *)sqlite3_column_text(q, 1);
+            if (name && !(type && strstr(type, "BLOB")))
+                o += (size_t)snprintf(buf + o, cap - o, "%s %s", k++ ? "," : "", name);
+        }
+        sqlite3_finalize(q);
+    }
+    if (o >= cap && cap > 4)
+        snprintf(buf + cap - 5, 5, "...");
+}
+
 mz_status mz_store_select(mz_store *st, const mz_store_selection *sel, mz_store_select_fn fn,
                           void *ctx, mz_error *err)
 {
@@ -704,10 +732,13 @@ mz_status mz_store_select(mz_store *st, const mz_store_selection *sel, mz_store_
                                                                         : NULL;
     free(sql); /* after the checks: tail points into it */
     if (why) {
+        char cols[1024] = "";
+        if (where && !strncmp(why, "no such column", 14))
+            where_columns(st, cols, sizeof cols);
         s = where ? mz_fail(err, MZ_EINVAL,
                             "--where '%s': %s (expected one read-only SQL expression over the "
-                            "columns of models (m) and epochs (e))",
-                            where, why)
+                            "columns of models (m) and epochs (e)%s%s)",
+                            where, why, cols[0] ? "; they are " : "", cols)
                   : mz_store_db_fail(st, err, rc ? rc : SQLITE_ERROR, "selection query");
         sqlite3_finalize(q);
         return s;

@@ -96,28 +96,40 @@ mz_status mz_schema_create(mz_store *st, mz_error *err)
     return s;
 }
 
-/* 1 if table has column. */
-static int has_column(mz_store *st, const char *table, const char *column)
+/* Whether table has column (*found), or the error that kept SQLite from saying: a file it cannot
+ * read (a -shm it cannot map, an I/O error) must not pass for a zoo with a table missing. */
+static mz_status has_column(mz_store *st, const char *table, const char *column, int *found,
+                            mz_error *err)
 {
     sqlite3_stmt *q = NULL;
-    int found = 0;
-    if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM pragma_table_info(?) WHERE name = ?", -1, &q,
-                           NULL) == SQLITE_OK) {
+    *found = 0;
+    int rc = sqlite3_prepare_v2(st->db, "SELECT 1 FROM pragma_table_info(?) WHERE name = ?", -1,
+                                &q, NULL);
+    if (rc == SQLITE_OK) {
         sqlite3_bind_text(q, 1, table, -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 2, column, -1, SQLITE_STATIC);
-        found = sqlite3_step(q) == SQLITE_ROW;
+        rc = sqlite3_step(q);
+        *found = rc == SQLITE_ROW;
+        if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+            rc = SQLITE_OK;
     }
     sqlite3_finalize(q);
-    return found;
+    return rc == SQLITE_OK ? MZ_OK : mz_store_db_fail(st, err, rc, "reading the schema");
 }
 
 static mz_status check_columns(mz_store *st, const char *const *tc, mz_error *err)
 {
-    int table = 0;
-    for (int c = 1; tc[c] && !table; c++)
-        table = has_column(st, tc[0], tc[c]);
+    int table = 0, found = 0;
+    for (int c = 1; tc[c] && !table; c++) {
+        mz_status s = has_column(st, tc[0], tc[c], &table, err);
+        if (s != MZ_OK)
+            return s;
+    }
     for (int c = 1; tc[c]; c++) {
-        if (has_column(st, tc[0], tc[c]))
+        mz_status s = has_column(st, tc[0], tc[c], &found, err);
+        if (s != MZ_OK)
+            return s;
+        if (found)
             continue;
         if (!table)
             return mz_fail(err, MZ_EFORMAT,

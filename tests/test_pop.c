@@ -253,6 +253,7 @@ typedef struct pop_result {
     int correct[4][MZ_LANES];
     double eval_loss[MZ_LANES];
     int64_t eval_correct[MZ_LANES];
+    int32_t eval_class[MZ_LANES][23];
     float *params[MZ_LANES], *opt[MZ_LANES];
 } pop_result;
 
@@ -322,7 +323,11 @@ static void run_pop(const mz_pop_backend *be, const scenario *sc, mz_activation 
     }
     memset(res->eval_loss, 0, sizeof res->eval_loss);
     memset(res->eval_correct, 0, sizeof res->eval_correct);
-    mz_pop_eval(&pop, d->x, d->y, 23, res->eval_loss, res->eval_correct);
+    int32_t *classes[MZ_LANES];
+    for (int l = 0; l < MZ_LANES; l++)
+        classes[l] = l % 3 ? res->eval_class[l] : NULL; /* some lanes without predictions */
+    memset(res->eval_class, 0xff, sizeof res->eval_class);
+    mz_pop_eval_classes(&pop, d->x, d->y, 23, res->eval_loss, res->eval_correct, classes);
     for (int l = 0; l < MZ_LANES; l++)
         if (model_of[l] >= 0)
             mz_pop_get_lane(&pop, l, res->params[l], res->opt[l]);
@@ -353,6 +358,8 @@ static int compare_model(const char *what, const scenario *sc, int act, int m, c
     if (active_at_end) {
         bad += !same_bits(&A->eval_loss[la], &B->eval_loss[lb], sizeof(double));
         bad += A->eval_correct[la] != B->eval_correct[lb];
+        if (la % 3 && lb % 3)
+            bad += memcmp(A->eval_class[la], B->eval_class[lb], sizeof A->eval_class[la]) != 0;
     }
     bad += !same_bits(A->params[la], B->params[lb], sizeof(float) * (size_t)np);
     bad += !same_bits(A->opt[la], B->opt[lb], sizeof(float) * 2 * (size_t)np);

@@ -37,9 +37,14 @@
 typedef void (*conv_fwd_fn)(const mz_layer *l, const v16f *W, const v16f *bias, const v16f *x,
                             v16f *y, int co0, int oy, int ox0);
 
-#define DEF_CONV_FWD(CB, RB, K)                                                                    \
-    static void conv_fwd_##CB##x##RB##k##K(const mz_layer *l, const v16f *W, const v16f *bias,     \
-                                           const v16f *x, v16f *y, int co0, int oy, int ox0)       \
+/* WT is the weights' type: v16f (one model per lane, WL(w) = w) or float (eval: one model's
+ * weights broadcast to the 16 lanes, which hold 16 images, WL(w) = vf(w)); per lane the same
+ * operations either way. */
+#define WL_VEC(w) (w)
+#define WL_BCAST(w) vf(w)
+#define DEF_CONV_FWD_T(NAME, WT, WL, CB, RB, K)                                                    \
+    static void NAME(const mz_layer *l, const WT *W, const WT *bias, const v16f *x, v16f *y,       \
+                     int co0, int oy, int ox0)                                                     \
     {                                                                                              \
         const int in_c = l->in_c, in_h = l->in_h, in_w = l->in_w;                                  \
         const int wstride = in_c * K * K;                                                          \
@@ -49,12 +54,12 @@ typedef void (*conv_fwd_fn)(const mz_layer *l, const v16f *W, const v16f *bias, 
         for (int ci = 0; ci < in_c; ci++)                                                          \
             for (int ky = 0; ky < K; ky++) {                                                       \
                 const v16f *xr = x + (ci * in_h + oy + ky) * in_w + ox0;                           \
-                const v16f *wr = W + (co0 * in_c + ci) * K * K + ky * K;                           \
+                const WT *wr = W + (co0 * in_c + ci) * K * K + ky * K;                             \
                 UNROLL for (int kx = 0; kx < K; kx++)                                              \
                 {                                                                                  \
                     UNROLL for (int c = 0; c < CB; c++)                                            \
                     {                                                                              \
-                        v16f w = wr[c * wstride + kx];                                             \
+                        v16f w = WL(wr[c * wstride + kx]);                                         \
                         UNROLL for (int r = 0; r < RB; r++) acc[c][r] =                            \
                             vfma(w, xr[r + kx], acc[c][r]);                                        \
                     }                                                                              \
@@ -62,11 +67,14 @@ typedef void (*conv_fwd_fn)(const mz_layer *l, const v16f *W, const v16f *bias, 
             }                                                                                      \
         UNROLL for (int c = 0; c < CB; c++)                                                        \
         {                                                                                          \
-            v16f bv = bias[co0 + c];                                                               \
+            v16f bv = WL(bias[co0 + c]);                                                           \
             v16f *yr = y + ((co0 + c) * l->out_h + oy) * l->out_w + ox0;                           \
             UNROLL for (int r = 0; r < RB; r++) yr[r] = acc[c][r] + bv;                            \
         }                                                                                          \
     }
+#define DEF_CONV_FWD(CB, RB, K)                                                                    \
+    DEF_CONV_FWD_T(conv_fwd_##CB##x##RB##k##K, v16f, WL_VEC, CB, RB, K)                            \
+    DEF_CONV_FWD_T(conv_fwdb_##CB##x##RB##k##K, float, WL_BCAST, CB, RB, K)
 
 DEF_CONV_FWD(4, 6, 5) /* CNN-s conv1 */
 DEF_CONV_FWD(6, 4, 5) /* CNN-s conv2 */
@@ -76,32 +84,40 @@ DEF_CONV_FWD(4, 5, 3) /* CNN-l conv2: 13 = 5 + 5 + 3 */
 DEF_CONV_FWD(4, 3, 3)
 DEF_CONV_FWD(5, 4, 3) /* CNN-l conv3 */
 
+/* the eval kernels: x and y hold 16 images, W and bias one model's (broadcast) */
+typedef void (*conv_fwdb_fn)(const mz_layer *l, const float *W, const float *bias, const v16f *x,
+                             v16f *y, int co0, int oy, int ox0);
+
 typedef struct fwd_tile {
     int cb, rb, k;
     conv_fwd_fn fn;
+    conv_fwdb_fn fnb;
 } fwd_tile;
+#define FWD_TILE(CB, RB, K) {CB, RB, K, conv_fwd_##CB##x##RB##k##K, conv_fwdb_##CB##x##RB##k##K}
 static const fwd_tile fwd_tiles[] = {
-    {4, 6, 5, conv_fwd_4x6k5}, {6, 4, 5, conv_fwd_6x4k5}, {4, 3, 2, conv_fwd_4x3k2},
-    {4, 6, 3, conv_fwd_4x6k3}, {4, 5, 3, conv_fwd_4x5k3}, {4, 3, 3, conv_fwd_4x3k3},
-    {5, 4, 3, conv_fwd_5x4k3},
+    FWD_TILE(4, 6, 5), FWD_TILE(6, 4, 5), FWD_TILE(4, 3, 2), FWD_TILE(4, 6, 3),
+    FWD_TILE(4, 5, 3), FWD_TILE(4, 3, 3), FWD_TILE(5, 4, 3),
 };
 
 /* Any shape: one output at a time, same chain. */
-static void conv_fwd_any(const mz_layer *l, const v16f *W, const v16f *bias, const v16f *x, v16f *y)
-{
-    const int K = l->k;
-    for (int co = 0; co < l->out_c; co++)
-        for (int oy = 0; oy < l->out_h; oy++)
-            for (int ox = 0; ox < l->out_w; ox++) {
-                v16f acc = vf(0.0f);
-                for (int ci = 0; ci < l->in_c; ci++)
-                    for (int ky = 0; ky < K; ky++)
-                        for (int kx = 0; kx < K; kx++)
-                            acc = vfma(W[((co * l->in_c + ci) * K + ky) * K + kx],
-                                       x[(ci * l->in_h + oy + ky) * l->in_w + ox + kx], acc);
-                y[(co * l->out_h + oy) * l->out_w + ox] = acc + bias[co];
-            }
-}
+#define DEF_CONV_FWD_ANY(NAME, WT, WL)                                                             \
+    static void NAME(const mz_layer *l, const WT *W, const WT *bias, const v16f *x, v16f *y)       \
+    {                                                                                              \
+        const int K = l->k;                                                                        \
+        for (int co = 0; co < l->out_c; co++)                                                      \
+            for (int oy = 0; oy < l->out_h; oy++)                                                  \
+                for (int ox = 0; ox < l->out_w; ox++) {                                            \
+                    v16f acc = vf(0.0f);                                                           \
+                    for (int ci = 0; ci < l->in_c; ci++)                                           \
+                        for (int ky = 0; ky < K; ky++)                                             \
+                            for (int kx = 0; kx < K; kx++)                                         \
+                                acc = vfma(WL(W[((co * l->in_c + ci) * K + ky) * K + kx]),         \
+                                           x[(ci * l->in_h + oy + ky) * l->in_w + ox + kx], acc);  \
+                    y[(co * l->out_h + oy) * l->out_w + ox] = acc + WL(bias[co]);                  \
+                }                                                                                  \
+    }
+DEF_CONV_FWD_ANY(conv_fwd_any, v16f, WL_VEC)
+DEF_CONV_FWD_ANY(conv_fwdb_any, float, WL_BCAST)
 
 /* ---- convolution weight and bias gradients (accumulated over the samples of a step) ----
  * One tile: dW[co0 .. co0+CB)[ci][ky][0 .. K) += sum over (oy, ox) ascending of dy * x, one fma per
@@ -328,6 +344,7 @@ static void conv_dx_any(const mz_layer *l, const v16f *W, const v16f *dy, v16f *
 /* Per conv layer: the tiles chosen for its shape (NULL: the one-at-a-time fallback). */
 typedef struct conv_plan {
     conv_fwd_fn fwd, fwd_rem; /* rows: tiles of frb outputs, then one of frem */
+    conv_fwdb_fn fwdb, fwdb_rem; /* the same tiles for eval (broadcast weights) */
     int fcb, frb, frem;
     conv_dw_fn dw;
     int wcb;
@@ -346,12 +363,14 @@ static void plan_conv(const mz_layer *l, conv_plan *pl)
             continue;
         int rem = l->out_w % t->rb;
         conv_fwd_fn rf = NULL;
+        conv_fwdb_fn rfb = NULL;
         for (size_t j = 0; j < nf && rem && !rf; j++)
             if (fwd_tiles[j].k == l->k && fwd_tiles[j].cb == t->cb && fwd_tiles[j].rb == rem)
-                rf = fwd_tiles[j].fn;
+                rf = fwd_tiles[j].fn, rfb = fwd_tiles[j].fnb;
         if (rem && !rf)
             continue;
         pl->fwd = t->fn, pl->fwd_rem = rf, pl->fcb = t->cb, pl->frb = t->rb, pl->frem = rem;
+        pl->fwdb = t->fnb, pl->fwdb_rem = rfb;
     }
     for (size_t i = 0; i < sizeof dw_tiles / sizeof dw_tiles[0] && !pl->dw; i++)
         if (l->k == dw_tiles[i].k && l->out_c % dw_tiles[i].cb == 0)
@@ -390,6 +409,25 @@ NOINLINE static void conv_forward(const mz_layer *l, const conv_plan *pl, const 
                 pl->fwd(l, W, bias, x, y, co0, oy, ox0);
             if (pl->frem)
                 pl->fwd_rem(l, W, bias, x, y, co0, oy, full);
+        }
+}
+
+/* eval: conv forward of 16 images (x, y as conv_forward) with one model's weights W (scalars) */
+NOINLINE static void conv_forward_b(const mz_layer *l, const conv_plan *pl, const float *P,
+                                    const v16f *x, v16f *y)
+{
+    const float *W = P + l->w_off, *bias = P + l->b_off;
+    if (!pl->fwdb) {
+        conv_fwdb_any(l, W, bias, x, y);
+        return;
+    }
+    int full = l->out_w - pl->frem;
+    for (int co0 = 0; co0 < l->out_c; co0 += pl->fcb)
+        for (int oy = 0; oy < l->out_h; oy++) {
+            for (int ox0 = 0; ox0 < full; ox0 += pl->frb)
+                pl->fwdb(l, W, bias, x, y, co0, oy, ox0);
+            if (pl->frem)
+                pl->fwdb_rem(l, W, bias, x, y, co0, oy, full);
         }
 }
 
@@ -486,6 +524,29 @@ NOINLINE static void linear_forward(const mz_layer *l, const v16f *P, const v16f
     }
 }
 
+/* eval: linear_forward of 16 images with one model's weights (scalars) */
+NOINLINE static void linear_forward_b(const mz_layer *l, const float *P, const v16f *x, v16f *y)
+{
+    const float *W = P + l->w_off, *bias = P + l->b_off;
+    const int n_in = l->in_c;
+    int o = 0;
+    for (; o + 8 <= l->out_c; o += 8) {
+        v16f acc[8];
+        UNROLL for (int r = 0; r < 8; r++) acc[r] = vf(0.0f);
+        for (int i = 0; i < n_in; i++) {
+            v16f xv = x[i];
+            UNROLL for (int r = 0; r < 8; r++) acc[r] = vfma(vf(W[(o + r) * n_in + i]), xv, acc[r]);
+        }
+        UNROLL for (int r = 0; r < 8; r++) y[o + r] = acc[r] + vf(bias[o + r]);
+    }
+    for (; o < l->out_c; o++) {
+        v16f acc = vf(0.0f);
+        for (int i = 0; i < n_in; i++)
+            acc = vfma(vf(W[o * n_in + i]), x[i], acc);
+        y[o] = acc + vf(bias[o]);
+    }
+}
+
 /* backward of one sample: db[o] += dy[o]; dW[o][i] = fma(dy[o], x[i], dW[o][i]);
  * dx[i] = sum over o ascending of fma(dy[o], W[o][i]) if dx is not NULL.  dy [out_c], x [in_c] */
 NOINLINE static void linear_backward(const mz_layer *l, const v16f *P, const v16f *x,
@@ -546,6 +607,26 @@ NOINLINE static void pool_forward(const mz_layer *l, const v16f *x, v16f *y, v16
                 int o = (c * l->out_h + oy) * l->out_w + ox;
                 y[o] = m;
                 arg[o] = __builtin_convertvector(best, v16b);
+            }
+}
+
+/* eval: pool_forward's values without the arg */
+NOINLINE static void pool_forward_eval(const mz_layer *l, const v16f *x, v16f *y)
+{
+    const int k = l->k;
+    for (int c = 0; c < l->out_c; c++)
+        for (int oy = 0; oy < l->out_h; oy++)
+            for (int ox = 0; ox < l->out_w; ox++) {
+                const v16f *xw = x + (c * l->in_h + oy * k) * l->in_w + ox * k;
+                v16f m = xw[0];
+                for (int ky = 0; ky < k; ky++)
+                    for (int kx = 0; kx < k; kx++) {
+                        if (ky == 0 && kx == 0)
+                            continue;
+                        v16f v = xw[ky * l->in_w + kx];
+                        m = vsel(~(v <= m) & (m == m), v, m);
+                    }
+                y[(c * l->out_h + oy) * l->out_w + ox] = m;
             }
 }
 
@@ -627,6 +708,27 @@ NOINLINE static void act_forward(mz_activation act, const v16f *x, v16f *y, v16f
     }
 }
 
+/* eval: act_forward without keeping aux.  x, y [n] */
+NOINLINE static void act_forward_eval(mz_activation act, const v16f *x, v16f *y, int64_t n)
+{
+    int64_t n4 = n & ~(int64_t)3;
+    v16f aux[4];
+    switch (act) {
+#define X(A)                                                                                       \
+    case A:                                                                                        \
+        for (int64_t e = 0; e < n4; e += 4) {                                                      \
+            UNROLL for (int j = 0; j < 4; j++) y[e + j] = act_fwd1(A, x[e + j], &aux[j]);          \
+        }                                                                                          \
+        for (int64_t e = n4; e < n; e++)                                                           \
+            y[e] = act_fwd1(A, x[e], &aux[0]);                                                     \
+        break;
+        ACT_CASES(X)
+#undef X
+    default:
+        memcpy(y, x, sizeof(v16f) * (size_t)n);
+    }
+}
+
 /* x, y, aux (as the forward left them), dy, dx [n] */
 NOINLINE static void act_backward(mz_activation act, const v16f *x, const v16f *y, const v16f *aux,
                                   const v16f *dy, v16f *dx, int64_t n)
@@ -667,6 +769,7 @@ typedef struct simd_state {
     v16f *xsq, *dxsq, *gs;          /* [max_layer_size]: x^2, its gradient, dS (PAD slack) */
     mz_layer shadow[MZ_MAX_LAYERS]; /* ARD layers with weight, bias at log_sigma2, _bias */
     mz_span frozen[MZ_MAX_LAYERS];  /* parameters the optimizer skips */
+    float *Ws; /* eval: [MZ_LANES][n_params], each lane's parameters (ARD: D) as plain floats */
     int n_frozen;
     void *blocks[5 * MZ_MAX_LAYERS + 16];
     int n_blocks;
@@ -711,7 +814,8 @@ static mz_status simd_create(mz_pop *p, mz_error *err)
     p->impl = s;
     int ok = (s->P = block(s, a->n_params)) && (s->G = block(s, a->n_params)) &&
              (s->M = block(s, a->n_params)) && (s->V = block(s, a->n_params)) &&
-             (s->act[0] = block(s, (int64_t)a->in_c * a->in_h * a->in_w));
+             (s->act[0] = block(s, (int64_t)a->in_c * a->in_h * a->in_w)) &&
+             (s->Ws = (float *)block(s, a->n_params));
     for (int i = 0; ok && i < a->n_layers; i++) {
         const mz_layer *l = &a->layers[i];
         ok = (s->act[i + 1] = block(s, l->out_size)) != NULL;
@@ -1292,46 +1396,118 @@ static void simd_train_step(mz_pop *p, const uint8_t *images, const int32_t *lab
     optim_step(s, p);
 }
 
+/* ---- eval: 16 images in the lanes ----
+ * Eval has no per-lane state beyond the weights, so instead of one image broadcast to the models
+ * in the lanes, it puts 16 images in the lanes and runs one model at a time with its weights
+ * broadcast (the WL_BCAST kernels): every lane does useful work however few models the pop
+ * holds, and the transposed images are shared by all the models. Per (model, image) the float
+ * operations are those of forward_sample in eval mode, and the per-image losses are added to
+ * loss_sum in image order, so the results are the same bits as one image at a time. */
+
+/* x [in_c*h*w] (16 lanes) = images img[0..15] through the byte -> float table; NULL: zeros */
+static void gather_images(const mz_pop *p, const uint8_t *const img[MZ_LANES], v16f *x)
+{
+    const mz_arch *a = p->arch;
+    const int64_t hw = (int64_t)a->in_h * a->in_w;
+    /* in blocks of 128 elements (8 KB of x), so the lane-strided stores stay in L1 */
+    for (int ch = 0; ch < a->in_c; ch++)
+        for (int64_t j0 = ch * hw; j0 < (ch + 1) * hw; j0 += 128) {
+            int64_t j1 = j0 + 128 < (ch + 1) * hw ? j0 + 128 : (ch + 1) * hw;
+            const float *lut = p->lut + ch * 256;
+            for (int l = 0; l < MZ_LANES; l++) {
+                const uint8_t *im = img[l];
+                if (!im) {
+                    for (int64_t j = j0; j < j1; j++)
+                        x[j][l] = 0.0f;
+                    continue;
+                }
+                for (int64_t j = j0; j < j1; j++)
+                    x[j][l] = lut[im[j]];
+            }
+        }
+}
+
+/* Eval-mode forward of the 16 images in act[0] with the weights W [n_params] of one model;
+ * returns the logits [n_classes] (dropout and flatten are the identity: no copies). */
+NOINLINE static const v16f *eval_forward(simd_state *s, const mz_pop *p, const float *W)
+{
+    const mz_arch *a = p->arch;
+    const v16f *in = s->act[0];
+    for (int i = 0; i < a->n_layers; i++) {
+        const mz_layer *l = &a->layers[i];
+        v16f *out = s->act[i + 1];
+        switch (l->kind) {
+        case MZ_LAYER_CONV:
+            conv_forward_b(l, &s->plan[i], W, in, out);
+            break;
+        case MZ_LAYER_LINEAR:
+            linear_forward_b(l, W, in, out);
+            break;
+        case MZ_LAYER_MAXPOOL:
+            pool_forward_eval(l, in, out);
+            break;
+        case MZ_LAYER_ACT:
+            act_forward_eval(p->act, in, out, l->out_size);
+            break;
+        case MZ_LAYER_DROPOUT:
+        case MZ_LAYER_FLATTEN:
+            continue; /* in stays */
+        }
+        in = out;
+    }
+    return in;
+}
+
 static void simd_eval(mz_pop *p, const uint8_t *images, const int32_t *labels, int64_t n,
                       double *loss_sum, int64_t *correct, int32_t *const *classes)
 {
     simd_state *s = p->impl;
     const mz_arch *a = p->arch;
     const int K = a->n_classes;
-    const int64_t hw = (int64_t)a->in_h * a->in_w, chw = a->in_c * hw;
+    const int64_t chw = (int64_t)a->in_c * a->in_h * a->in_w, np = a->n_params;
     lane_vec lv;
     lane_vectors(p, 0, &lv);
     if (a->ard)
         ard_derive(a, s->P, s->D);
-    for (int64_t i = 0; i < n; i++) {
-        /* the same image in every lane */
-        const uint8_t *img = images + i * chw;
-        v16f *x = s->act[0];
-        for (int ch = 0; ch < a->in_c; ch++)
-            for (int64_t j = 0; j < hw; j++)
-                x[ch * hw + j] = vf(p->lut[ch * 256 + img[ch * hw + j]]);
-        forward_sample(s, p, &lv, 0, 0, 0, 0);
-        v16f total = vf(0.0f);
-        v16i hits = vi(0);
-        loss_sample(s->act[a->n_layers], vi(labels[i]), K, 1.0f, &total, &hits, NULL);
-        v16f lb = -total / 1.0f;
-        for (int l = 0; l < MZ_LANES; l++)
-            if (p->lane[l].active) {
-                loss_sum[l] += (double)lb[l];
-                correct[l] += hits[l];
+    const v16f *P = a->ard ? s->D : s->P; /* ARD eval: the plain forward on D (clipped weights) */
+    int models[MZ_LANES], nm = 0;
+    for (int l = 0; l < MZ_LANES; l++)
+        if (p->lane[l].active) {
+            models[nm++] = l;
+            for (int64_t e = 0; e < np; e++)
+                s->Ws[l * np + e] = P[e][l];
+        }
+    for (int64_t i0 = 0; i0 < n && nm; i0 += MZ_LANES) {
+        int nb = n - i0 < MZ_LANES ? (int)(n - i0) : MZ_LANES;
+        const uint8_t *img[MZ_LANES];
+        v16i y = vi(0);
+        for (int j = 0; j < MZ_LANES; j++) {
+            img[j] = j < nb ? images + (i0 + j) * chw : NULL;
+            y[j] = j < nb ? labels[i0 + j] : 0;
+        }
+        gather_images(p, img, s->act[0]);
+        for (int mi = 0; mi < nm; mi++) {
+            int l = models[mi];
+            const v16f *z = eval_forward(s, p, s->Ws + l * np);
+            v16f total = vf(0.0f);
+            v16i hits = vi(0);
+            loss_sample(z, y, K, 1.0f, &total, &hits, NULL);
+            v16f lb = -total / 1.0f;
+            for (int j = 0; j < nb; j++) { /* in image order */
+                loss_sum[l] += (double)lb[j];
+                correct[l] += hits[j];
             }
-        if (classes) { /* the argmax loss_sample counts hits with */
-            const v16f *z = s->act[a->n_layers];
-            v16f m = z[0];
-            v16i arg = vi(0);
-            for (int k = 1; k < K; k++) {
-                v16i gt = z[k] > m;
-                m = vsel(gt, z[k], m);
-                arg = vseli(gt, vi(k), arg);
+            if (classes && classes[l]) { /* the argmax loss_sample counts hits with */
+                v16f m = z[0];
+                v16i arg = vi(0);
+                for (int k = 1; k < K; k++) {
+                    v16i gt = z[k] > m;
+                    m = vsel(gt, z[k], m);
+                    arg = vseli(gt, vi(k), arg);
+                }
+                for (int j = 0; j < nb; j++)
+                    classes[l][i0 + j] = arg[j];
             }
-            for (int l = 0; l < MZ_LANES; l++)
-                if (p->lane[l].active && classes[l])
-                    classes[l][i] = arg[l];
         }
     }
     if (a->ard) { /* the KL term of the test loss, once per image */

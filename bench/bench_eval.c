@@ -1,0 +1,170 @@
+/* bench_eval: evaluation throughput of the population engine (mz_pop_eval), the per-epoch
+ * train/val/test evaluation of every model and what mzoo eval, sparsify and report run.
+ *
+ * usage: bench_eval [--arch cnn-s|cnn-l] [--acts tanh,relu,...] [--models 1,8,16] [--images N]
+ *                   [--reps N] [--backend simd|ref] [--data DIR]
+ *
+ * One thread. For each activation and number of models, a pop of that many models (kaiming
+ * uniform, seeds 1..) evaluates the first N test images of Fashion-MNIST (cnn-s; random bytes if
+ * the dataset is not found, and always for cnn-l) reps times; the best pass is reported as one
+ * JSON line: model_images_per_s = models x images / seconds, i.e. the images per second one model
+ * is evaluated at when the pop's work is shared out. bench/eval_speed.py runs this next to
+ * PyTorch. Uses only the public API, so it builds against older versions of the library too. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "mzoo/data.h"
+#include "mzoo/nn.h"
+#include "mzoo/pop.h"
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int parse_list(const char *s, int *out, int cap)
+{
+    int n = 0;
+    while (*s && n < cap) {
+        char *end;
+        out[n++] = (int)strtol(s, &end, 10);
+        s = *end == ',' ? end + 1 : end;
+        if (end == s && *s != ',')
+            break;
+    }
+    return n;
+}
+
+int main(int argc, char **argv)
+{
+    const char *arch_name = "cnn-s", *acts = "tanh,relu,gelu", *backend = "simd", *dir = NULL;
+    int models[16] = {1, 8, 16}, n_models = 3, reps = 3;
+    int64_t n_images = 10000;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!v) {
+            fprintf(stderr, "bench_eval: %s needs a value\n", a);
+            return 2;
+        }
+        if (!strcmp(a, "--arch"))
+            arch_name = v;
+        else if (!strcmp(a, "--acts"))
+            acts = v;
+        else if (!strcmp(a, "--models"))
+            n_models = parse_list(v, models, 16);
+        else if (!strcmp(a, "--images"))
+            n_images = strtoll(v, NULL, 10);
+        else if (!strcmp(a, "--reps"))
+            reps = (int)strtol(v, NULL, 10);
+        else if (!strcmp(a, "--backend"))
+            backend = v;
+        else if (!strcmp(a, "--data"))
+            dir = v;
+        else {
+            fprintf(stderr, "bench_eval: unknown option %s\n", a);
+            return 2;
+        }
+        i++;
+    }
+    int cnnl = !strcmp(arch_name, "cnn-l"), c = cnnl ? 3 : 1, hw = cnnl ? 32 : 28;
+    mz_arch arch;
+    mz_error err = {0};
+    if (mz_arch_init(&arch, arch_name, c, hw, hw, 0.0, &err) != MZ_OK) {
+        fprintf(stderr, "bench_eval: %s\n", err.msg);
+        return 1;
+    }
+    const mz_pop_backend *be = mz_pop_backend_by_name(backend);
+    if (!be) {
+        fprintf(stderr, "bench_eval: unknown backend %s\n", backend);
+        return 2;
+    }
+    /* images: Fashion-MNIST's test split, or random bytes */
+    mz_dataset ds;
+    memset(&ds, 0, sizeof ds);
+    int have_ds = !cnnl && mz_dataset_load(&ds, "fashion-mnist", dir, NULL, &err) == MZ_OK;
+    int64_t chw = (int64_t)c * hw * hw;
+    uint8_t *x = NULL;
+    int32_t *y = NULL;
+    float lut[3][256];
+    if (have_ds && ds.test.n < n_images)
+        n_images = ds.test.n;
+    if (have_ds) {
+        x = ds.test.x, y = ds.test.y;
+        memcpy(lut, ds.lut, sizeof lut);
+    } else {
+        x = malloc((size_t)(n_images * chw));
+        y = malloc(sizeof(int32_t) * (size_t)n_images);
+        if (!x || !y)
+            return 1;
+        uint64_t r = 12345;
+        for (int64_t i = 0; i < n_images * chw; i++) {
+            r = r * 6364136223846793005ull + 1442695040888963407ull;
+            x[i] = (uint8_t)(r >> 56);
+        }
+        for (int64_t i = 0; i < n_images; i++)
+            y[i] = (int32_t)(i % 10);
+        for (int ch = 0; ch < 3; ch++)
+            for (int b = 0; b < 256; b++)
+                lut[ch][b] = ((float)b / 255.0f - 0.5f) / 0.25f;
+    }
+    float *params = malloc(sizeof(float) * (size_t)arch.n_params);
+    if (!params)
+        return 1;
+    char list[256];
+    snprintf(list, sizeof list, "%s", acts);
+    for (char *act = strtok(list, ","); act; act = strtok(NULL, ",")) {
+        int ai = -1;
+        for (int k = 0; k < MZ_ACT_COUNT; k++)
+            if (!strcmp(act, mz_activation_name((mz_activation)k)))
+                ai = k;
+        if (ai < 0) {
+            fprintf(stderr, "bench_eval: unknown activation %s\n", act);
+            return 2;
+        }
+        for (int mi = 0; mi < n_models; mi++) {
+            int nm = models[mi] < 1 ? 1 : models[mi] > MZ_LANES ? MZ_LANES : models[mi];
+            mz_pop pop;
+            if (mz_pop_init(&pop, be, &arch, (mz_activation)ai, 10, &lut[0][0], &err) != MZ_OK) {
+                fprintf(stderr, "bench_eval: %s\n", err.msg);
+                return 1;
+            }
+            for (int l = 0; l < nm; l++) {
+                mz_lane_cfg lc;
+                memset(&lc, 0, sizeof lc);
+                lc.active = 1;
+                lc.opt.type = MZ_OPT_ADAM;
+                lc.opt.lr = 1e-3, lc.opt.beta1 = 0.9, lc.opt.beta2 = 0.999, lc.opt.eps = 1e-8;
+                lc.seed = l + 1;
+                mz_arch_init_params(&arch, MZ_INIT_KAIMING_UNIFORM, lc.seed, params);
+                mz_pop_set_lane(&pop, l, &lc, params, NULL);
+            }
+            double ls[MZ_LANES] = {0}, best = 1e30;
+            int64_t hits[MZ_LANES] = {0};
+            mz_pop_eval(&pop, x, y, n_images < 320 ? n_images : 320, ls, hits); /* warm-up */
+            for (int r = 0; r < reps; r++) {
+                double t0 = now();
+                mz_pop_eval(&pop, x, y, n_images, ls, hits);
+                double t = now() - t0;
+                best = t < best ? t : best;
+            }
+            printf("{\"arch\":\"%s\",\"act\":\"%s\",\"backend\":\"%s\",\"models\":%d,"
+                   "\"images\":%lld,\"data\":\"%s\",\"seconds\":%.6g,"
+                   "\"model_images_per_s\":%.6g}\n",
+                   arch_name, act, be->name, nm, (long long)n_images,
+                   have_ds ? "fashion-mnist" : "random", best, (double)nm * (double)n_images / best);
+            fflush(stdout);
+            mz_pop_release(&pop);
+        }
+    }
+    free(params);
+    if (have_ds)
+        mz_dataset_release(&ds);
+    else
+        free(x), free(y);
+    return 0;
+}

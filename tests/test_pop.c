@@ -412,6 +412,54 @@ static void test_scenario(const scenario *sc, const int *acts, int n_acts)
     free_data(&d);
 }
 
+/* Eval alone, simd against ref: lanes with the same weights (evaluated once by simd) next to
+ * others, lanes left out, accumulators that already hold values, predictions, and image counts
+ * around the 16-image blocks. */
+static void test_eval_shared_weights(const char *arch_name, int c, int hw, mz_activation act)
+{
+    mz_arch a;
+    mz_error err = {0};
+    CHECK(mz_arch_init(&a, arch_name, c, hw, hw, 0.5, &err) == MZ_OK);
+    dataset d;
+    make_data(&d, c, hw, hw, 41, 99);
+    int64_t np = a.n_params;
+    float *params = malloc(sizeof(float) * (size_t)np);
+    const int lanes[] = {0, 2, 3, 5, 9, 10, 15}; /* weights of models 1, 1, 2, 1, 3, 2, 1 */
+    const int model[] = {1, 1, 2, 1, 3, 2, 1};
+    const int counts[] = {41, 16, 1, 17};
+    for (int ci = 0; ci < 4; ci++) {
+        double loss[2][MZ_LANES];
+        int64_t correct[2][MZ_LANES];
+        int32_t cls[2][MZ_LANES][41];
+        for (int bi = 0; bi < 2; bi++) {
+            const mz_pop_backend *be = bi ? mz_pop_backend_simd() : mz_pop_backend_ref();
+            mz_pop pop;
+            CHECK(mz_pop_init(&pop, be, &a, act, 10, d.lut, &err) == MZ_OK);
+            int32_t *classes[MZ_LANES] = {0};
+            for (int k = 0; k < 7; k++) {
+                mz_lane_cfg lc;
+                mz_init init;
+                model_cfg(k, &a, 0.5, &lc, &init); /* optimizer, dropout: per lane */
+                lc.seed = 1000 + model[k];
+                mz_arch_init_params(&a, (mz_init)(model[k] % 4), lc.seed, params);
+                mz_pop_set_lane(&pop, lanes[k], &lc, params, NULL);
+                if (k != 3)
+                    classes[lanes[k]] = cls[bi][lanes[k]];
+            }
+            for (int l = 0; l < MZ_LANES; l++)
+                loss[bi][l] = 0.25 * l, correct[bi][l] = l;
+            memset(cls[bi], 0xff, sizeof cls[bi]);
+            mz_pop_eval_classes(&pop, d.x, d.y, counts[ci], loss[bi], correct[bi], classes);
+            mz_pop_release(&pop);
+        }
+        CHECK(same_bits(loss[0], loss[1], sizeof loss[0]));
+        CHECK(!memcmp(correct[0], correct[1], sizeof correct[0]));
+        CHECK(!memcmp(cls[0], cls[1], sizeof cls[0]));
+    }
+    free(params);
+    free_data(&d);
+}
+
 int main(void)
 {
     CHECK(mz_pop_backend_simd() != NULL);
@@ -430,5 +478,8 @@ int main(void)
     test_scenario(&s_c3d, some, 3);
     const int l_acts[] = {MZ_ACT_GELU, MZ_ACT_SIGMOID};
     test_scenario(&l_c3, l_acts, 2);
+    test_eval_shared_weights("cnn-s", 1, 28, MZ_ACT_TANH);
+    test_eval_shared_weights("cnn-s", 3, 28, MZ_ACT_GELU);
+    test_eval_shared_weights("cnn-l", 3, 32, MZ_ACT_SILU);
     return check_summary("test_pop");
 }

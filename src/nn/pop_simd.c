@@ -1402,7 +1402,10 @@ static void simd_train_step(mz_pop *p, const uint8_t *images, const int32_t *lab
  * broadcast (the WL_BCAST kernels): every lane does useful work however few models the pop
  * holds, and the transposed images are shared by all the models. Per (model, image) the float
  * operations are those of forward_sample in eval mode, and the per-image losses are added to
- * loss_sum in image order, so the results are the same bits as one image at a time. */
+ * loss_sum in image order, so the results are the same bits as one image at a time.
+ * Lanes whose weights are the same bits (models that differ only in optimizer, learning rate,
+ * weight decay or dropout start from the same initial weights, evaluated at epoch 0) compute the
+ * same results: they are evaluated once and the results added to each of them. */
 
 /* x [in_c*h*w] (16 lanes) = images img[0..15] through the byte -> float table; NULL: zeros */
 static void gather_images(const mz_pop *p, const uint8_t *const img[MZ_LANES], v16f *x)
@@ -1470,13 +1473,22 @@ static void simd_eval(mz_pop *p, const uint8_t *images, const int32_t *labels, i
     if (a->ard)
         ard_derive(a, s->P, s->D);
     const v16f *P = a->ard ? s->D : s->P; /* ARD eval: the plain forward on D (clipped weights) */
-    int models[MZ_LANES], nm = 0;
-    for (int l = 0; l < MZ_LANES; l++)
-        if (p->lane[l].active) {
+    int models[MZ_LANES], nm = 0;  /* the distinct weight vectors: one lane of each */
+    int twin_of[MZ_LANES];         /* active lane -> the lane in models[] with its weights */
+    for (int l = 0; l < MZ_LANES; l++) {
+        twin_of[l] = -1;
+        if (!p->lane[l].active)
+            continue;
+        float *w = s->Ws + l * np;
+        for (int64_t e = 0; e < np; e++)
+            w[e] = P[e][l];
+        twin_of[l] = l;
+        for (int mi = 0; mi < nm && twin_of[l] == l; mi++)
+            if (!memcmp(w, s->Ws + models[mi] * np, sizeof(float) * (size_t)np))
+                twin_of[l] = models[mi];
+        if (twin_of[l] == l)
             models[nm++] = l;
-            for (int64_t e = 0; e < np; e++)
-                s->Ws[l * np + e] = P[e][l];
-        }
+    }
     for (int64_t i0 = 0; i0 < n && nm; i0 += MZ_LANES) {
         int nb = n - i0 < MZ_LANES ? (int)(n - i0) : MZ_LANES;
         const uint8_t *img[MZ_LANES];
@@ -1487,26 +1499,30 @@ static void simd_eval(mz_pop *p, const uint8_t *images, const int32_t *labels, i
         }
         gather_images(p, img, s->act[0]);
         for (int mi = 0; mi < nm; mi++) {
-            int l = models[mi];
-            const v16f *z = eval_forward(s, p, s->Ws + l * np);
+            const v16f *z = eval_forward(s, p, s->Ws + models[mi] * np);
             v16f total = vf(0.0f);
             v16i hits = vi(0);
             loss_sample(z, y, K, 1.0f, &total, &hits, NULL);
             v16f lb = -total / 1.0f;
-            for (int j = 0; j < nb; j++) { /* in image order */
-                loss_sum[l] += (double)lb[j];
-                correct[l] += hits[j];
-            }
-            if (classes && classes[l]) { /* the argmax loss_sample counts hits with */
+            v16i arg = vi(0);
+            if (classes) { /* the argmax loss_sample counts hits with */
                 v16f m = z[0];
-                v16i arg = vi(0);
                 for (int k = 1; k < K; k++) {
                     v16i gt = z[k] > m;
                     m = vsel(gt, z[k], m);
                     arg = vseli(gt, vi(k), arg);
                 }
-                for (int j = 0; j < nb; j++)
-                    classes[l][i0 + j] = arg[j];
+            }
+            for (int l = 0; l < MZ_LANES; l++) {
+                if (twin_of[l] != models[mi])
+                    continue;
+                for (int j = 0; j < nb; j++) { /* in image order */
+                    loss_sum[l] += (double)lb[j];
+                    correct[l] += hits[j];
+                }
+                if (classes && classes[l])
+                    for (int j = 0; j < nb; j++)
+                        classes[l][i0 + j] = arg[j];
             }
         }
     }

@@ -8,8 +8,11 @@
  * uniform, seeds 1..) evaluates the first N test images of Fashion-MNIST (cnn-s; random bytes if
  * the dataset is not found, and always for cnn-l) reps times; the best pass is reported as one
  * JSON line: model_images_per_s = models x images / seconds, i.e. the images per second one model
- * is evaluated at when the pop's work is shared out. bench/eval_speed.py runs this next to
- * PyTorch. Uses only the public API, so it builds against older versions of the library too. */
+ * is evaluated at when the pop's work is shared out. Right before each timing, the FMA peak of
+ * this thread is measured (24 independent vector FMA chains), so that gflops / peak_gflops is
+ * the fraction of peak whatever else the machine is running. bench/eval_speed.py runs this next
+ * to PyTorch. Uses only the public API (and the vector helpers of nn/simd-impl.h), so it builds
+ * against older versions of the library too. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,12 +22,50 @@
 #include "mzoo/data.h"
 #include "mzoo/nn.h"
 #include "mzoo/pop.h"
+#include "nn/simd-impl.h"
 
 static double now(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* GFLOP/s of 24 independent chains of vector FMAs (2 flops per lane), best of 3 x ~50 ms */
+static double fma_peak(void)
+{
+    v16f acc[24], m = vf(0.999f), c = vf(1e-4f);
+    for (int i = 0; i < 24; i++)
+        acc[i] = vf((float)i * 1e-3f);
+    double best = 0;
+    for (int rep = 0; rep < 3; rep++) {
+        const long n = 1000000;
+        double t0 = now();
+        for (long k = 0; k < n; k++)
+            _Pragma("GCC unroll 24") for (int i = 0; i < 24; i++) acc[i] = vfma(acc[i], m, c);
+        double g = (double)n * 24 * 2 * MZ_LANES / (now() - t0) / 1e9;
+        best = g > best ? g : best;
+    }
+    float sum = 0;
+    for (int i = 0; i < 24; i++)
+        sum += acc[i][0];
+    if (sum == 12345.0f) /* keeps the chains alive */
+        fprintf(stderr, "!");
+    return best;
+}
+
+/* Multiply-adds x 2 of one image's eval forward (conv and linear layers) */
+static double flops_per_image(const mz_arch *a)
+{
+    double f = 0;
+    for (int i = 0; i < a->n_layers; i++) {
+        const mz_layer *l = &a->layers[i];
+        if (l->kind == MZ_LAYER_CONV)
+            f += 2.0 * (double)l->out_size * l->in_c * l->k * l->k;
+        else if (l->kind == MZ_LAYER_LINEAR)
+            f += 2.0 * (double)l->out_size * l->in_c;
+    }
+    return f;
 }
 
 static int parse_list(const char *s, int *out, int cap)
@@ -143,7 +184,7 @@ int main(int argc, char **argv)
                 mz_arch_init_params(&arch, MZ_INIT_KAIMING_UNIFORM, lc.seed, params);
                 mz_pop_set_lane(&pop, l, &lc, params, NULL);
             }
-            double ls[MZ_LANES] = {0}, best = 1e30;
+            double ls[MZ_LANES] = {0}, best = 1e30, peak = fma_peak();
             int64_t hits[MZ_LANES] = {0};
             mz_pop_eval(&pop, x, y, n_images < 320 ? n_images : 320, ls, hits); /* warm-up */
             for (int r = 0; r < reps; r++) {
@@ -154,9 +195,12 @@ int main(int argc, char **argv)
             }
             printf("{\"arch\":\"%s\",\"act\":\"%s\",\"backend\":\"%s\",\"models\":%d,"
                    "\"images\":%lld,\"data\":\"%s\",\"seconds\":%.6g,"
-                   "\"model_images_per_s\":%.6g}\n",
+                   "\"model_images_per_s\":%.6g,\"flops_per_image\":%.6g,\"gflops\":%.4g,"
+                   "\"peak_gflops\":%.4g}\n",
                    arch_name, act, be->name, nm, (long long)n_images,
-                   have_ds ? "fashion-mnist" : "random", best, (double)nm * (double)n_images / best);
+                   have_ds ? "fashion-mnist" : "random", best, (double)nm * (double)n_images / best,
+                   flops_per_image(&arch),
+                   flops_per_image(&arch) * nm * (double)n_images / best / 1e9, peak);
             fflush(stdout);
             mz_pop_release(&pop);
         }

@@ -6,7 +6,8 @@ machine load), on the first N Fashion-MNIST test images (random bytes if the dat
 
 * mzoo: build/bench/bench_eval, a pop of 1, 8 and 16 CNN-s models evaluating the images
   (mz_pop_eval, as the trainer's per-epoch val/test evaluation, mzoo eval, sparsify and report
-  run it). Figure: images per second per model = models x images / seconds.
+  run it). Figure: images per second per model = models x images / seconds; %peak = the conv
+  and linear layers' flops per second over the thread's FMA peak measured just before.
 * PyTorch: the reference's CNN-s (bench/torch_reference.py's build_model), torch.set_num_threads(1),
   model.eval(), torch.no_grad(), its test_step (log_softmax, NLL, argmax, .item()), with the split
   as ONE batch (the reference's FastTensorDataLoader for val and test) and in batches of 10 (its
@@ -98,6 +99,8 @@ def main():
             row = dict(act=act, models=m, torch_one_batch=t_one, torch_b10=t_b10)
             for tag in res:
                 row[tag] = res[tag][m]["model_images_per_s"]
+            a = res["after"][m]
+            row["of_peak"] = a["gflops"] / a["peak_gflops"] if "peak_gflops" in a else float("nan")
             rows.append(row)
         print(f"eval_speed: {act} done", file=sys.stderr)
     with open("/proc/loadavg") as f:
@@ -108,7 +111,7 @@ def main():
     hdr = f"{'act':6} {'models':>6} "
     if args.before:
         hdr += f"{'mzoo before':>12} "
-    hdr += f"{'mzoo':>10} {'torch 1 batch':>13} {'torch b10':>10} {'vs 1 batch':>10} {'vs b10':>7}"
+    hdr += f"{'mzoo':>10} {'%peak':>6} {'torch 1 batch':>13} {'torch b10':>10} {'vs 1 batch':>10} {'vs b10':>7}"
     if args.before:
         hdr += f" {'after/before':>12}"
     print(hdr)
@@ -116,7 +119,7 @@ def main():
         line = f"{r['act']:6} {r['models']:>6} "
         if args.before:
             line += f"{r['before']:>12.0f} "
-        line += (f"{r['after']:>10.0f} {r['torch_one_batch']:>13.0f} {r['torch_b10']:>10.0f} "
+        line += (f"{r['after']:>10.0f} {100 * r['of_peak']:>5.0f}% {r['torch_one_batch']:>13.0f} {r['torch_b10']:>10.0f} "
                  f"{r['after'] / r['torch_one_batch']:>9.1f}x {r['after'] / r['torch_b10']:>6.1f}x")
         if args.before:
             line += f" {r['after'] / r['before']:>11.1f}x"

@@ -2,7 +2,9 @@
 """Evaluation throughput: mzoo's population engine (bench_eval) against PyTorch, in one run.
 
 Both sides on one thread, one after the other for each activation (so that they meet the same
-machine load), on the first N Fashion-MNIST test images (random bytes if the dataset is missing):
+machine load), on the first N Fashion-MNIST test images (random bytes if the dataset is missing).
+Times are CPU times of the process (best of --reps passes), so that time-slicing with other jobs
+on a shared machine does not count; cache and core sharing still do:
 
 * mzoo: build/bench/bench_eval, a pop of 1, 8 and 16 CNN-s models evaluating the images
   (mz_pop_eval, as the trainer's per-epoch val/test evaluation, mzoo eval, sparsify and report
@@ -63,9 +65,9 @@ def run_torch(torch, ref, act, x, y, reps, batch):
     one_pass()  # warm-up
     best = float("inf")
     for _ in range(reps):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         one_pass()
-        best = min(best, time.perf_counter() - t0)
+        best = min(best, time.process_time() - t0)
     return n / best
 
 

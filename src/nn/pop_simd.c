@@ -72,8 +72,8 @@ typedef void (*conv_fwd_fn)(const mz_layer *l, const v16f *W, const v16f *bias, 
             UNROLL for (int r = 0; r < RB; r++) yr[r] = acc[c][r] + bv;                            \
         }                                                                                          \
     }
-#define DEF_CONV_FWD(CB, RB, K)                                                                    \
-    DEF_CONV_FWD_T(conv_fwd_##CB##x##RB##k##K, v16f, WL_VEC, CB, RB, K)                            \
+#define DEF_CONV_FWD(CB, RB, K) DEF_CONV_FWD_T(conv_fwd_##CB##x##RB##k##K, v16f, WL_VEC, CB, RB, K)
+#define DEF_CONV_FWDB(CB, RB, K)                                                                   \
     DEF_CONV_FWD_T(conv_fwdb_##CB##x##RB##k##K, float, WL_BCAST, CB, RB, K)
 
 DEF_CONV_FWD(4, 6, 5) /* CNN-s conv1 */
@@ -91,12 +91,30 @@ typedef void (*conv_fwdb_fn)(const mz_layer *l, const float *W, const float *bia
 typedef struct fwd_tile {
     int cb, rb, k;
     conv_fwd_fn fn;
-    conv_fwdb_fn fnb;
 } fwd_tile;
-#define FWD_TILE(CB, RB, K) {CB, RB, K, conv_fwd_##CB##x##RB##k##K, conv_fwdb_##CB##x##RB##k##K}
 static const fwd_tile fwd_tiles[] = {
-    FWD_TILE(4, 6, 5), FWD_TILE(6, 4, 5), FWD_TILE(4, 3, 2), FWD_TILE(4, 6, 3),
-    FWD_TILE(4, 5, 3), FWD_TILE(4, 3, 3), FWD_TILE(5, 4, 3),
+    {4, 6, 5, conv_fwd_4x6k5}, {6, 4, 5, conv_fwd_6x4k5}, {4, 3, 2, conv_fwd_4x3k2},
+    {4, 6, 3, conv_fwd_4x6k3}, {4, 5, 3, conv_fwd_4x5k3}, {4, 3, 3, conv_fwd_4x3k3},
+    {5, 4, 3, conv_fwd_5x4k3},
+};
+
+/* Eval tiles (the weights broadcast from scalars): a tile holds CB x RB accumulators and a row
+ * of RB + K - 1 inputs in registers. Measured (bench_eval, CNN-s, ReLU, 16 models, fraction of
+ * the thread's FMA peak): 2x8 for both 5x5 layers 0.85, the training tiles 4x6 and 6x4 0.80
+ * (they spill with the broadcasts), 4x4 / 3x4 0.80, 1x8 0.82, 2x12 0.81. */
+#define TILES_FWDB(X)                                                                              \
+    X(2, 8, 5) X(4, 6, 5) X(6, 4, 5) X(4, 3, 2) X(4, 6, 3) X(4, 5, 3) X(4, 3, 3) X(5, 4, 3)
+#define X(CB, RB, K) DEF_CONV_FWDB(CB, RB, K)
+TILES_FWDB(X)
+#undef X
+typedef struct fwdb_tile {
+    int cb, rb, k;
+    conv_fwdb_fn fn;
+} fwdb_tile;
+static const fwdb_tile fwdb_tiles[] = {
+#define X(CB, RB, K) {CB, RB, K, conv_fwdb_##CB##x##RB##k##K},
+    TILES_FWDB(X)
+#undef X
 };
 
 /* Any shape: one output at a time, same chain. */
@@ -344,7 +362,8 @@ static void conv_dx_any(const mz_layer *l, const v16f *W, const v16f *dy, v16f *
 /* Per conv layer: the tiles chosen for its shape (NULL: the one-at-a-time fallback). */
 typedef struct conv_plan {
     conv_fwd_fn fwd, fwd_rem; /* rows: tiles of frb outputs, then one of frem */
-    conv_fwdb_fn fwdb, fwdb_rem; /* the same tiles for eval (broadcast weights) */
+    conv_fwdb_fn fwdb, fwdb_rem; /* eval (broadcast weights): tiles of bcb x brb, then brem */
+    int bcb, brb, brem;
     int fcb, frb, frem;
     conv_dw_fn dw;
     int wcb;
@@ -363,14 +382,26 @@ static void plan_conv(const mz_layer *l, conv_plan *pl)
             continue;
         int rem = l->out_w % t->rb;
         conv_fwd_fn rf = NULL;
-        conv_fwdb_fn rfb = NULL;
         for (size_t j = 0; j < nf && rem && !rf; j++)
             if (fwd_tiles[j].k == l->k && fwd_tiles[j].cb == t->cb && fwd_tiles[j].rb == rem)
-                rf = fwd_tiles[j].fn, rfb = fwd_tiles[j].fnb;
+                rf = fwd_tiles[j].fn;
         if (rem && !rf)
             continue;
         pl->fwd = t->fn, pl->fwd_rem = rf, pl->fcb = t->cb, pl->frb = t->rb, pl->frem = rem;
-        pl->fwdb = t->fnb, pl->fwdb_rem = rfb;
+    }
+    const size_t nb = sizeof fwdb_tiles / sizeof fwdb_tiles[0];
+    for (size_t i = 0; i < nb && !pl->fwdb; i++) {
+        const fwdb_tile *t = &fwdb_tiles[i];
+        if (t->k != l->k || l->out_c % t->cb || t->rb > l->out_w)
+            continue;
+        int rem = l->out_w % t->rb;
+        conv_fwdb_fn rf = NULL;
+        for (size_t j = 0; j < nb && rem && !rf; j++)
+            if (fwdb_tiles[j].k == l->k && fwdb_tiles[j].cb == t->cb && fwdb_tiles[j].rb == rem)
+                rf = fwdb_tiles[j].fn;
+        if (rem && !rf)
+            continue;
+        pl->fwdb = t->fn, pl->fwdb_rem = rf, pl->bcb = t->cb, pl->brb = t->rb, pl->brem = rem;
     }
     for (size_t i = 0; i < sizeof dw_tiles / sizeof dw_tiles[0] && !pl->dw; i++)
         if (l->k == dw_tiles[i].k && l->out_c % dw_tiles[i].cb == 0)
@@ -421,12 +452,12 @@ NOINLINE static void conv_forward_b(const mz_layer *l, const conv_plan *pl, cons
         conv_fwdb_any(l, W, bias, x, y);
         return;
     }
-    int full = l->out_w - pl->frem;
-    for (int co0 = 0; co0 < l->out_c; co0 += pl->fcb)
+    int full = l->out_w - pl->brem;
+    for (int co0 = 0; co0 < l->out_c; co0 += pl->bcb)
         for (int oy = 0; oy < l->out_h; oy++) {
-            for (int ox0 = 0; ox0 < full; ox0 += pl->frb)
+            for (int ox0 = 0; ox0 < full; ox0 += pl->brb)
                 pl->fwdb(l, W, bias, x, y, co0, oy, ox0);
-            if (pl->frem)
+            if (pl->brem)
                 pl->fwdb_rem(l, W, bias, x, y, co0, oy, full);
         }
 }

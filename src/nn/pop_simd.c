@@ -739,11 +739,105 @@ NOINLINE static void act_forward(mz_activation act, const v16f *x, v16f *y, v16f
     }
 }
 
-/* eval: act_forward without keeping aux.  x, y [n] */
-NOINLINE static void act_forward_eval(mz_activation act, const v16f *x, v16f *y, int64_t n)
+#if defined(__AVX512F__)
+/* ---- eval: tanh and GELU by packed branches (AVX-512) ----
+ * mzoo's tanh and erf compute two branches in every lane and select one (v_tanh: |x| < 0.55 or
+ * not; v_erf: |x| <= 1 or >= 4, else the long one). With 16 images in the lanes nearly every
+ * vector mixes both branches, so eval packs a layer's elements by branch (compress), runs each
+ * branch on whole vectors of its own elements, and puts the results back in place (expand). Per
+ * element these are the operations of v_tanh / act_fwd1 that its select keeps: the same bits,
+ * about half the work. */
+MZ_INLINE __mmask16 tanh_branch(v16f x)
+{
+    return _mm512_cmp_ps_mask((__m512)vabs(x), _mm512_set1_ps(0.55f), _CMP_LT_OQ);
+}
+MZ_INLINE v16f tanh_a(v16f x) /* |x| < 0.55 */
+{
+    return vcopysign(v_tanh_small(vabs(x)), x);
+}
+MZ_INLINE v16f tanh_b(v16f x) /* the rest, NaN included */
+{
+    v16f t = vcopysign(v_tanh_large(vabs(x)), x);
+    return vsel(x != x, x, t);
+}
+MZ_INLINE __mmask16 gelu_branch(v16f x)
+{
+    __m512 a = (__m512)vabs(x * MZF_SQRT1_2);
+    return _mm512_cmp_ps_mask(a, _mm512_set1_ps(1.0f), _CMP_LE_OQ) |
+           _mm512_cmp_ps_mask(a, _mm512_set1_ps(4.0f), _CMP_GE_OQ);
+}
+MZ_INLINE v16f gelu_a(v16f x) /* |x / sqrt 2| <= 1 or >= 4 */
+{
+    v16f z = x * MZF_SQRT1_2, a = vabs(z);
+    v16f r = vsel(a >= vf(4.0f), vf(1.0f), v_erf_small(a));
+    r = vcopysign(r, z);
+    return x * 0.5f * (1.0f + r);
+}
+MZ_INLINE v16f gelu_b(v16f x) /* the rest, NaN included */
+{
+    v16f z = x * MZF_SQRT1_2;
+    v16f r = vcopysign(v_erf_mid(vabs(z)), z);
+    r = vsel(z != z, z, r);
+    return x * 0.5f * (1.0f + r);
+}
+
+/* y [n] = f(x [n]); pa, pb [16 n + 16] floats, 64-byte aligned; mk [n] */
+#define DEF_PACKED(NAME, BRANCH, FA, FB)                                                           \
+    NOINLINE static void NAME(const v16f *x, v16f *y, int64_t n, float *pa, float *pb,             \
+                              uint16_t *mk)                                                        \
+    {                                                                                              \
+        int64_t na = 0, nb = 0;                                                                    \
+        for (int64_t e = 0; e < n; e++) {                                                          \
+            __mmask16 m = BRANCH(x[e]);                                                            \
+            _mm512_storeu_ps(pa + na, _mm512_maskz_compress_ps(m, (__m512)x[e]));                  \
+            _mm512_storeu_ps(pb + nb, _mm512_maskz_compress_ps((__mmask16)~m, (__m512)x[e]));      \
+            int c = __builtin_popcount(m);                                                         \
+            na += c, nb += 16 - c;                                                                 \
+            mk[e] = m;                                                                             \
+        }                                                                                          \
+        _mm512_storeu_ps(pa + na, _mm512_setzero_ps()); /* the last vectors' tails */              \
+        _mm512_storeu_ps(pb + nb, _mm512_setzero_ps());                                            \
+        v16f *va = (v16f *)pa, *vb = (v16f *)pb;                                                   \
+        int64_t ka = (na + 15) / 16, kb = (nb + 15) / 16, i = 0;                                   \
+        for (; i + 4 <= ka; i += 4)                                                                \
+            UNROLL for (int j = 0; j < 4; j++) va[i + j] = FA(va[i + j]);                          \
+        for (; i < ka; i++)                                                                        \
+            va[i] = FA(va[i]);                                                                     \
+        for (i = 0; i + 4 <= kb; i += 4)                                                           \
+            UNROLL for (int j = 0; j < 4; j++) vb[i + j] = FB(vb[i + j]);                          \
+        for (; i < kb; i++)                                                                        \
+            vb[i] = FB(vb[i]);                                                                     \
+        na = nb = 0;                                                                               \
+        for (int64_t e = 0; e < n; e++) {                                                          \
+            __mmask16 m = mk[e];                                                                   \
+            __m512 r = _mm512_maskz_expand_ps(m, _mm512_loadu_ps(pa + na));                        \
+            y[e] = (v16f)_mm512_mask_expand_ps(r, (__mmask16)~m, _mm512_loadu_ps(pb + nb));        \
+            int c = __builtin_popcount(m);                                                         \
+            na += c, nb += 16 - c;                                                                 \
+        }                                                                                          \
+    }
+DEF_PACKED(tanh_packed, tanh_branch, tanh_a, tanh_b)
+DEF_PACKED(gelu_packed, gelu_branch, gelu_a, gelu_b)
+#endif
+
+/* eval: act_forward without keeping aux.  x, y [n]; pa, pb, mk: the packed branches' buffers */
+NOINLINE static void act_forward_eval(mz_activation act, const v16f *x, v16f *y, int64_t n,
+                                      float *pa, float *pb, uint16_t *mk)
 {
     int64_t n4 = n & ~(int64_t)3;
     v16f aux[4];
+#if defined(__AVX512F__)
+    if (act == MZ_ACT_TANH) {
+        tanh_packed(x, y, n, pa, pb, mk);
+        return;
+    }
+    if (act == MZ_ACT_GELU) {
+        gelu_packed(x, y, n, pa, pb, mk);
+        return;
+    }
+#else
+    (void)pa, (void)pb, (void)mk;
+#endif
     switch (act) {
 #define X(A)                                                                                       \
     case A:                                                                                        \
@@ -801,6 +895,8 @@ typedef struct simd_state {
     mz_layer shadow[MZ_MAX_LAYERS]; /* ARD layers with weight, bias at log_sigma2, _bias */
     mz_span frozen[MZ_MAX_LAYERS];  /* parameters the optimizer skips */
     float *Ws; /* eval: [MZ_LANES][n_params], each lane's parameters (ARD: D) as plain floats */
+    float *pk[2];  /* eval: packed activation branches [16 max_layer_size + 16] floats each */
+    uint16_t *pkm; /* eval: their masks [max_layer_size] */
     int n_frozen;
     void *blocks[5 * MZ_MAX_LAYERS + 16];
     int n_blocks;
@@ -846,7 +942,10 @@ static mz_status simd_create(mz_pop *p, mz_error *err)
     int ok = (s->P = block(s, a->n_params)) && (s->G = block(s, a->n_params)) &&
              (s->M = block(s, a->n_params)) && (s->V = block(s, a->n_params)) &&
              (s->act[0] = block(s, (int64_t)a->in_c * a->in_h * a->in_w)) &&
-             (s->Ws = (float *)block(s, a->n_params));
+             (s->Ws = (float *)block(s, a->n_params)) &&
+             (s->pk[0] = (float *)block(s, a->max_layer_size + 1)) &&
+             (s->pk[1] = (float *)block(s, a->max_layer_size + 1)) &&
+             (s->pkm = (uint16_t *)block(s, a->max_layer_size / 32 + 1));
     for (int i = 0; ok && i < a->n_layers; i++) {
         const mz_layer *l = &a->layers[i];
         ok = (s->act[i + 1] = block(s, l->out_size)) != NULL;
@@ -1481,7 +1580,7 @@ NOINLINE static const v16f *eval_forward(simd_state *s, const mz_pop *p, const f
             pool_forward_eval(l, in, out);
             break;
         case MZ_LAYER_ACT:
-            act_forward_eval(p->act, in, out, l->out_size);
+            act_forward_eval(p->act, in, out, l->out_size, s->pk[0], s->pk[1], s->pkm);
             break;
         case MZ_LAYER_DROPOUT:
         case MZ_LAYER_FLATTEN:

@@ -1537,11 +1537,60 @@ static void simd_train_step(mz_pop *p, const uint8_t *images, const int32_t *lab
  * weight decay or dropout start from the same initial weights, evaluated at epoch 0) compute the
  * same results: they are evaluated once and the results added to each of them. */
 
+#if defined(__AVX512F__)
+/* r[j] byte l = the old r[l] byte j (a 16 x 16 byte transposition) */
+static void transpose_16x16_u8(__m128i r[16])
+{
+    __m128i t[16], u[16], v[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm_unpacklo_epi8(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm_unpackhi_epi8(r[2 * i], r[2 * i + 1]);
+    }
+    for (int g = 0; g < 4; g++) /* rows 4g .. 4g+3: bytes 0-3, 4-7, 8-11, 12-15 */
+        for (int h = 0; h < 2; h++) {
+            u[4 * g + 2 * h] = _mm_unpacklo_epi16(t[4 * g + h], t[4 * g + 2 + h]);
+            u[4 * g + 2 * h + 1] = _mm_unpackhi_epi16(t[4 * g + h], t[4 * g + 2 + h]);
+        }
+    for (int g = 0; g < 2; g++) /* rows 8g .. 8g+7: bytes in pairs */
+        for (int h = 0; h < 4; h++) {
+            v[8 * g + 2 * h] = _mm_unpacklo_epi32(u[8 * g + h], u[8 * g + 4 + h]);
+            v[8 * g + 2 * h + 1] = _mm_unpackhi_epi32(u[8 * g + h], u[8 * g + 4 + h]);
+        }
+    for (int h = 0; h < 8; h++) {
+        r[2 * h] = _mm_unpacklo_epi64(v[h], v[8 + h]);
+        r[2 * h + 1] = _mm_unpackhi_epi64(v[h], v[8 + h]);
+    }
+}
+#endif
+
 /* x [in_c*h*w] (16 lanes) = images img[0..15] through the byte -> float table; NULL: zeros */
 static void gather_images(const mz_pop *p, const uint8_t *const img[MZ_LANES], v16f *x)
 {
     const mz_arch *a = p->arch;
     const int64_t hw = (int64_t)a->in_h * a->in_w;
+#if defined(__AVX512F__)
+    int full = 1;
+    for (int l = 0; l < MZ_LANES; l++)
+        full = full && img[l];
+    if (full) { /* 16 pixels of the 16 images at a time: transposed bytes, table gathers */
+        for (int ch = 0; ch < a->in_c; ch++) {
+            const float *lut = p->lut + ch * 256;
+            int64_t j0 = ch * hw;
+            for (; j0 + 16 <= (ch + 1) * hw; j0 += 16) {
+                __m128i r[16];
+                for (int l = 0; l < MZ_LANES; l++)
+                    r[l] = _mm_loadu_si128((const __m128i *)(img[l] + j0));
+                transpose_16x16_u8(r);
+                for (int j = 0; j < 16; j++)
+                    x[j0 + j] = (v16f)_mm512_i32gather_ps(_mm512_cvtepu8_epi32(r[j]), lut, 4);
+            }
+            for (; j0 < (ch + 1) * hw; j0++)
+                for (int l = 0; l < MZ_LANES; l++)
+                    x[j0][l] = lut[img[l][j0]];
+        }
+        return;
+    }
+#endif
     /* in blocks of 128 elements (8 KB of x), so the lane-strided stores stay in L1 */
     for (int ch = 0; ch < a->in_c; ch++)
         for (int64_t j0 = ch * hw; j0 < (ch + 1) * hw; j0 += 128) {

@@ -257,6 +257,7 @@ typedef struct pop_result {
     int correct[4][MZ_LANES];
     double eval_loss[MZ_LANES];
     int64_t eval_correct[MZ_LANES];
+    int32_t eval_class[MZ_LANES][23];
     float *params[MZ_LANES], *opt[MZ_LANES];
 } pop_result;
 
@@ -335,7 +336,11 @@ static void run_pop(const mz_pop_backend *be, const scenario *sc, mz_activation 
     }
     memset(res->eval_loss, 0, sizeof res->eval_loss);
     memset(res->eval_correct, 0, sizeof res->eval_correct);
-    mz_pop_eval(&pop, d->x, d->y, 23, res->eval_loss, res->eval_correct);
+    int32_t *classes[MZ_LANES];
+    for (int l = 0; l < MZ_LANES; l++)
+        classes[l] = l % 3 ? res->eval_class[l] : NULL; /* some lanes without predictions */
+    memset(res->eval_class, 0xff, sizeof res->eval_class);
+    mz_pop_eval_classes(&pop, d->x, d->y, 23, res->eval_loss, res->eval_correct, classes);
     for (int l = 0; l < MZ_LANES; l++)
         if (model_of[l] >= 0)
             mz_pop_get_lane(&pop, l, res->params[l], res->opt[l]);
@@ -366,6 +371,8 @@ static int compare_model(const char *what, const scenario *sc, int act, int m, c
     if (active_at_end) {
         bad += !same_bits(&A->eval_loss[la], &B->eval_loss[lb], sizeof(double));
         bad += A->eval_correct[la] != B->eval_correct[lb];
+        if (la % 3 && lb % 3)
+            bad += memcmp(A->eval_class[la], B->eval_class[lb], sizeof A->eval_class[la]) != 0;
     }
     bad += !same_bits(A->params[la], B->params[lb], sizeof(float) * (size_t)np);
     bad += !same_bits(A->opt[la], B->opt[lb], sizeof(float) * 2 * (size_t)np);
@@ -494,6 +501,58 @@ static void test_dropout_variants(void)
     free_data(&d);
 }
 
+/* Eval alone, simd against ref: lanes with the same weights (evaluated once by simd) next to
+ * others, lanes left out, accumulators that already hold values, predictions, and image counts
+ * around the 16-image blocks. act = MIXED: lane k's activation is k % MZ_ACT_COUNT, so lanes with
+ * the same weights differ in activation (and must not share results) except lanes 0 and 15
+ * (model 1, tanh, both). */
+static void test_eval_shared_weights(const char *arch_name, int c, int hw, int act)
+{
+    mz_arch a;
+    mz_error err = {0};
+    CHECK(mz_arch_init(&a, arch_name, c, hw, hw, 0.5, &err) == MZ_OK);
+    dataset d;
+    make_data(&d, c, hw, hw, 41, 99);
+    int64_t np = a.n_params;
+    float *params = malloc(sizeof(float) * (size_t)np);
+    const int lanes[] = {0, 2, 3, 5, 9, 10, 15}; /* weights of models 1, 1, 2, 1, 3, 2, 1 */
+    const int model[] = {1, 1, 2, 1, 3, 2, 1};
+    const int counts[] = {41, 16, 1, 17};
+    for (int ci = 0; ci < 4; ci++) {
+        double loss[2][MZ_LANES];
+        int64_t correct[2][MZ_LANES];
+        int32_t cls[2][MZ_LANES][41];
+        for (int bi = 0; bi < 2; bi++) {
+            const mz_pop_backend *be = bi ? mz_pop_backend_simd() : mz_pop_backend_ref();
+            mz_pop pop;
+            CHECK(mz_pop_init(&pop, be, &a, act_of(act, 0), 10, d.lut, &err) == MZ_OK);
+            int32_t *classes[MZ_LANES] = {0};
+            for (int k = 0; k < 7; k++) {
+                mz_lane_cfg lc;
+                mz_init init;
+                model_cfg(k, &a, 0.5, &lc, &init); /* optimizer, dropout: per lane */
+                lc.seed = 1000 + model[k];
+                mz_arch_init_params(&a, (mz_init)(model[k] % 4), lc.seed, params);
+                if (act == MIXED)
+                    mz_pop_set_activation(&pop, lanes[k], act_of(act, k));
+                mz_pop_set_lane(&pop, lanes[k], &lc, params, NULL);
+                if (k != 3)
+                    classes[lanes[k]] = cls[bi][lanes[k]];
+            }
+            for (int l = 0; l < MZ_LANES; l++)
+                loss[bi][l] = 0.25 * l, correct[bi][l] = l;
+            memset(cls[bi], 0xff, sizeof cls[bi]);
+            mz_pop_eval_classes(&pop, d.x, d.y, counts[ci], loss[bi], correct[bi], classes);
+            mz_pop_release(&pop);
+        }
+        CHECK(same_bits(loss[0], loss[1], sizeof loss[0]));
+        CHECK(!memcmp(correct[0], correct[1], sizeof correct[0]));
+        CHECK(!memcmp(cls[0], cls[1], sizeof cls[0]));
+    }
+    free(params);
+    free_data(&d);
+}
+
 int main(void)
 {
     CHECK(mz_pop_backend_simd() != NULL);
@@ -517,5 +576,9 @@ int main(void)
     const scenario l_c3m = {"cnn-l", 3, 32, 0.4, 7, 2};
     test_mixed(&l_c3m);
     test_dropout_variants();
+    test_eval_shared_weights("cnn-s", 1, 28, MZ_ACT_TANH);
+    test_eval_shared_weights("cnn-s", 3, 28, MZ_ACT_GELU);
+    test_eval_shared_weights("cnn-l", 3, 32, MZ_ACT_SILU);
+    test_eval_shared_weights("cnn-s", 1, 28, MIXED);
     return check_summary("test_pop");
 }

@@ -37,9 +37,14 @@
 typedef void (*conv_fwd_fn)(const mz_layer *l, const v16f *W, const v16f *bias, const v16f *x,
                             v16f *y, int co0, int oy, int ox0);
 
-#define DEF_CONV_FWD(CB, RB, K)                                                                    \
-    static void conv_fwd_##CB##x##RB##k##K(const mz_layer *l, const v16f *W, const v16f *bias,     \
-                                           const v16f *x, v16f *y, int co0, int oy, int ox0)       \
+/* WT is the weights' type: v16f (one model per lane, WL(w) = w) or float (eval: one model's
+ * weights broadcast to the 16 lanes, which hold 16 images, WL(w) = vf(w)); per lane the same
+ * operations either way. */
+#define WL_VEC(w) (w)
+#define WL_BCAST(w) vf(w)
+#define DEF_CONV_FWD_T(NAME, WT, WL, CB, RB, K)                                                    \
+    static void NAME(const mz_layer *l, const WT *W, const WT *bias, const v16f *x, v16f *y,       \
+                     int co0, int oy, int ox0)                                                     \
     {                                                                                              \
         const int in_c = l->in_c, in_h = l->in_h, in_w = l->in_w;                                  \
         const int wstride = in_c * K * K;                                                          \
@@ -49,12 +54,12 @@ typedef void (*conv_fwd_fn)(const mz_layer *l, const v16f *W, const v16f *bias, 
         for (int ci = 0; ci < in_c; ci++)                                                          \
             for (int ky = 0; ky < K; ky++) {                                                       \
                 const v16f *xr = x + (ci * in_h + oy + ky) * in_w + ox0;                           \
-                const v16f *wr = W + (co0 * in_c + ci) * K * K + ky * K;                           \
+                const WT *wr = W + (co0 * in_c + ci) * K * K + ky * K;                             \
                 UNROLL for (int kx = 0; kx < K; kx++)                                              \
                 {                                                                                  \
                     UNROLL for (int c = 0; c < CB; c++)                                            \
                     {                                                                              \
-                        v16f w = wr[c * wstride + kx];                                             \
+                        v16f w = WL(wr[c * wstride + kx]);                                         \
                         UNROLL for (int r = 0; r < RB; r++) acc[c][r] =                            \
                             vfma(w, xr[r + kx], acc[c][r]);                                        \
                     }                                                                              \
@@ -62,11 +67,14 @@ typedef void (*conv_fwd_fn)(const mz_layer *l, const v16f *W, const v16f *bias, 
             }                                                                                      \
         UNROLL for (int c = 0; c < CB; c++)                                                        \
         {                                                                                          \
-            v16f bv = bias[co0 + c];                                                               \
+            v16f bv = WL(bias[co0 + c]);                                                           \
             v16f *yr = y + ((co0 + c) * l->out_h + oy) * l->out_w + ox0;                           \
             UNROLL for (int r = 0; r < RB; r++) yr[r] = acc[c][r] + bv;                            \
         }                                                                                          \
     }
+#define DEF_CONV_FWD(CB, RB, K) DEF_CONV_FWD_T(conv_fwd_##CB##x##RB##k##K, v16f, WL_VEC, CB, RB, K)
+#define DEF_CONV_FWDB(CB, RB, K)                                                                   \
+    DEF_CONV_FWD_T(conv_fwdb_##CB##x##RB##k##K, float, WL_BCAST, CB, RB, K)
 
 DEF_CONV_FWD(4, 6, 5) /* CNN-s conv1 */
 DEF_CONV_FWD(6, 4, 5) /* CNN-s conv2 */
@@ -75,6 +83,10 @@ DEF_CONV_FWD(4, 6, 3) /* CNN-l conv1 */
 DEF_CONV_FWD(4, 5, 3) /* CNN-l conv2: 13 = 5 + 5 + 3 */
 DEF_CONV_FWD(4, 3, 3)
 DEF_CONV_FWD(5, 4, 3) /* CNN-l conv3 */
+
+/* the eval kernels: x and y hold 16 images, W and bias one model's (broadcast) */
+typedef void (*conv_fwdb_fn)(const mz_layer *l, const float *W, const float *bias, const v16f *x,
+                             v16f *y, int co0, int oy, int ox0);
 
 typedef struct fwd_tile {
     int cb, rb, k;
@@ -86,22 +98,44 @@ static const fwd_tile fwd_tiles[] = {
     {5, 4, 3, conv_fwd_5x4k3},
 };
 
+/* Eval tiles (the weights broadcast from scalars): a tile holds CB x RB accumulators and a row
+ * of RB + K - 1 inputs in registers. Measured (bench_eval, CNN-s, ReLU, 16 models, fraction of
+ * the thread's FMA peak): 2x8 for both 5x5 layers 0.85, the training tiles 4x6 and 6x4 0.80
+ * (they spill with the broadcasts), 4x4 / 3x4 0.80, 1x8 0.82, 2x12 0.81. */
+#define TILES_FWDB(X)                                                                              \
+    X(2, 8, 5) X(4, 6, 5) X(6, 4, 5) X(4, 3, 2) X(4, 6, 3) X(4, 5, 3) X(4, 3, 3) X(5, 4, 3)
+#define X(CB, RB, K) DEF_CONV_FWDB(CB, RB, K)
+TILES_FWDB(X)
+#undef X
+typedef struct fwdb_tile {
+    int cb, rb, k;
+    conv_fwdb_fn fn;
+} fwdb_tile;
+static const fwdb_tile fwdb_tiles[] = {
+#define X(CB, RB, K) {CB, RB, K, conv_fwdb_##CB##x##RB##k##K},
+    TILES_FWDB(X)
+#undef X
+};
+
 /* Any shape: one output at a time, same chain. */
-static void conv_fwd_any(const mz_layer *l, const v16f *W, const v16f *bias, const v16f *x, v16f *y)
-{
-    const int K = l->k;
-    for (int co = 0; co < l->out_c; co++)
-        for (int oy = 0; oy < l->out_h; oy++)
-            for (int ox = 0; ox < l->out_w; ox++) {
-                v16f acc = vf(0.0f);
-                for (int ci = 0; ci < l->in_c; ci++)
-                    for (int ky = 0; ky < K; ky++)
-                        for (int kx = 0; kx < K; kx++)
-                            acc = vfma(W[((co * l->in_c + ci) * K + ky) * K + kx],
-                                       x[(ci * l->in_h + oy + ky) * l->in_w + ox + kx], acc);
-                y[(co * l->out_h + oy) * l->out_w + ox] = acc + bias[co];
-            }
-}
+#define DEF_CONV_FWD_ANY(NAME, WT, WL)                                                             \
+    static void NAME(const mz_layer *l, const WT *W, const WT *bias, const v16f *x, v16f *y)       \
+    {                                                                                              \
+        const int K = l->k;                                                                        \
+        for (int co = 0; co < l->out_c; co++)                                                      \
+            for (int oy = 0; oy < l->out_h; oy++)                                                  \
+                for (int ox = 0; ox < l->out_w; ox++) {                                            \
+                    v16f acc = vf(0.0f);                                                           \
+                    for (int ci = 0; ci < l->in_c; ci++)                                           \
+                        for (int ky = 0; ky < K; ky++)                                             \
+                            for (int kx = 0; kx < K; kx++)                                         \
+                                acc = vfma(WL(W[((co * l->in_c + ci) * K + ky) * K + kx]),         \
+                                           x[(ci * l->in_h + oy + ky) * l->in_w + ox + kx], acc);  \
+                    y[(co * l->out_h + oy) * l->out_w + ox] = acc + WL(bias[co]);                  \
+                }                                                                                  \
+    }
+DEF_CONV_FWD_ANY(conv_fwd_any, v16f, WL_VEC)
+DEF_CONV_FWD_ANY(conv_fwdb_any, float, WL_BCAST)
 
 /* ---- convolution weight and bias gradients (accumulated over the samples of a step) ----
  * One tile: dW[co0 .. co0+CB)[ci][ky][0 .. K) += sum over (oy, ox) ascending of dy * x, one fma per
@@ -328,6 +362,8 @@ static void conv_dx_any(const mz_layer *l, const v16f *W, const v16f *dy, v16f *
 /* Per conv layer: the tiles chosen for its shape (NULL: the one-at-a-time fallback). */
 typedef struct conv_plan {
     conv_fwd_fn fwd, fwd_rem; /* rows: tiles of frb outputs, then one of frem */
+    conv_fwdb_fn fwdb, fwdb_rem; /* eval (broadcast weights): tiles of bcb x brb, then brem */
+    int bcb, brb, brem;
     int fcb, frb, frem;
     conv_dw_fn dw;
     int wcb;
@@ -352,6 +388,20 @@ static void plan_conv(const mz_layer *l, conv_plan *pl)
         if (rem && !rf)
             continue;
         pl->fwd = t->fn, pl->fwd_rem = rf, pl->fcb = t->cb, pl->frb = t->rb, pl->frem = rem;
+    }
+    const size_t nb = sizeof fwdb_tiles / sizeof fwdb_tiles[0];
+    for (size_t i = 0; i < nb && !pl->fwdb; i++) {
+        const fwdb_tile *t = &fwdb_tiles[i];
+        if (t->k != l->k || l->out_c % t->cb || t->rb > l->out_w)
+            continue;
+        int rem = l->out_w % t->rb;
+        conv_fwdb_fn rf = NULL;
+        for (size_t j = 0; j < nb && rem && !rf; j++)
+            if (fwdb_tiles[j].k == l->k && fwdb_tiles[j].cb == t->cb && fwdb_tiles[j].rb == rem)
+                rf = fwdb_tiles[j].fn;
+        if (rem && !rf)
+            continue;
+        pl->fwdb = t->fn, pl->fwdb_rem = rf, pl->bcb = t->cb, pl->brb = t->rb, pl->brem = rem;
     }
     for (size_t i = 0; i < sizeof dw_tiles / sizeof dw_tiles[0] && !pl->dw; i++)
         if (l->k == dw_tiles[i].k && l->out_c % dw_tiles[i].cb == 0)
@@ -390,6 +440,25 @@ NOINLINE static void conv_forward(const mz_layer *l, const conv_plan *pl, const 
                 pl->fwd(l, W, bias, x, y, co0, oy, ox0);
             if (pl->frem)
                 pl->fwd_rem(l, W, bias, x, y, co0, oy, full);
+        }
+}
+
+/* eval: conv forward of 16 images (x, y as conv_forward) with one model's weights W (scalars) */
+NOINLINE static void conv_forward_b(const mz_layer *l, const conv_plan *pl, const float *P,
+                                    const v16f *x, v16f *y)
+{
+    const float *W = P + l->w_off, *bias = P + l->b_off;
+    if (!pl->fwdb) {
+        conv_fwdb_any(l, W, bias, x, y);
+        return;
+    }
+    int full = l->out_w - pl->brem;
+    for (int co0 = 0; co0 < l->out_c; co0 += pl->bcb)
+        for (int oy = 0; oy < l->out_h; oy++) {
+            for (int ox0 = 0; ox0 < full; ox0 += pl->brb)
+                pl->fwdb(l, W, bias, x, y, co0, oy, ox0);
+            if (pl->brem)
+                pl->fwdb_rem(l, W, bias, x, y, co0, oy, full);
         }
 }
 
@@ -486,6 +555,29 @@ NOINLINE static void linear_forward(const mz_layer *l, const v16f *P, const v16f
     }
 }
 
+/* eval: linear_forward of 16 images with one model's weights (scalars) */
+NOINLINE static void linear_forward_b(const mz_layer *l, const float *P, const v16f *x, v16f *y)
+{
+    const float *W = P + l->w_off, *bias = P + l->b_off;
+    const int n_in = l->in_c;
+    int o = 0;
+    for (; o + 8 <= l->out_c; o += 8) {
+        v16f acc[8];
+        UNROLL for (int r = 0; r < 8; r++) acc[r] = vf(0.0f);
+        for (int i = 0; i < n_in; i++) {
+            v16f xv = x[i];
+            UNROLL for (int r = 0; r < 8; r++) acc[r] = vfma(vf(W[(o + r) * n_in + i]), xv, acc[r]);
+        }
+        UNROLL for (int r = 0; r < 8; r++) y[o + r] = acc[r] + vf(bias[o + r]);
+    }
+    for (; o < l->out_c; o++) {
+        v16f acc = vf(0.0f);
+        for (int i = 0; i < n_in; i++)
+            acc = vfma(vf(W[o * n_in + i]), x[i], acc);
+        y[o] = acc + vf(bias[o]);
+    }
+}
+
 /* backward of one sample: db[o] += dy[o]; dW[o][i] = fma(dy[o], x[i], dW[o][i]);
  * dx[i] = sum over o ascending of fma(dy[o], W[o][i]) if dx is not NULL.  dy [out_c], x [in_c] */
 NOINLINE static void linear_backward(const mz_layer *l, const v16f *P, const v16f *x,
@@ -546,6 +638,26 @@ NOINLINE static void pool_forward(const mz_layer *l, const v16f *x, v16f *y, v16
                 int o = (c * l->out_h + oy) * l->out_w + ox;
                 y[o] = m;
                 arg[o] = __builtin_convertvector(best, v16b);
+            }
+}
+
+/* eval: pool_forward's values without the arg */
+NOINLINE static void pool_forward_eval(const mz_layer *l, const v16f *x, v16f *y)
+{
+    const int k = l->k;
+    for (int c = 0; c < l->out_c; c++)
+        for (int oy = 0; oy < l->out_h; oy++)
+            for (int ox = 0; ox < l->out_w; ox++) {
+                const v16f *xw = x + (c * l->in_h + oy * k) * l->in_w + ox * k;
+                v16f m = xw[0];
+                for (int ky = 0; ky < k; ky++)
+                    for (int kx = 0; kx < k; kx++) {
+                        if (ky == 0 && kx == 0)
+                            continue;
+                        v16f v = xw[ky * l->in_w + kx];
+                        m = vsel(~(v <= m) & (m == m), v, m);
+                    }
+                y[(c * l->out_h + oy) * l->out_w + ox] = m;
             }
 }
 
@@ -619,6 +731,121 @@ NOINLINE static void act_forward(mz_activation act, const v16f *x, v16f *y, v16f
         }                                                                                          \
         for (int64_t e = n4; e < n; e++)                                                           \
             y[e] = act_fwd1(A, x[e], &aux[e]);                                                     \
+        break;
+        ACT_CASES(X)
+#undef X
+    default:
+        memcpy(y, x, sizeof(v16f) * (size_t)n);
+    }
+}
+
+#if defined(__AVX512F__)
+/* ---- eval: tanh and GELU by packed branches (AVX-512) ----
+ * mzoo's tanh and erf compute two branches in every lane and select one (v_tanh: |x| < 0.55 or
+ * not; v_erf: |x| <= 1 or >= 4, else the long one). With 16 images in the lanes nearly every
+ * vector mixes both branches, so eval packs a layer's elements by branch (compress), runs each
+ * branch on whole vectors of its own elements, and puts the results back in place (expand). Per
+ * element these are the operations of v_tanh / act_fwd1 that its select keeps: the same bits,
+ * about half the work. */
+MZ_INLINE __mmask16 tanh_branch(v16f x)
+{
+    return _mm512_cmp_ps_mask((__m512)vabs(x), _mm512_set1_ps(0.55f), _CMP_LT_OQ);
+}
+MZ_INLINE v16f tanh_a(v16f x) /* |x| < 0.55 */
+{
+    return vcopysign(v_tanh_small(vabs(x)), x);
+}
+MZ_INLINE v16f tanh_b(v16f x) /* the rest, NaN included */
+{
+    v16f t = vcopysign(v_tanh_large(vabs(x)), x);
+    return vsel(x != x, x, t);
+}
+MZ_INLINE __mmask16 gelu_branch(v16f x)
+{
+    __m512 a = (__m512)vabs(x * MZF_SQRT1_2);
+    return _mm512_cmp_ps_mask(a, _mm512_set1_ps(1.0f), _CMP_LE_OQ) |
+           _mm512_cmp_ps_mask(a, _mm512_set1_ps(4.0f), _CMP_GE_OQ);
+}
+MZ_INLINE v16f gelu_a(v16f x) /* |x / sqrt 2| <= 1 or >= 4 */
+{
+    v16f z = x * MZF_SQRT1_2, a = vabs(z);
+    v16f r = vsel(a >= vf(4.0f), vf(1.0f), v_erf_small(a));
+    r = vcopysign(r, z);
+    return x * 0.5f * (1.0f + r);
+}
+MZ_INLINE v16f gelu_b(v16f x) /* the rest, NaN included */
+{
+    v16f z = x * MZF_SQRT1_2;
+    v16f r = vcopysign(v_erf_mid(vabs(z)), z);
+    r = vsel(z != z, z, r);
+    return x * 0.5f * (1.0f + r);
+}
+
+/* y [n] = f(x [n]); pa, pb [16 n + 16] floats, 64-byte aligned; mk [n] */
+#define DEF_PACKED(NAME, BRANCH, FA, FB)                                                           \
+    NOINLINE static void NAME(const v16f *x, v16f *y, int64_t n, float *pa, float *pb,             \
+                              uint16_t *mk)                                                        \
+    {                                                                                              \
+        int64_t na = 0, nb = 0;                                                                    \
+        for (int64_t e = 0; e < n; e++) {                                                          \
+            __mmask16 m = BRANCH(x[e]);                                                            \
+            _mm512_storeu_ps(pa + na, _mm512_maskz_compress_ps(m, (__m512)x[e]));                  \
+            _mm512_storeu_ps(pb + nb, _mm512_maskz_compress_ps((__mmask16)~m, (__m512)x[e]));      \
+            int c = __builtin_popcount(m);                                                         \
+            na += c, nb += 16 - c;                                                                 \
+            mk[e] = m;                                                                             \
+        }                                                                                          \
+        _mm512_storeu_ps(pa + na, _mm512_setzero_ps()); /* the last vectors' tails */              \
+        _mm512_storeu_ps(pb + nb, _mm512_setzero_ps());                                            \
+        v16f *va = (v16f *)pa, *vb = (v16f *)pb;                                                   \
+        int64_t ka = (na + 15) / 16, kb = (nb + 15) / 16, i = 0;                                   \
+        for (; i + 4 <= ka; i += 4)                                                                \
+            UNROLL for (int j = 0; j < 4; j++) va[i + j] = FA(va[i + j]);                          \
+        for (; i < ka; i++)                                                                        \
+            va[i] = FA(va[i]);                                                                     \
+        for (i = 0; i + 4 <= kb; i += 4)                                                           \
+            UNROLL for (int j = 0; j < 4; j++) vb[i + j] = FB(vb[i + j]);                          \
+        for (; i < kb; i++)                                                                        \
+            vb[i] = FB(vb[i]);                                                                     \
+        na = nb = 0;                                                                               \
+        for (int64_t e = 0; e < n; e++) {                                                          \
+            __mmask16 m = mk[e];                                                                   \
+            __m512 r = _mm512_maskz_expand_ps(m, _mm512_loadu_ps(pa + na));                        \
+            y[e] = (v16f)_mm512_mask_expand_ps(r, (__mmask16)~m, _mm512_loadu_ps(pb + nb));        \
+            int c = __builtin_popcount(m);                                                         \
+            na += c, nb += 16 - c;                                                                 \
+        }                                                                                          \
+    }
+DEF_PACKED(tanh_packed, tanh_branch, tanh_a, tanh_b)
+DEF_PACKED(gelu_packed, gelu_branch, gelu_a, gelu_b)
+#endif
+
+/* eval: act_forward without keeping aux.  x, y [n]; pa, pb, mk: the packed branches' buffers */
+NOINLINE static void act_forward_eval(mz_activation act, const v16f *x, v16f *y, int64_t n,
+                                      float *pa, float *pb, uint16_t *mk)
+{
+    int64_t n4 = n & ~(int64_t)3;
+    v16f aux[4];
+#if defined(__AVX512F__)
+    if (act == MZ_ACT_TANH) {
+        tanh_packed(x, y, n, pa, pb, mk);
+        return;
+    }
+    if (act == MZ_ACT_GELU) {
+        gelu_packed(x, y, n, pa, pb, mk);
+        return;
+    }
+#else
+    (void)pa, (void)pb, (void)mk;
+#endif
+    switch (act) {
+#define X(A)                                                                                       \
+    case A:                                                                                        \
+        for (int64_t e = 0; e < n4; e += 4) {                                                      \
+            UNROLL for (int j = 0; j < 4; j++) y[e + j] = act_fwd1(A, x[e + j], &aux[j]);          \
+        }                                                                                          \
+        for (int64_t e = n4; e < n; e++)                                                           \
+            y[e] = act_fwd1(A, x[e], &aux[0]);                                                     \
         break;
         ACT_CASES(X)
 #undef X
@@ -719,6 +946,9 @@ typedef struct simd_state {
     v16f *xsq, *dxsq, *gs;          /* [max_layer_size]: x^2, its gradient, dS (PAD slack) */
     mz_layer shadow[MZ_MAX_LAYERS]; /* ARD layers with weight, bias at log_sigma2, _bias */
     mz_span frozen[MZ_MAX_LAYERS];  /* parameters the optimizer skips */
+    float *Ws; /* eval: [MZ_LANES][n_params], each lane's parameters (ARD: D) as plain floats */
+    float *pk[2];  /* eval: packed activation branches [16 max_layer_size + 16] floats each */
+    uint16_t *pkm; /* eval: their masks [max_layer_size] */
     int n_frozen;
     void *blocks[5 * MZ_MAX_LAYERS + 16];
     int n_blocks;
@@ -784,7 +1014,11 @@ static mz_status simd_create(mz_pop *p, mz_error *err)
     p->impl = s;
     int ok = (s->P = block(s, a->n_params)) && (s->G = block(s, a->n_params)) &&
              (s->M = block(s, a->n_params)) && (s->V = block(s, a->n_params)) &&
-             (s->act[0] = block(s, (int64_t)a->in_c * a->in_h * a->in_w));
+             (s->act[0] = block(s, (int64_t)a->in_c * a->in_h * a->in_w)) &&
+             (s->Ws = (float *)block(s, a->n_params)) &&
+             (s->pk[0] = (float *)block(s, a->max_layer_size + 1)) &&
+             (s->pk[1] = (float *)block(s, a->max_layer_size + 1)) &&
+             (s->pkm = (uint16_t *)block(s, a->max_layer_size / 32 + 1));
     for (int i = 0; ok && i < a->n_layers; i++) {
         const mz_layer *l = &a->layers[i];
         ok = (s->act[i + 1] = block(s, l->out_size)) != NULL;
@@ -1375,46 +1609,186 @@ static void simd_train_step(mz_pop *p, const uint8_t *images, const int32_t *lab
     optim_step(s, p);
 }
 
+/* ---- eval: 16 images in the lanes ----
+ * Eval has no per-lane state beyond the weights, so instead of one image broadcast to the models
+ * in the lanes, it puts 16 images in the lanes and runs one model at a time with its weights
+ * broadcast (the WL_BCAST kernels): every lane does useful work however few models the pop
+ * holds, and the transposed images are shared by all the models. Per (model, image) the float
+ * operations are those of forward_sample in eval mode, and the per-image losses are added to
+ * loss_sum in image order, so the results are the same bits as one image at a time.
+ * Lanes whose weights are the same bits and whose activation is the same (models that differ only
+ * in optimizer, learning rate, weight decay or dropout start from the same initial weights,
+ * evaluated at epoch 0) compute the same results: they are evaluated once and the results added
+ * to each of them. */
+
+#if defined(__AVX512F__)
+/* r[j] byte l = the old r[l] byte j (a 16 x 16 byte transposition) */
+static void transpose_16x16_u8(__m128i r[16])
+{
+    __m128i t[16], u[16], v[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm_unpacklo_epi8(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm_unpackhi_epi8(r[2 * i], r[2 * i + 1]);
+    }
+    for (int g = 0; g < 4; g++) /* rows 4g .. 4g+3: bytes 0-3, 4-7, 8-11, 12-15 */
+        for (int h = 0; h < 2; h++) {
+            u[4 * g + 2 * h] = _mm_unpacklo_epi16(t[4 * g + h], t[4 * g + 2 + h]);
+            u[4 * g + 2 * h + 1] = _mm_unpackhi_epi16(t[4 * g + h], t[4 * g + 2 + h]);
+        }
+    for (int g = 0; g < 2; g++) /* rows 8g .. 8g+7: bytes in pairs */
+        for (int h = 0; h < 4; h++) {
+            v[8 * g + 2 * h] = _mm_unpacklo_epi32(u[8 * g + h], u[8 * g + 4 + h]);
+            v[8 * g + 2 * h + 1] = _mm_unpackhi_epi32(u[8 * g + h], u[8 * g + 4 + h]);
+        }
+    for (int h = 0; h < 8; h++) {
+        r[2 * h] = _mm_unpacklo_epi64(v[h], v[8 + h]);
+        r[2 * h + 1] = _mm_unpackhi_epi64(v[h], v[8 + h]);
+    }
+}
+#endif
+
+/* x [in_c*h*w] (16 lanes) = images img[0..15] through the byte -> float table; NULL: zeros */
+static void gather_images(const mz_pop *p, const uint8_t *const img[MZ_LANES], v16f *x)
+{
+    const mz_arch *a = p->arch;
+    const int64_t hw = (int64_t)a->in_h * a->in_w;
+#if defined(__AVX512F__)
+    int full = 1;
+    for (int l = 0; l < MZ_LANES; l++)
+        full = full && img[l];
+    if (full) { /* 16 pixels of the 16 images at a time: transposed bytes, table gathers */
+        for (int ch = 0; ch < a->in_c; ch++) {
+            const float *lut = p->lut + ch * 256;
+            int64_t j0 = ch * hw;
+            for (; j0 + 16 <= (ch + 1) * hw; j0 += 16) {
+                __m128i r[16];
+                for (int l = 0; l < MZ_LANES; l++)
+                    r[l] = _mm_loadu_si128((const __m128i *)(img[l] + j0));
+                transpose_16x16_u8(r);
+                for (int j = 0; j < 16; j++)
+                    x[j0 + j] = (v16f)_mm512_i32gather_ps(_mm512_cvtepu8_epi32(r[j]), lut, 4);
+            }
+            for (; j0 < (ch + 1) * hw; j0++)
+                for (int l = 0; l < MZ_LANES; l++)
+                    x[j0][l] = lut[img[l][j0]];
+        }
+        return;
+    }
+#endif
+    /* in blocks of 128 elements (8 KB of x), so the lane-strided stores stay in L1 */
+    for (int ch = 0; ch < a->in_c; ch++)
+        for (int64_t j0 = ch * hw; j0 < (ch + 1) * hw; j0 += 128) {
+            int64_t j1 = j0 + 128 < (ch + 1) * hw ? j0 + 128 : (ch + 1) * hw;
+            const float *lut = p->lut + ch * 256;
+            for (int l = 0; l < MZ_LANES; l++) {
+                const uint8_t *im = img[l];
+                if (!im) {
+                    for (int64_t j = j0; j < j1; j++)
+                        x[j][l] = 0.0f;
+                    continue;
+                }
+                for (int64_t j = j0; j < j1; j++)
+                    x[j][l] = lut[im[j]];
+            }
+        }
+}
+
+/* Eval-mode forward of the 16 images in act[0] with the weights W [n_params] of one model;
+ * returns the logits [n_classes] (dropout and flatten are the identity: no copies). */
+NOINLINE static const v16f *eval_forward(simd_state *s, const mz_pop *p, const float *W,
+                                         mz_activation act)
+{
+    const mz_arch *a = p->arch;
+    const v16f *in = s->act[0];
+    for (int i = 0; i < a->n_layers; i++) {
+        const mz_layer *l = &a->layers[i];
+        v16f *out = s->act[i + 1];
+        switch (l->kind) {
+        case MZ_LAYER_CONV:
+            conv_forward_b(l, &s->plan[i], W, in, out);
+            break;
+        case MZ_LAYER_LINEAR:
+            linear_forward_b(l, W, in, out);
+            break;
+        case MZ_LAYER_MAXPOOL:
+            pool_forward_eval(l, in, out);
+            break;
+        case MZ_LAYER_ACT:
+            act_forward_eval(act, in, out, l->out_size, s->pk[0], s->pk[1], s->pkm);
+            break;
+        case MZ_LAYER_DROPOUT:
+        case MZ_LAYER_FLATTEN:
+            continue; /* in stays */
+        }
+        in = out;
+    }
+    return in;
+}
+
 static void simd_eval(mz_pop *p, const uint8_t *images, const int32_t *labels, int64_t n,
                       double *loss_sum, int64_t *correct, int32_t *const *classes)
 {
     simd_state *s = p->impl;
     const mz_arch *a = p->arch;
     const int K = a->n_classes;
-    const int64_t hw = (int64_t)a->in_h * a->in_w, chw = a->in_c * hw;
+    const int64_t chw = (int64_t)a->in_c * a->in_h * a->in_w, np = a->n_params;
     lane_vec lv;
     lane_vectors(p, 0, &lv);
     if (a->ard)
         ard_derive(a, s->P, s->D);
-    for (int64_t i = 0; i < n; i++) {
-        /* the same image in every lane */
-        const uint8_t *img = images + i * chw;
-        v16f *x = s->act[0];
-        for (int ch = 0; ch < a->in_c; ch++)
-            for (int64_t j = 0; j < hw; j++)
-                x[ch * hw + j] = vf(p->lut[ch * 256 + img[ch * hw + j]]);
-        forward_sample(s, p, &lv, 0, 0, 0, 0);
-        v16f total = vf(0.0f);
-        v16i hits = vi(0);
-        loss_sample(s->act[a->n_layers], vi(labels[i]), K, 1.0f, &total, &hits, NULL);
-        v16f lb = -total / 1.0f;
-        for (int l = 0; l < MZ_LANES; l++)
-            if (p->lane[l].active) {
-                loss_sum[l] += (double)lb[l];
-                correct[l] += hits[l];
-            }
-        if (classes) { /* the argmax loss_sample counts hits with */
-            const v16f *z = s->act[a->n_layers];
-            v16f m = z[0];
+    const v16f *P = a->ard ? s->D : s->P; /* ARD eval: the plain forward on D (clipped weights) */
+    int models[MZ_LANES], nm = 0;  /* the distinct weight vectors: one lane of each */
+    int twin_of[MZ_LANES];         /* active lane -> the lane in models[] with its weights */
+    for (int l = 0; l < MZ_LANES; l++) {
+        twin_of[l] = -1;
+        if (!p->lane[l].active)
+            continue;
+        float *w = s->Ws + l * np;
+        for (int64_t e = 0; e < np; e++)
+            w[e] = P[e][l];
+        twin_of[l] = l;
+        for (int mi = 0; mi < nm && twin_of[l] == l; mi++)
+            if (p->lane_act[l] == p->lane_act[models[mi]] &&
+                !memcmp(w, s->Ws + models[mi] * np, sizeof(float) * (size_t)np))
+                twin_of[l] = models[mi];
+        if (twin_of[l] == l)
+            models[nm++] = l;
+    }
+    for (int64_t i0 = 0; i0 < n && nm; i0 += MZ_LANES) {
+        int nb = n - i0 < MZ_LANES ? (int)(n - i0) : MZ_LANES;
+        const uint8_t *img[MZ_LANES];
+        v16i y = vi(0);
+        for (int j = 0; j < MZ_LANES; j++) {
+            img[j] = j < nb ? images + (i0 + j) * chw : NULL;
+            y[j] = j < nb ? labels[i0 + j] : 0;
+        }
+        gather_images(p, img, s->act[0]);
+        for (int mi = 0; mi < nm; mi++) {
+            const v16f *z = eval_forward(s, p, s->Ws + models[mi] * np, p->lane_act[models[mi]]);
+            v16f total = vf(0.0f);
+            v16i hits = vi(0);
+            loss_sample(z, y, K, 1.0f, &total, &hits, NULL);
+            v16f lb = -total / 1.0f;
             v16i arg = vi(0);
-            for (int k = 1; k < K; k++) {
-                v16i gt = z[k] > m;
-                m = vsel(gt, z[k], m);
-                arg = vseli(gt, vi(k), arg);
+            if (classes) { /* the argmax loss_sample counts hits with */
+                v16f m = z[0];
+                for (int k = 1; k < K; k++) {
+                    v16i gt = z[k] > m;
+                    m = vsel(gt, z[k], m);
+                    arg = vseli(gt, vi(k), arg);
+                }
             }
-            for (int l = 0; l < MZ_LANES; l++)
-                if (p->lane[l].active && classes[l])
-                    classes[l][i] = arg[l];
+            for (int l = 0; l < MZ_LANES; l++) {
+                if (twin_of[l] != models[mi])
+                    continue;
+                for (int j = 0; j < nb; j++) { /* in image order */
+                    loss_sum[l] += (double)lb[j];
+                    correct[l] += hits[j];
+                }
+                if (classes && classes[l])
+                    for (int j = 0; j < nb; j++)
+                        classes[l][i0 + j] = arg[j];
+            }
         }
     }
     if (a->ard) { /* the KL term of the test loss, once per image */

@@ -184,9 +184,10 @@ MZ_INLINE v16f v_log(v16f x)
     return y;
 }
 
-MZ_INLINE v16f v_tanh(v16f x)
+/* tanh's two branches on a = |x| (v_tanh selects, then copies x's sign; the eval's packed
+ * activations call them apart, src/nn/pop_simd.c) */
+MZ_INLINE v16f v_tanh_small(v16f a)
 {
-    v16f a = vabs(x);
     v16f s = a * a;
     v16f p = vf(1.004639751e-04f);
     p = p * s + 2.376788296e-04f;
@@ -197,17 +198,25 @@ MZ_INLINE v16f v_tanh(v16f x)
     p = p * s + -5.396822674e-02f;
     p = p * s + 1.333333328e-01f;
     p = p * s + -3.333333333e-01f;
-    v16f small = a + a * (s * p);
+    return a + a * (s * p);
+}
+MZ_INLINE v16f v_tanh_large(v16f a)
+{
     v16f e = v_exp(2.0f * a);
-    v16f large = 1.0f - 2.0f / (e + 1.0f);
-    v16f t = vsel(a < vf(0.55f), small, large);
+    return 1.0f - 2.0f / (e + 1.0f);
+}
+MZ_INLINE v16f v_tanh(v16f x)
+{
+    v16f a = vabs(x);
+    v16f t = vsel(a < vf(0.55f), v_tanh_small(a), v_tanh_large(a));
     t = vcopysign(t, x);
     return vsel(x != x, x, t);
 }
 
-MZ_INLINE v16f v_erf(v16f x)
+/* erf's branches on a = |x| (v_erf selects among them: small for a <= 1, mid for 1 < a < 4,
+ * 1 above; then copies x's sign) */
+MZ_INLINE v16f v_erf_small(v16f a)
 {
-    v16f a = vabs(x);
     v16f s = a * a;
     v16f p = vf(-9.770091218e-06f);
     p = p * s + 1.129980865e-04f;
@@ -217,7 +226,11 @@ MZ_INLINE v16f v_erf(v16f x)
     p = p * s + 1.128378383e-01f;
     p = p * s + -3.761263854e-01f;
     p = p * s + 1.128379167e+00f;
-    v16f small = a * p;
+    return a * p;
+}
+MZ_INLINE v16f v_erf_mid(v16f a)
+{
+    v16f s = a * a;
     v16f t = a - 2.5f;
     v16f q = vf(2.990671720e-10f);
     q = q * t + -1.423647183e-09f;
@@ -236,8 +249,12 @@ MZ_INLINE v16f v_erf(v16f x)
     q = q * t + 2.493799710e-02f;
     q = q * t + -7.434734678e-02f;
     q = q * t + 2.108063641e-01f;
-    v16f mid = 1.0f - v_exp(-s) * q;
-    v16f r = vsel(a <= vf(1.0f), small, mid);
+    return 1.0f - v_exp(-s) * q;
+}
+MZ_INLINE v16f v_erf(v16f x)
+{
+    v16f a = vabs(x);
+    v16f r = vsel(a <= vf(1.0f), v_erf_small(a), v_erf_mid(a));
     r = vsel(a >= vf(4.0f), vf(1.0f), r);
     r = vcopysign(r, x);
     return vsel(x != x, x, r);

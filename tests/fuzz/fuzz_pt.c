@@ -2,7 +2,9 @@
  * read whole, as mzoo import reads an archive member. Build with clang:
  *   CC=clang cmake -S . -B build-fuzz -DMZOO_FUZZ=ON -DMZOO_SANITIZE=address,undefined
  *   cmake --build build-fuzz --target fuzz_pt fuzz_pickle
- *   build-fuzz/fuzz_pt -max_total_time=300 corpus/ tests/data/pt
+ *   build-fuzz/fuzz_pt -max_total_time=300 new-inputs/ tests/fuzz/corpus/pt
+ * or run scripts/fuzz.sh, which does this for every target. Without -DMZOO_FUZZ=ON each target is
+ * linked with replay.c instead, and `ctest -R fuzz_` replays every corpus in tests/fuzz/corpus/.
  * Every input must give MZ_OK or an error with a message; never a crash, a leak or a read out of
  * bounds. */
 #include <stdint.h>

@@ -361,7 +361,7 @@ static void conv_dx_any(const mz_layer *l, const v16f *W, const v16f *dy, v16f *
 
 /* Per conv layer: the tiles chosen for its shape (NULL: the one-at-a-time fallback). */
 typedef struct conv_plan {
-    conv_fwd_fn fwd, fwd_rem; /* rows: tiles of frb outputs, then one of frem */
+    conv_fwd_fn fwd, fwd_rem;    /* rows: tiles of frb outputs, then one of frem */
     conv_fwdb_fn fwdb, fwdb_rem; /* eval (broadcast weights): tiles of bcb x brb, then brem */
     int bcb, brb, brem;
     int fcb, frb, frem;
@@ -894,7 +894,7 @@ typedef struct simd_state {
     v16f *xsq, *dxsq, *gs;          /* [max_layer_size]: x^2, its gradient, dS (PAD slack) */
     mz_layer shadow[MZ_MAX_LAYERS]; /* ARD layers with weight, bias at log_sigma2, _bias */
     mz_span frozen[MZ_MAX_LAYERS];  /* parameters the optimizer skips */
-    float *Ws; /* eval: [MZ_LANES][n_params], each lane's parameters (ARD: D) as plain floats */
+    float *Ws;     /* eval: [MZ_LANES][n_params], each lane's parameters (ARD: D) as plain floats */
     float *pk[2];  /* eval: packed activation branches [16 max_layer_size + 16] floats each */
     uint16_t *pkm; /* eval: their masks [max_layer_size] */
     int n_frozen;
@@ -1652,8 +1652,8 @@ static void simd_eval(mz_pop *p, const uint8_t *images, const int32_t *labels, i
     if (a->ard)
         ard_derive(a, s->P, s->D);
     const v16f *P = a->ard ? s->D : s->P; /* ARD eval: the plain forward on D (clipped weights) */
-    int models[MZ_LANES], nm = 0;  /* the distinct weight vectors: one lane of each */
-    int twin_of[MZ_LANES];         /* active lane -> the lane in models[] with its weights */
+    int models[MZ_LANES], nm = 0;         /* the distinct weight vectors: one lane of each */
+    int twin_of[MZ_LANES];                /* active lane -> the lane in models[] with its weights */
     for (int l = 0; l < MZ_LANES; l++) {
         twin_of[l] = -1;
         if (!p->lane[l].active)

@@ -1653,19 +1653,19 @@ static void simd_eval(mz_pop *p, const uint8_t *images, const int32_t *labels, i
         ard_derive(a, s->P, s->D);
     const v16f *P = a->ard ? s->D : s->P; /* ARD eval: the plain forward on D (clipped weights) */
     int models[MZ_LANES], nm = 0;         /* the distinct weight vectors: one lane of each */
-    int twin_of[MZ_LANES];                /* active lane -> the lane in models[] with its weights */
+    int same_as[MZ_LANES];                /* active lane -> the lane in models[] with its weights */
     for (int l = 0; l < MZ_LANES; l++) {
-        twin_of[l] = -1;
+        same_as[l] = -1;
         if (!p->lane[l].active)
             continue;
         float *w = s->Ws + l * np;
         for (int64_t e = 0; e < np; e++)
             w[e] = P[e][l];
-        twin_of[l] = l;
-        for (int mi = 0; mi < nm && twin_of[l] == l; mi++)
+        same_as[l] = l;
+        for (int mi = 0; mi < nm && same_as[l] == l; mi++)
             if (!memcmp(w, s->Ws + models[mi] * np, sizeof(float) * (size_t)np))
-                twin_of[l] = models[mi];
-        if (twin_of[l] == l)
+                same_as[l] = models[mi];
+        if (same_as[l] == l)
             models[nm++] = l;
     }
     for (int64_t i0 = 0; i0 < n && nm; i0 += MZ_LANES) {
@@ -1693,7 +1693,7 @@ static void simd_eval(mz_pop *p, const uint8_t *images, const int32_t *labels, i
                 }
             }
             for (int l = 0; l < MZ_LANES; l++) {
-                if (twin_of[l] != models[mi])
+                if (same_as[l] != models[mi])
                     continue;
                 for (int j = 0; j < nb; j++) { /* in image order */
                     loss_sum[l] += (double)lb[j];

@@ -15,6 +15,9 @@
  * Layer kernels (one function per layer kind and direction) work on tiles of outputs held in
  * registers; tile shapes are chosen per layer from the instantiations below, with a 1x1 tile as the
  * fallback for any other shape. See docs/PERFORMANCE.md for the measurements behind them.
+ *
+ * Eval turns the lanes around: 16 images in the lanes and one model at a time, its weights
+ * broadcast (section "eval" at the end), so that pops of few models fill the lanes too.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -209,8 +209,8 @@ int main(int argc, char **argv)
                    "\"model_images_per_s\":%.6g,\"flops_per_image\":%.6g,\"gflops\":%.4g,"
                    "\"peak_gflops\":%.4g}\n",
                    arch_name, act, be->name, nm, (long long)n_images,
-                   have_ds ? "fashion-mnist" : "random", best, best_wall, (double)nm * (double)n_images / best,
-                   flops_per_image(&arch),
+                   have_ds ? "fashion-mnist" : "random", best, best_wall,
+                   (double)nm * (double)n_images / best, flops_per_image(&arch),
                    flops_per_image(&arch) * nm * (double)n_images / best / 1e9, peak);
             fflush(stdout);
             mz_pop_release(&pop);

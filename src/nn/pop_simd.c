@@ -15,6 +15,9 @@
  * Layer kernels (one function per layer kind and direction) work on tiles of outputs held in
  * registers; tile shapes are chosen per layer from the instantiations below, with a 1x1 tile as the
  * fallback for any other shape. See docs/PERFORMANCE.md for the measurements behind them.
+ *
+ * Eval turns the lanes around: 16 images in the lanes and one model at a time, its weights
+ * broadcast (section "eval" at the end), so that pops of few models fill the lanes too.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -361,7 +364,7 @@ static void conv_dx_any(const mz_layer *l, const v16f *W, const v16f *dy, v16f *
 
 /* Per conv layer: the tiles chosen for its shape (NULL: the one-at-a-time fallback). */
 typedef struct conv_plan {
-    conv_fwd_fn fwd, fwd_rem; /* rows: tiles of frb outputs, then one of frem */
+    conv_fwd_fn fwd, fwd_rem;    /* rows: tiles of frb outputs, then one of frem */
     conv_fwdb_fn fwdb, fwdb_rem; /* eval (broadcast weights): tiles of bcb x brb, then brem */
     int bcb, brb, brem;
     int fcb, frb, frem;
@@ -946,7 +949,7 @@ typedef struct simd_state {
     v16f *xsq, *dxsq, *gs;          /* [max_layer_size]: x^2, its gradient, dS (PAD slack) */
     mz_layer shadow[MZ_MAX_LAYERS]; /* ARD layers with weight, bias at log_sigma2, _bias */
     mz_span frozen[MZ_MAX_LAYERS];  /* parameters the optimizer skips */
-    float *Ws; /* eval: [MZ_LANES][n_params], each lane's parameters (ARD: D) as plain floats */
+    float *Ws;     /* eval: [MZ_LANES][n_params], each lane's parameters (ARD: D) as plain floats */
     float *pk[2];  /* eval: packed activation branches [16 max_layer_size + 16] floats each */
     uint16_t *pkm; /* eval: their masks [max_layer_size] */
     int n_frozen;
@@ -1737,21 +1740,21 @@ static void simd_eval(mz_pop *p, const uint8_t *images, const int32_t *labels, i
     if (a->ard)
         ard_derive(a, s->P, s->D);
     const v16f *P = a->ard ? s->D : s->P; /* ARD eval: the plain forward on D (clipped weights) */
-    int models[MZ_LANES], nm = 0;  /* the distinct weight vectors: one lane of each */
-    int twin_of[MZ_LANES];         /* active lane -> the lane in models[] with its weights */
+    int models[MZ_LANES], nm = 0;         /* the distinct weight vectors: one lane of each */
+    int same_as[MZ_LANES];                /* active lane -> the lane in models[] with its weights */
     for (int l = 0; l < MZ_LANES; l++) {
-        twin_of[l] = -1;
+        same_as[l] = -1;
         if (!p->lane[l].active)
             continue;
         float *w = s->Ws + l * np;
         for (int64_t e = 0; e < np; e++)
             w[e] = P[e][l];
-        twin_of[l] = l;
-        for (int mi = 0; mi < nm && twin_of[l] == l; mi++)
+        same_as[l] = l;
+        for (int mi = 0; mi < nm && same_as[l] == l; mi++)
             if (p->lane_act[l] == p->lane_act[models[mi]] &&
                 !memcmp(w, s->Ws + models[mi] * np, sizeof(float) * (size_t)np))
-                twin_of[l] = models[mi];
-        if (twin_of[l] == l)
+                same_as[l] = models[mi];
+        if (same_as[l] == l)
             models[nm++] = l;
     }
     for (int64_t i0 = 0; i0 < n && nm; i0 += MZ_LANES) {
@@ -1779,7 +1782,7 @@ static void simd_eval(mz_pop *p, const uint8_t *images, const int32_t *labels, i
                 }
             }
             for (int l = 0; l < MZ_LANES; l++) {
-                if (twin_of[l] != models[mi])
+                if (same_as[l] != models[mi])
                     continue;
                 for (int j = 0; j < nb; j++) { /* in image order */
                     loss_sum[l] += (double)lb[j];

@@ -1,5 +1,5 @@
 /* mzoo pop: the population engine. A "pop" is a group of up to MZ_LANES models of the same
- * architecture and activation that advance together, step by step; each model (lane) keeps its own
+ * architecture that advance together, step by step; each model (lane) keeps its own
  * parameters, optimizer (type and hyperparameters), dropout rate, seed and training data order.
  *
  * Lanes never interact: a model's results are bit-identical whichever lane it occupies and whoever

@@ -149,7 +149,8 @@ mz_status mz_load_eurosat_sized(mz_dataset *ds, const char *dir, const char *var
                      path);
         goto done;
     }
-    qsort(c.recs, (size_t)c.n, sizeof *c.recs, es_cmp);
+    if (c.n > 1)
+        qsort(c.recs, (size_t)c.n, sizeof *c.recs, es_cmp);
     int classes[10] = {0}, n_classes = 0;
     for (int64_t i = 0; i < c.n; i++) {
         if (i > 0 && es_cmp(&c.recs[i - 1], &c.recs[i]) == 0) {

@@ -209,7 +209,8 @@ mz_status imp_attach(importer *im, int *all_done)
         imp_model *m = &im->models[i];
         if (i && !strcmp(m->name, im->models[i - 1].name))
             return mz_fail(err, MZ_EFORMAT, "%s: two models named %s", im->source, m->name);
-        qsort(m->ep, (size_t)m->n_ep, sizeof *m->ep, cmp_epoch);
+        if (m->n_ep > 1) /* a model without epochs may have no array: qsort(NULL, 0) is undefined */
+            qsort(m->ep, (size_t)m->n_ep, sizeof *m->ep, cmp_epoch);
         for (int e = 0; e < m->n_ep; e++) {
             imp_epoch *x = &m->ep[e];
             if (x->epoch > max_epoch)

@@ -1062,7 +1062,8 @@ mz_status mz_modelzoos_import(importer *im)
             mz_digest_u64(&im->digest, c.trials[t].files[k].crc);
             mz_digest_u64(&im->digest, c.trials[t].files[k].bytes);
         }
-        qsort(m->ep, (size_t)m->n_ep, sizeof *m->ep, cmp_epoch);
+        if (m->n_ep > 1) /* a trial without epochs has no array: qsort(NULL, 0) is undefined */
+            qsort(m->ep, (size_t)m->n_ep, sizeof *m->ep, cmp_epoch);
         for (int x = 0; x < m->n_ep; x++)
             if (m->ep[x].has_ckpt) {
                 const ckpt *k = &c.ckpts[m->ep[x].src];

@@ -709,9 +709,9 @@ static void test_zip(void)
  * and strings untouched, and every real reads back to the same double. */
 static void test_json_shortest(void)
 {
-    json_t *o = json_pack("{s:[f,f,f,f,f,f],s:I,s:s}", "r", 0.7, 0.15, 3.0, -2.5e-300, 1e22,
-                          0.1 + 0.2, "n", (json_int_t)12345678901LL, "s",
-                          "0.69999999999999996 stays");
+    json_t *o =
+        json_pack("{s:[f,f,f,f,f,f],s:I,s:s}", "r", 0.7, 0.15, 3.0, -2.5e-300, 1e22, 0.1 + 0.2, "n",
+                  (json_int_t)12345678901LL, "s", "0.69999999999999996 stays");
     CHECK(o != NULL);
     char *t = o ? mz_json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     CHECK(t && !strcmp(t, "{\"n\":12345678901,\"r\":[0.7,0.15,3.0,-2.5e-300,1e+22,"

@@ -486,7 +486,8 @@ static int exists(const char *dir, const char *name)
 static int count_prefixed(const char *prefix)
 {
     char cmd[700];
-    snprintf(cmd, sizeof cmd, "ls -a '%s' | grep -c '^%s' > '%s/count.txt'", tmpdir, prefix, tmpdir);
+    snprintf(cmd, sizeof cmd, "ls -a '%s' | grep -c '^%s' > '%s/count.txt'", tmpdir, prefix,
+             tmpdir);
     if (system(cmd) < 0)
         return -1;
     snprintf(cmd, sizeof cmd, "%s/count.txt", tmpdir);

@@ -202,9 +202,10 @@ static json_t *stats_json(const double *v, size_t n)
         sum += v[i];
     double mean = sum / (double)n; /* huge losses of diverging models can overflow the sum */
     return json_pack("{s:I,s:o,s:f,s:f,s:f,s:f,s:f,s:f,s:f}", "n", (json_int_t)n, "mean",
-                     isfinite(mean) ? json_real(mean) : json_null(), "min", v[0], "q05", quantile(v, n, 0.05), "q25",
-                     quantile(v, n, 0.25), "median", quantile(v, n, 0.5), "q75",
-                     quantile(v, n, 0.75), "q95", quantile(v, n, 0.95), "max", v[n - 1]);
+                     isfinite(mean) ? json_real(mean) : json_null(), "min", v[0], "q05",
+                     quantile(v, n, 0.05), "q25", quantile(v, n, 0.25), "median",
+                     quantile(v, n, 0.5), "q75", quantile(v, n, 0.75), "q95", quantile(v, n, 0.95),
+                     "max", v[n - 1]);
 }
 
 /* Per epoch, the statistics of every metric over the models that have it (NULLs, i.e. NaN or
@@ -290,8 +291,8 @@ static mz_status info_json(mz_store *st, const char *path, const rows *r, mz_err
     json_t *o = json_object();
     json_object_set_new(o, "zoo", json_string(path));
     json_object_set_new(o, "schema_version", json_integer(mz_store_schema_version(st)));
-    const char *keys[] = {"generator", "kind",   "dataset",            "variant",
-                          "architecture", "epochs", "batch_size", "method",
+    const char *keys[] = {"generator",          "kind",       "dataset",    "variant",
+                          "architecture",       "epochs",     "batch_size", "method",
                           "source_checkpoints", "created_at", "epoch_unit"};
     json_t *meta = json_object();
     char buf[256];
@@ -307,9 +308,9 @@ static mz_status info_json(mz_store *st, const char *path, const rows *r, mz_err
     }
     json_t *status = json_object();
     json_object_set_new(o, "models_by_status", status);
-    mz_status s = mz_store_query(
-        st, "SELECT status, count(*) FROM models GROUP BY status ORDER BY status", status_json,
-        status, err);
+    mz_status s =
+        mz_store_query(st, "SELECT status, count(*) FROM models GROUP BY status ORDER BY status",
+                       status_json, status, err);
     double *acc = malloc(sizeof(double) * (r->n ? r->n : 1));
     if (s == MZ_OK && !acc)
         s = mz_fail(err, MZ_ENOMEM, "out of memory");
@@ -333,9 +334,9 @@ static mz_status info_json(mz_store *st, const char *path, const rows *r, mz_err
                 if (!strcmp(r->v[j].hp[h], v) && !isnan(r->v[j].test_acc))
                     acc[m++] = r->v[j].test_acc;
             qsort(acc, m, sizeof(double), cmp_double);
-            json_object_set_new(vals, v, json_pack("{s:f,s:I}", "median_test_acc",
-                                                   quantile(acc, m, 0.5), "models",
-                                                   (json_int_t)m));
+            json_object_set_new(vals, v,
+                                json_pack("{s:f,s:I}", "median_test_acc", quantile(acc, m, 0.5),
+                                          "models", (json_int_t)m));
         }
         if (json_object_size(vals) >= 2)
             json_object_set_new(by_hp, hp_names[h], vals);

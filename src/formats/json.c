@@ -56,8 +56,8 @@ static char *shortest_reals(const char *in)
 
 char *mz_json_dumps(const struct json_t *root, size_t flags)
 {
-    char *text = json_dumps(root, (flags & ~(size_t)JSON_REAL_PRECISION(31)) |
-                                      JSON_REAL_PRECISION(17));
+    char *text =
+        json_dumps(root, (flags & ~(size_t)JSON_REAL_PRECISION(31)) | JSON_REAL_PRECISION(17));
     char *s = text ? shortest_reals(text) : NULL;
     free(text);
     return s;

@@ -340,15 +340,15 @@ typedef struct pass1 {
     mz_loader *L;
     const mz_epoch_sel *es;
     const mz_store_column *cols;
-    int ncols;       /* property columns; cols[ncols] is epochs.weights_absmax when absmax_col */
+    int ncols; /* property columns; cols[ncols] is epochs.weights_absmax when absmax_col */
     int absmax_col;
     grow g;
     strtab tabs[96];
     char last_variant[64];
     int last_source;
-    int64_t rows;                            /* (model, epoch) rows seen, before any selection */
-    int min_epoch, max_epoch;                /* of those rows */
-    unsigned char hit[MZ_EPOCH_SEL_MAX];     /* items of an epoch list that matched a row */
+    int64_t rows;                        /* (model, epoch) rows seen, before any selection */
+    int min_epoch, max_epoch;            /* of those rows */
+    unsigned char hit[MZ_EPOCH_SEL_MAX]; /* items of an epoch list that matched a row */
     mz_status st;
     mz_error *err;
 } pass1;
@@ -592,10 +592,9 @@ static mz_status build_layout(mz_loader *L, mz_error *err)
         st = mz_store_layout(L->st, names[i], &tensors[i], &counts[i], NULL, err);
     if (st == MZ_OK && nv == 0)
         st = mz_fail(err, MZ_EFORMAT, "%s: the zoo has no models", L->path);
-    if (st == MZ_OK &&
-        (st = mz_vec_layout_build(&L->layout, nv, (const char *const *)names,
-                                  (const mz_tensor_desc *const *)tensors, counts, L->opt.layers,
-                                  L->opt.with_bias, err)))
+    if (st == MZ_OK && (st = mz_vec_layout_build(&L->layout, nv, (const char *const *)names,
+                                                 (const mz_tensor_desc *const *)tensors, counts,
+                                                 L->opt.layers, L->opt.with_bias, err)))
         mz_error_prefix(err, "%s", L->path); /* the store's messages name the file already */
     for (int i = 0; i < nv; i++) {
         free(names[i]);

@@ -499,7 +499,7 @@ mz_status mz_store_query(mz_store *st, const char *sql, mz_store_row_fn row, voi
 static int internal_column(char table, const char *name)
 {
     static const char *const skip_epochs[] = {
-        "model_id", "epoch",    "weights",    "weights_crc32", "weights_absmax", "metrics",
+        "model_id",  "epoch",    "weights",    "weights_crc32", "weights_absmax", "metrics",
         "opt_state", "opt_step", "created_at", "seconds",       "wall_time",      NULL};
     static const char *const skip_models[] = {"id",      "variant", "status", "epochs_done",
                                               "message", "spec",    "config", "updated_at",

@@ -103,8 +103,8 @@ static mz_status has_column(mz_store *st, const char *table, const char *column,
 {
     sqlite3_stmt *q = NULL;
     *found = 0;
-    int rc = sqlite3_prepare_v2(st->db, "SELECT 1 FROM pragma_table_info(?) WHERE name = ?", -1,
-                                &q, NULL);
+    int rc = sqlite3_prepare_v2(st->db, "SELECT 1 FROM pragma_table_info(?) WHERE name = ?", -1, &q,
+                                NULL);
     if (rc == SQLITE_OK) {
         sqlite3_bind_text(q, 1, table, -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 2, column, -1, SQLITE_STATIC);

@@ -5,12 +5,12 @@
  * architecture with them (a lane whose dropout is 0 passes its activations through them
  * unchanged, as its own architecture would), and activations mix within a unit (mz_pop.h). Models
  * are ordered by architecture, activation and id before they are cut into units, so a unit holds
- * as few activations as the grid allows. Per model the protocol of train.h: epoch 0 evaluates the initial weights; epoch e >= 1
- * shuffles the training split with Philox(seed, SHUFFLE, e), trains in batches (train loss and
- * accuracy are running averages of the training-mode batches), then evaluates val and test. A
- * model whose loss or weights become NaN/Inf is marked diverged; its lane is switched off and the
- * others go on. Grouping is a pure scheduling decision: every lane computes exactly what the
- * model alone would (nn/pop.h). */
+ * as few activations as the grid allows. Per model the protocol of train.h: epoch 0 evaluates the
+ * initial weights; epoch e >= 1 shuffles the training split with Philox(seed, SHUFFLE, e), trains
+ * in batches (train loss and accuracy are running averages of the training-mode batches), then
+ * evaluates val and test. A model whose loss or weights become NaN/Inf is marked diverged; its lane
+ * is switched off and the others go on. Grouping is a pure scheduling decision: every lane computes
+ * exactly what the model alone would (nn/pop.h). */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>

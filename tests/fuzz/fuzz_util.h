@@ -13,6 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mzoo/formats.h"
+
 static char fuzz_dir_[512];
 
 static int fuzz_rm_(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
@@ -60,7 +62,24 @@ static inline const char *fuzz_write(const char *name, const uint8_t *data, size
         if ((st) != MZ_OK && !(err).msg[0])                                                        \
             abort();                                                                               \
         if (getenv("MZOO_FUZZ_VERBOSE"))                                                           \
-            fprintf(stderr, "  %s:%d: %s\n", __FILE__, __LINE__, (st) ? (err).msg : "ok");        \
+            fprintf(stderr, "  %s:%d: %s\n", __FILE__, __LINE__, (st) ? (err).msg : "ok");         \
     } while (0)
+
+/* Every array the reader lists: its header checked against the file, then its data (capped: the
+ * fuzzer's memory, not the format's limit). */
+static inline void fuzz_read_arrays(mz_areader *r)
+{
+    for (int i = 0; i < mz_areader_count(r); i++) {
+        const char *name = mz_areader_name(r, i);
+        mz_array_desc d;
+        void *buf = NULL;
+        mz_error err = {0};
+        char where[256];
+        mz_areader_origin(r, name, where, sizeof where);
+        mz_status st = mz_areader_load(r, name, 1 << 24, &d, &buf, &err);
+        FUZZ_CHECK_MSG(st, err);
+        free(buf);
+    }
+}
 
 #endif

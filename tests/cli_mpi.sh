@@ -4,7 +4,7 @@
 #  - 3 ranks x 1 thread and 2 ranks x 2 threads give the same zoo, bit for bit;
 #  - rank 0 killed after a few commits (the whole job dies), then the same command with another
 #    number of ranks: the same zoo;
-#  - another rank killed with SIGKILL mid-run, then a rerun: the same zoo;
+#  - a worker rank killed with SIGKILL mid-run, then a rerun: the same zoo;
 #  - a rank that cannot read the data stops every rank before anything is written, naming the
 #    rank; twins over several ranks equal twins made by one process.
 set -u
@@ -63,32 +63,42 @@ $MPI -np 3 "$BIN" train "$T/spec.json" -o "$T/k.db" -j 1 -q >"$T/out" 2>&1
 rc=$?
 check '[ $rc -eq 0 ] && cmp -s "$T/one.txt" <(content "$T/k.db")' "killed + resumed on 3 ranks differs (exit $rc): $(tail -3 "$T/out")"
 
-# another rank killed with SIGKILL mid-run, then a rerun on 2 ranks. Mid-run is told by the
-# victim's CPU time (a second of training of its ~7 s share), not by commits, which the writer
-# makes as units finish: under load a commit may come only when the job is nearly over.
-$MPI -np 3 "$BIN" train "$T/spec.json" -o "$T/s.db" -j 1 -q >"$T/out" 2>&1 &
+# another rank killed with SIGKILL mid-run, then a rerun on 2 ranks. A zoo with more work than
+# the others (seconds per rank), so that the kill lands mid-run; mid-run is told by the victim's
+# CPU time, not by commits (the writer commits as units finish). The victim is whichever worker
+# rank (1 or 2) has trained half a second first: with mixed populations a rank may get no unit.
+cat > "$T/long.json" <<'JSON'
+{"dataset": "fashion-mnist", "architecture": "cnn-s", "epochs": 3, "batch_size": 10,
+ "train_subset": 3000,
+ "grid": {"activation": ["tanh", "relu"], "init": "kaiming_uniform", "optimizer": ["adam", "sgd"],
+          "lr": 0.001, "momentum": 0.9, "dropout": [0, 0.5], "seed": [1, 2]}}
+JSON
+"$BIN" train "$T/long.json" -o "$T/long1.db" -j 1 -q 2>"$T/err"
+rc=$?
+check '[ $rc -eq 0 ]' "the longer zoo, one process: $(cat "$T/err")"
+content "$T/long1.db" > "$T/long1.txt"
+$MPI -np 3 "$BIN" train "$T/long.json" -o "$T/s.db" -j 1 -q >"$T/out" 2>&1 &
 job=$!
 victim=""
-tck=$(getconf CLK_TCK)
+half=$(( $(getconf CLK_TCK) / 2 ))
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
-for i in $(seq 1 600); do
-    sleep 0.1
-    if [ -z "$victim" ]; then
-        for p in $(pgrep -f "mzoo train $T/spec.json -o $T/s.db" || true); do
-            if tr '\0' '\n' < /proc/$p/environ 2>/dev/null | grep -q '^OMPI_COMM_WORLD_RANK=2$'; then
-                victim=$p
-            fi
-        done
-    fi
-    [ -n "$victim" ] && [ "$(cpu_ticks "$victim")" -ge "$tck" ] && break
+for i in $(seq 1 1200); do
+    sleep 0.05
+    for p in $(pgrep -f "mzoo train $T/long.json -o $T/s.db" || true); do
+        if tr '\0' '\n' < /proc/$p/environ 2>/dev/null | grep -q '^OMPI_COMM_WORLD_RANK=[12]$' &&
+            [ "$(cpu_ticks "$p")" -ge "$half" ]; then
+            victim=$p
+        fi
+    done
+    [ -n "$victim" ] && break
 done
 [ -n "$victim" ] && kill -9 "$victim"
 wait $job
 rc=$?
-check '[ -n "$victim" ] && [ $rc -ne 0 ]' "rank 2 was killed and the job failed (exit $rc)"
-$MPI -np 2 "$BIN" train "$T/spec.json" -o "$T/s.db" -j 1 -q >"$T/out" 2>&1
+check '[ -n "$victim" ] && [ $rc -ne 0 ]' "a worker rank was killed and the job failed (exit $rc)"
+$MPI -np 2 "$BIN" train "$T/long.json" -o "$T/s.db" -j 1 -q >"$T/out" 2>&1
 rc=$?
-check '[ $rc -eq 0 ] && cmp -s "$T/one.txt" <(content "$T/s.db")' "a rank killed + rerun differs (exit $rc): $(tail -3 "$T/out")"
+check '[ $rc -eq 0 ] && cmp -s "$T/long1.txt" <(content "$T/s.db")' "a rank killed + rerun differs (exit $rc): $(tail -3 "$T/out")"
 
 # a rank without the data: refused on every rank before anything is written
 $MPI -np 1 "$BIN" train "$T/spec.json" -o "$T/nodata.db" -q : -np 1 "$BIN" train "$T/spec.json" --data "$T/missing" -o "$T/nodata.db" -q >"$T/out" 2>&1

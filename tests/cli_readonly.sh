@@ -90,12 +90,16 @@ reads() {
     (cd "$d" && $RUN "$PY" "$T/format_example.py") >"$out/err" 2>&1
     rc=$?
     check '[ $rc -eq 0 ]' "$what: docs/FORMAT.md's Python example: $(cat "$out/err")"
-    $RUN env PYTHONPATH="$SRC/python" MZOO_LIBRARY="$LIB" PYTHONDONTWRITEBYTECODE=1 "$PY" -c "
+    # a sanitizer build's library cannot be loaded into Python (the sanitizer runtime must be
+    # the process's first library): the package's reads are checked by the release build's run
+    if ! ldd "$LIB" 2>/dev/null | grep -q 'lib[atu]san'; then
+        $RUN env PYTHONPATH="$SRC/python" MZOO_LIBRARY="$LIB" PYTHONDONTWRITEBYTECODE=1 "$PY" -c "
 import mzoo
 z = mzoo.open('$z')
 assert len(z.metrics()) == $epochs, len(z.metrics())" >"$out/err" 2>&1
-    rc=$?
-    check '[ $rc -eq 0 ]' "$what: the Python package (mzoo.open): $(cat "$out/err")"
+        rc=$?
+        check '[ $rc -eq 0 ]' "$what: the Python package (mzoo.open): $(cat "$out/err")"
+    fi
     check 'no_companions "$z"' "$what: the reads left files beside the zoo: $(ls -a "$d")"
     $RUN "$BIN" train "$T/spec.json" -o "$z" -q >"$out/err" 2>&1
     rc=$?

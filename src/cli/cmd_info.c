@@ -73,6 +73,20 @@ static double quantile(const double *v, size_t n, double q)
     return v[i] + (pos - (double)i) * (v[i + 1] - v[i]);
 }
 
+/* The median test accuracy of the models whose hyperparameter h is v (NaNs left out); *m = how many
+ * models had one (0: none, and the median is NaN). acc: room for r->n values. */
+static double median_where(const rows *r, int h, const char *v, double *acc, size_t *m)
+{
+    *m = 0;
+    for (size_t i = 0; i < r->n; i++)
+        if (!strcmp(r->v[i].hp[h], v) && !isnan(r->v[i].test_acc))
+            acc[(*m)++] = r->v[i].test_acc;
+    if (!*m)
+        return NAN;
+    qsort(acc, *m, sizeof(double), cmp_double);
+    return quantile(acc, *m, 0.5);
+}
+
 /* ---- twin zoos ---- */
 
 typedef struct twin_rows {
@@ -329,14 +343,10 @@ static mz_status info_json(mz_store *st, const char *path, const rows *r, mz_err
             const char *v = r->v[i].hp[h];
             if (json_object_get(vals, v) || isnan(r->v[i].test_acc))
                 continue;
-            size_t m = 0;
-            for (size_t j = 0; j < r->n; j++)
-                if (!strcmp(r->v[j].hp[h], v) && !isnan(r->v[j].test_acc))
-                    acc[m++] = r->v[j].test_acc;
-            qsort(acc, m, sizeof(double), cmp_double);
-            json_object_set_new(vals, v,
-                                json_pack("{s:f,s:I}", "median_test_acc", quantile(acc, m, 0.5),
-                                          "models", (json_int_t)m));
+            size_t m;
+            double med = median_where(r, h, v, acc, &m);
+            json_object_set_new(
+                vals, v, json_pack("{s:f,s:I}", "median_test_acc", med, "models", (json_int_t)m));
         }
         if (json_object_size(vals) >= 2)
             json_object_set_new(by_hp, hp_names[h], vals);
@@ -598,14 +608,10 @@ int mz_cmd_info(int argc, char **argv)
             continue;
         printf("median test accuracy by %s:\n", hp_names[h]);
         for (int k = 0; k < nv; k++) {
-            size_t m = 0;
-            for (size_t i = 0; i < r.n; i++)
-                if (!strcmp(r.v[i].hp[h], vals[k]) && !isnan(r.v[i].test_acc))
-                    acc[m++] = r.v[i].test_acc;
-            if (!m)
-                continue;
-            qsort(acc, m, sizeof(double), cmp_double);
-            printf("  %-16s %.4f  (%zu models)\n", vals[k], quantile(acc, m, 0.5), m);
+            size_t m;
+            double med = median_where(&r, h, vals[k], acc, &m);
+            if (m)
+                printf("  %-16s %.4f  (%zu models)\n", vals[k], med, m);
         }
     }
     free(acc);

@@ -170,11 +170,14 @@ mz_status mz_pop_family_plan(mz_run *r, const int *start, mz_unit **units, int *
         free(u);
         return mz_fail(err, MZ_ENOMEM, "out of memory");
     }
+    int pop_of[MAX_VARIANTS]; /* per layout variant, not per model */
+    for (int v = 0; v < f->n_variants; v++)
+        pop_of[v] = pop_variant(f, v);
     int64_t k = 0;
     for (int64_t i = 0; i < spec->n_models; i++)
         if (start[i] >= 0)
-            keys[k++] = (model_key){pop_variant(f, f->variant_of[i]),
-                                    (int)spec->models[i].activation, start[i], i};
+            keys[k++] =
+                (model_key){pop_of[f->variant_of[i]], (int)spec->models[i].activation, start[i], i};
     qsort(keys, (size_t)todo, sizeof *keys, cmp_keys);
     int max_group = r->opts->max_group;
     int gmax = max_group > 0 && max_group <= MZ_LANES ? max_group : MZ_LANES;

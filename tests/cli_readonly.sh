@@ -64,6 +64,13 @@ print(re.search(r"```python\n(.*?)```", doc[at:], re.S).group(1))
 print("assert len(rows) > 0 and len(state_dict) > 0, 'the example read nothing'")
 PY
 
+# the Python package and the library where another user can read them (a checkout, or the build
+# directory, may be private to its owner)
+mkdir "$T/pkg"
+cp -r "$SRC/python/mzoo" "$T/pkg/"
+cp "$LIB" "$T/pkg/libmzoo.so.0"
+chmod -R a+rX "$T/pkg"
+
 # all the reads, in directory $1 on zoo file $1/$2, writing outputs under $3; as "$RUN"
 reads() {
     local d=$1 z=$1/$2 out=$3 what=$4 rc
@@ -93,7 +100,7 @@ reads() {
     # a sanitizer build's library cannot be loaded into Python (the sanitizer runtime must be
     # the process's first library): the package's reads are checked by the release build's run
     if ! ldd "$LIB" 2>/dev/null | grep -q 'lib[atu]san'; then
-        $RUN env PYTHONPATH="$SRC/python" MZOO_LIBRARY="$LIB" PYTHONDONTWRITEBYTECODE=1 "$PY" -c "
+        $RUN env PYTHONPATH="$T/pkg" MZOO_LIBRARY="$T/pkg/libmzoo.so.0" PYTHONDONTWRITEBYTECODE=1 "$PY" -c "
 import mzoo
 z = mzoo.open('$z')
 assert len(z.metrics()) == $epochs, len(z.metrics())" >"$out/err" 2>&1
